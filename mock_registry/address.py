@@ -1,0 +1,175 @@
+"""Addresses of synthetic citizens: post-2025 communes, pre-2025 codes, hometowns.
+
+Every address carries the post-July-2025 province and commune codes; an address registered
+before the reform also has its historical province/district/commune codes (domain §8.1 [I]:
+records keep historical codes, current ones were migrated). Dicts are cached per code and shared
+between citizens: the JSON encoder does not care, and a million records stay cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from mock_registry import admin_units, ethnicity
+
+SOUTH_FROM = 48  # legacy province codes from Đà Nẵng southwards write alleys as "hẻm" / "Ấp"
+HOMETOWN_ELSEWHERE = 0.15  # share whose quê quán is not the province they live in [I]
+
+
+@cache
+def streets() -> tuple[str, ...]:
+    """Street names (frozen from Faker's vi_VN provider, see scripts/build_streets.py)."""
+    text = resources.files("mock_registry").joinpath("data/streets.json").read_text("utf-8")
+    return tuple(json.loads(text)["streets"])
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a household lives: the current address and, if any, its pre-2025 form."""
+
+    commune_code: str
+    address: dict[str, Any]
+    legacy: dict[str, Any]
+
+
+class AddressBook:
+    """Builds and caches address fragments for the generator and the personas."""
+
+    def __init__(self) -> None:
+        self._registration: dict[str, dict[str, str]] = {}
+        self._hometown: dict[str, dict[str, str]] = {}
+        self._ethnicity: dict[str, dict[str, str]] = {}
+        self._religion: dict[str, dict[str, str]] = {}
+        self._legacy_communes: dict[str, tuple[admin_units.LegacyCommune, ...]] = {}
+        provinces = admin_units.legacy_provinces()
+        self._codes = [p.code for p in provinces]
+        total = 0.0
+        self._cum: list[float] = []
+        for p in provinces:
+            total += p.census_2019_population
+            self._cum.append(total)
+        self._streets = streets()
+
+    def registration(self, legacy_code: str) -> dict[str, str]:
+        """Place of birth registration (nơi đăng ký khai sinh) in a pre-2025 province."""
+        found = self._registration.get(legacy_code)
+        if found is None:
+            p = admin_units.legacy_province_by_pin_code("0" + legacy_code)
+            found = {
+                "pin_code": p.pin_code,
+                "province_code": p.code,
+                "province_name": p.name,
+                "scheme": "pre_2025",
+            }
+            self._registration[legacy_code] = found
+        return found
+
+    def registration_after_reform(self, new_code: str, pin_code: str) -> dict[str, str]:
+        """Place of birth registration for a birth registered from 1 July 2025."""
+        key = "n" + new_code
+        found = self._registration.get(key)
+        if found is None:
+            found = {
+                "pin_code": pin_code,
+                "province_code": new_code,
+                "province_name": admin_units.province(new_code).short_name,
+                "scheme": "post_2025",
+            }
+            self._registration[key] = found
+        return found
+
+    def hometown(self, rng: random.Random, home: str) -> dict[str, str]:
+        """Quê quán: usually the province the family lives in, sometimes elsewhere."""
+        code = home
+        if rng.random() < HOMETOWN_ELSEWHERE:
+            code = rng.choices(self._codes, cum_weights=self._cum)[0]
+        found = self._hometown.get(code)
+        if found is None:
+            p = admin_units.legacy_province_by_pin_code("0" + code)
+            found = {"province_code": p.code, "province_name": p.name, "scheme": "pre_2025"}
+            self._hometown[code] = found
+        return found
+
+    def ethnicity(self, code: str) -> dict[str, str]:
+        """``{code, name}`` of an ethnic group (dân tộc)."""
+        found = self._ethnicity.get(code)
+        if found is None:
+            found = {"code": code, "name": ethnicity.ethnic_group(code).name}
+            self._ethnicity[code] = found
+        return found
+
+    def religion(self, code: str) -> dict[str, str]:
+        """``{code, name}`` of a religion (tôn giáo)."""
+        found = self._religion.get(code)
+        if found is None:
+            found = {"code": code, "name": ethnicity.religion(code).name}
+            self._religion[code] = found
+        return found
+
+    def household_place(self, rng: random.Random, home: str) -> Place:
+        """A household address in pre-2025 province ``home``, with both code systems."""
+        communes = self._legacy_communes.get(home)
+        if communes is None:
+            communes = admin_units.legacy_communes_of(home)
+            self._legacy_communes[home] = communes
+        old = communes[int(rng.random() * len(communes))]
+        if old.new_commune_code is not None:
+            new = admin_units.commune(old.new_commune_code)
+        else:
+            options = admin_units.new_communes_for_legacy_province(home)
+            new = options[rng.randrange(len(options))]
+        detail = self.detail(rng, new.division_type, int(home))
+        return Place(new.code, self.current_address(new, detail), legacy_address(old, detail))
+
+    def detail(self, rng: random.Random, division_type: str, legacy_code: int) -> str:
+        """House number and street, or hamlet, in the local style (chi tiết địa chỉ)."""
+        south = legacy_code >= SOUTH_FROM
+        if division_type == "phường":
+            street = self._streets[int(rng.random() * len(self._streets))]
+            number = rng.randint(1, 420)
+            if rng.random() < 0.35:
+                alley = rng.randint(2, 250)
+                return (
+                    f"{alley}/{number} {street}" if south else f"Số {number}, ngõ {alley} {street}"
+                )
+            return f"Số {number} {street}"
+        hamlet = "Ấp" if south else ("Bản" if legacy_code in _MOUNTAIN else "Thôn")
+        return f"{hamlet} {rng.randint(1, 15)}"
+
+    def current_address(self, commune: admin_units.Commune, detail: str) -> dict[str, Any]:
+        """Address in post-2025 units (province + commune, no district)."""
+        province = admin_units.province(commune.province_code)
+        return {
+            "country": "VN",
+            "province_code": province.code,
+            "province_name": province.short_name,
+            "commune_code": commune.code,
+            "commune_name": commune.name,
+            "detail": detail,
+            "full": f"{detail}, {commune.name}, {province.short_name}",
+        }
+
+
+def legacy_address(commune: admin_units.LegacyCommune, detail: str) -> dict[str, Any]:
+    """Address in pre-2025 units (province, district, commune: 2/3/5-digit statistics codes)."""
+    district = admin_units.legacy_district(commune.district_code)
+    province = admin_units.legacy_province_by_pin_code("0" + commune.province_code)
+    return {
+        "country": "VN",
+        "province_code": province.code,
+        "province_name": province.name,
+        "district_code": district.code,
+        "district_name": district.name,
+        "commune_code": commune.code,
+        "commune_name": commune.name,
+        "detail": detail,
+    }
+
+
+# Northern mountain provinces (pre-2025 codes) where villages are "bản".
+_MOUNTAIN = {2, 4, 6, 8, 10, 11, 12, 14, 15, 17, 20}

@@ -1,0 +1,74 @@
+"""Identity cards (thẻ Căn cước công dân gắn chip / thẻ căn cước): kinds, validity, status.
+
+Validity follows the exchange milestones of the Law on Identification 2023 art. 21 (14, 25, 40
+and 60 years of age); a card issued within two years before a milestone stays valid until the
+next one; after 60 the card is valid for life (domain §4.2, the algorithm there is [I]).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+MILESTONES = (14, 25, 40, 60)
+GRACE_DAYS = 2 * 365  # "within 2 years before" a milestone
+
+CHIP_CARD_START = date(2021, 1, 1)  # chip CCCD (Circular 06/2021) production began
+NEW_CARD_START = date(2024, 7, 1)  # thẻ căn cước (Circular 16/2024)
+
+KIND_CCCD = "cccd_chip"  # Căn cước công dân gắn chip, 2021 - 30 Jun 2024
+KIND_CAN_CUOC = "can_cuoc"  # Thẻ căn cước, from 1 Jul 2024
+
+AUTHORITY_CCCD = "Cục Cảnh sát quản lý hành chính về trật tự xã hội"
+AUTHORITY_CAN_CUOC = "Bộ Công an"
+
+STATUSES = ("valid", "expired", "lost", "revoked")
+
+
+def birthday(birth: date, years: int) -> date:
+    """The date ``years`` after ``birth`` (29 February falls back to 28 February)."""
+    try:
+        return birth.replace(year=birth.year + years)
+    except ValueError:
+        return date(birth.year + years, 2, 28)
+
+
+def card_expiry(birth: date, issued: date) -> date | None:
+    """Expiry of a card issued on ``issued`` to a citizen born on ``birth``; None = for life."""
+    for i, age in enumerate(MILESTONES):
+        due = birthday(birth, age)
+        if due > issued:
+            if (due - issued).days <= GRACE_DAYS:
+                if i + 1 == len(MILESTONES):
+                    return None
+                return birthday(birth, MILESTONES[i + 1])
+            return due
+    return None
+
+
+def card_kind(issued: date) -> str:
+    """Which card template was issued on ``issued``."""
+    return KIND_CAN_CUOC if issued >= NEW_CARD_START else KIND_CCCD
+
+
+def issuing_authority(kind: str) -> str:
+    """The authority printed on the card."""
+    return AUTHORITY_CAN_CUOC if kind == KIND_CAN_CUOC else AUTHORITY_CCCD
+
+
+def card_status(expiry: date | None, as_of: date, flag: str | None = None) -> str:
+    """``flag`` ("lost"/"revoked") wins; otherwise valid until the expiry date inclusive."""
+    if flag is not None:
+        return flag
+    if expiry is not None and expiry < as_of:
+        return "expired"
+    return "valid"
+
+
+def last_milestone(birth: date, as_of: date) -> date | None:
+    """The most recent exchange milestone reached on or before ``as_of`` (None before 14)."""
+    last = None
+    for age in MILESTONES:
+        due = birthday(birth, age)
+        if due <= as_of:
+            last = due
+    return last

@@ -1,0 +1,311 @@
+"""Deterministic synthetic population of the population database (CSDLQG về dân cư).
+
+``generate(seed, size)`` yields batches of store rows, household by household: the same seed,
+size and as-of date give the same citizens byte for byte on any machine (only ``random.Random``
+with a fixed call order and data files shipped in the package are used).
+
+Households are built whole (head, spouse, children, elderly parents) so ages, family names,
+parents and spouses are consistent; people are placed by the 2019 census population of their
+pre-2025 province; addresses carry post-July-2025 commune codes and, for residence registered
+before the reform, the historical province/district/commune codes.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import orjson
+
+from mock_registry import admin_units, ethnicity, names
+from mock_registry.address import AddressBook
+from mock_registry.citizen import Person, record_of, row_of
+from mock_registry.ids import SerialAllocator, Sex, post_2025_prefix
+from mock_registry.lifecycle import Lifecycle
+from mock_registry.store.base import CitizenRow
+
+REFORM_DATE = date(2025, 7, 1)  # two-level local government (§8)
+
+# Household compositions and their shares [I], tuned so that the 2019 census shape comes out:
+# about 24% aged 0-14, 68% aged 15-64 and 8% aged 65+, average household size about 3.5.
+HOUSEHOLD_TYPES = ("single", "couple", "nuclear", "single_parent", "three_generation", "elderly")
+HOUSEHOLD_WEIGHTS = (0.10, 0.11, 0.44, 0.07, 0.21, 0.07)
+CHILDREN_COUNTS = (1, 2, 3, 4)
+CHILDREN_WEIGHTS = (0.30, 0.45, 0.18, 0.07)
+MALE_AT_BIRTH = 0.527  # sex ratio at birth about 111.5 boys per 100 girls (2019 census)
+MIGRANT_SHARE = 0.18  # adults whose birth was registered in another province [I]
+
+
+def cumulative(weights: tuple[float, ...] | list[float]) -> list[float]:
+    """Cumulative weights for ``random.choices``."""
+    total = 0.0
+    out = []
+    for w in weights:
+        total += w
+        out.append(total)
+    return out
+
+
+class PopulationGenerator:
+    """Builds households of citizens from one seeded random stream."""
+
+    def __init__(
+        self,
+        seed: int,
+        as_of: date,
+        reserved_pins: frozenset[str] = frozenset(),
+        reserved_cmnds: frozenset[str] = frozenset(),
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.as_of = as_of
+        self.as_of_ord = as_of.toordinal()
+        self.data_as_of = f"{as_of.isoformat()}T00:00:00+07:00"
+        self.pins = SerialAllocator(seed, reserved_pins)
+        self.addresses = AddressBook()
+        self.life = Lifecycle(self.rng, as_of, seed, reserved_cmnds)
+        provinces = admin_units.legacy_provinces()
+        self.province_codes = [p.code for p in provinces]
+        self.province_cum = cumulative([float(p.census_2019_population) for p in provinces])
+        self.household_cum = cumulative(HOUSEHOLD_WEIGHTS)
+        self.children_cum = cumulative(CHILDREN_WEIGHTS)
+        self.next_household_id = 1
+
+    # -- people -------------------------------------------------------------------------------
+
+    def _birth(self, age: int) -> date:
+        days = int(age * 365.2425) + int(self.rng.random() * 365)
+        return date.fromordinal(self.as_of_ord - days)
+
+    def _person(
+        self,
+        sex: Sex,
+        age: int,
+        eth: str,
+        home: str,
+        family: str | None = None,
+        born_here: bool = True,
+    ) -> Person:
+        rng = self.rng
+        birth = self._birth(age)
+        if birth >= REFORM_DATE:
+            new_code = admin_units.new_province_for_legacy(home).code
+            prefix = post_2025_prefix(new_code)
+            registration = self.addresses.registration_after_reform(new_code, prefix)
+        else:
+            where = home
+            if not born_here and rng.random() < MIGRANT_SHARE:
+                where = rng.choices(self.province_codes, cum_weights=self.province_cum)[0]
+            prefix = "0" + where
+            registration = self.addresses.registration(where)
+        name = names.generate_name(rng, sex, eth, birth.year, family)
+        person = Person(self.pins.allocate(prefix, birth.year, sex), name, sex, birth)
+        person.birth_registration = registration
+        person.ethnicity = self.addresses.ethnicity(eth)
+        return person
+
+    def _couple(self, wife_age: int, eth: str, home: str) -> tuple[Person, Person]:
+        rng = self.rng
+        gap = min(12, max(-3, int(rng.gauss(3.0, 3.0))))
+        husband = self._person(
+            "male", min(100, max(18, wife_age + gap)), eth, home, born_here=False
+        )
+        wife_eth = eth if rng.random() < 0.95 else ethnicity.pick_ethnicity(rng, home)
+        wife = self._person("female", wife_age, wife_eth, home, born_here=False)
+        husband.spouse, wife.spouse = wife, husband
+        husband.marital_status = wife.marital_status = "married"
+        return husband, wife
+
+    def _children(
+        self,
+        father: Person | None,
+        mother: Person,
+        mother_age: int,
+        eth: str,
+        home: str,
+        count: int,
+    ) -> list[Person]:
+        rng = self.rng
+        kids: list[Person] = []
+        at_birth = rng.randint(19, 32)
+        family = None
+        if father is not None:
+            family = names.inherited_family(eth, father.name, mother.name)
+        while len(kids) < count and at_birth <= min(mother_age, 45):
+            sex: Sex = "male" if rng.random() < MALE_AT_BIRTH else "female"
+            kid = self._person(sex, mother_age - at_birth, eth, home, family or mother.name.family)
+            kid.father, kid.mother = father, mother
+            kids.append(kid)
+            at_birth += rng.randint(1, 6)
+        mother.children = list(kids)
+        if father is not None:
+            father.children = list(kids)
+        return kids
+
+    # -- households ---------------------------------------------------------------------------
+
+    def household(self, max_size: int) -> list[Person]:
+        """One household of at most ``max_size`` members (a single adult when that is 1)."""
+        rng = self.rng
+        home = rng.choices(self.province_codes, cum_weights=self.province_cum)[0]
+        eth = ethnicity.pick_ethnicity(rng, home)
+        kind = (
+            "single"
+            if max_size < 5
+            else rng.choices(HOUSEHOLD_TYPES, cum_weights=self.household_cum)[0]
+        )
+        members: list[Person]
+        head: Person
+        if kind == "single":
+            head = self._person(
+                rng.choice(("male", "female")),
+                int(rng.triangular(18, 90, 26)),
+                eth,
+                home,
+                born_here=False,
+            )
+            members = [head]
+        elif kind == "elderly":
+            sex: Sex = "female" if rng.random() < 0.7 else "male"
+            head = self._person(sex, int(rng.triangular(60, 100, 72)), eth, home, born_here=False)
+            head.marital_status = "widowed"
+            members = [head]
+        elif kind == "couple":
+            husband, wife = self._couple(int(rng.triangular(20, 85, 30)), eth, home)
+            head = husband if rng.random() < 0.8 else wife
+            members = [husband, wife]
+        elif kind == "single_parent":
+            age = int(rng.triangular(25, 60, 40))
+            parent = self._person(
+                "female" if rng.random() < 0.8 else "male", age, eth, home, born_here=False
+            )
+            parent.marital_status = rng.choice(("divorced", "widowed", "single"))
+            count = rng.choices(CHILDREN_COUNTS, cum_weights=self.children_cum)[0]
+            if parent.sex == "female":
+                kids = self._children(None, parent, age, eth, home, min(count, 3))
+            else:
+                kids = self._lone_father_children(parent, age, eth, home, min(count, 3))
+            head, members = parent, [parent, *kids]
+        else:
+            three = kind == "three_generation"
+            wife_age = int(rng.triangular(24, 60, 38)) if three else int(rng.triangular(22, 58, 35))
+            husband, wife = self._couple(wife_age, eth, home)
+            count = rng.choices(CHILDREN_COUNTS, cum_weights=self.children_cum)[0]
+            kids = self._children(husband, wife, wife_age, eth, home, count)
+            oldest = max((k.birth for k in kids), default=None)
+            if oldest is not None and (oldest.year - husband.birth.year) < 18:
+                husband.birth = husband.birth.replace(year=oldest.year - 18 - rng.randint(0, 3))
+            head = husband if rng.random() < 0.8 else wife
+            members = [husband, wife, *kids]
+            if three:
+                members += self._elderly_parents(head, eth, home)
+        members = members[:max_size]
+        self._register(head, members, home)
+        return members
+
+    def _lone_father_children(
+        self, father: Person, age: int, eth: str, home: str, count: int
+    ) -> list[Person]:
+        rng = self.rng
+        kids: list[Person] = []
+        at_birth = rng.randint(21, 35)
+        while len(kids) < count and at_birth <= age:
+            sex: Sex = "male" if rng.random() < MALE_AT_BIRTH else "female"
+            kid = self._person(sex, age - at_birth, eth, home, father.name.family)
+            kid.father = father
+            kids.append(kid)
+            at_birth += rng.randint(1, 6)
+        father.children = list(kids)
+        return kids
+
+    def _elderly_parents(self, head: Person, eth: str, home: str) -> list[Person]:
+        rng = self.rng
+        head_age = self.as_of.year - head.birth.year
+        father_age = head_age + rng.randint(22, 36)
+        mother_age = father_age - min(10, max(-2, int(rng.gauss(3.0, 3.0))))
+        out: list[Person] = []
+        if mother_age <= 99 and mother_age - head_age >= 19:
+            mother = self._person("female", mother_age, eth, home, born_here=False)
+            mother.children = [head]
+            head.mother = mother
+            out.append(mother)
+        if father_age <= 97 and rng.random() < 0.6:
+            father = self._person("male", father_age, eth, home, head.name.family, born_here=False)
+            father.children = [head]
+            head.father = father
+            out.append(father)
+        if len(out) == 2:
+            out[0].spouse, out[1].spouse = out[1], out[0]
+            out[0].marital_status = out[1].marital_status = "married"
+        else:
+            for parent in out:
+                parent.marital_status = "widowed"
+        return out
+
+    def _register(self, head: Person, members: list[Person], home: str) -> None:
+        """Give the household its id, address, residence dates and each member's life events."""
+        rng = self.rng
+        household_id = self.next_household_id
+        self.next_household_id += 1
+        place = self.addresses.household_place(rng, home)
+        adult_from = (
+            max(m.birth for m in members if m is head or m.spouse is head)
+            if head.spouse
+            else head.birth
+        )
+        earliest = adult_from.toordinal() + 18 * 365
+        since = date.fromordinal(max(earliest, self.as_of_ord - rng.randrange(1, 30 * 365)))
+        since = min(since, self.as_of - timedelta(days=1))
+        file_number = f"{place.commune_code}-{household_id:08d}"
+        hometown = self.addresses.hometown(rng, home)
+        for m in members:
+            m.household_id = household_id
+            m.head = head
+            m.relationship = _relationship(head, m)
+            m.residence_file_number = file_number
+            m.residence_since = max(since, m.birth)
+            m.permanent = place.address
+            m.legacy_permanent = place.legacy if m.residence_since < REFORM_DATE else None
+            m.hometown = (
+                hometown
+                if m.father is not None or m is head
+                else self.addresses.hometown(rng, home)
+            )
+            m.religion = self.addresses.religion(ethnicity.pick_religion(rng, m.ethnicity["code"]))
+            if m.father is None and m.mother is None or (self.as_of - m.birth).days >= 18 * 365:
+                m.representative = None
+            else:
+                m.representative = m.father or m.mother
+        for m in members:
+            self.life.apply(m)
+        self.life.after_household(members)
+
+    def generate(self, size: int, batch: int = 5000) -> Iterator[list[CitizenRow]]:
+        """Yield store rows for exactly ``size`` citizens, in batches of about ``batch``."""
+        rows: list[CitizenRow] = []
+        made = 0
+        dumps = orjson.dumps
+        as_of = self.data_as_of
+        while made < size:
+            for p in self.household(size - made):
+                rows.append(row_of(p, dumps(record_of(p, as_of))))
+                made += 1
+            if len(rows) >= batch:
+                yield rows
+                rows = []
+        if rows:
+            yield rows
+
+
+def _relationship(head: Person, m: Person) -> str:
+    if m is head:
+        return "head"
+    if m is head.spouse:
+        return "spouse"
+    if m is head.father:
+        return "father"
+    if m is head.mother:
+        return "mother"
+    if m.father is head or m.mother is head or m.mother is head.spouse or m.father is head.spouse:
+        return "child"
+    return "other"

@@ -1,0 +1,69 @@
+"""The storage interface of the population database (CSDLQG về dân cư).
+
+Records are stored as the JSON bytes of their wire representation, so a lookup is one indexed
+read and no re-serialisation: the registry's hot path hands the bytes straight to the socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple, Protocol
+
+
+class CitizenRow(NamedTuple):
+    """One citizen as the store keeps it: the indexed keys plus the JSON record."""
+
+    pin: str  # số định danh cá nhân, 12 digits
+    cmnd: str | None  # old 9-digit identity card number
+    household_id: int | None
+    name_key: str  # normalised full name (upper case, no diacritics) for matching
+    birth_year: int
+    record: bytes  # orjson-encoded citizen record
+
+
+class CitizenStore(Protocol):
+    """What every backend (SQLite embedded, PostgreSQL at scale) offers."""
+
+    def get(self, pin: str) -> bytes | None:
+        """The JSON record of ``pin``, or None."""
+        ...
+
+    def get_by_cmnd(self, cmnd: str) -> bytes | None:
+        """The JSON record of the citizen holding the old CMND number ``cmnd``, or None."""
+        ...
+
+    def household(self, household_id: int) -> list[bytes]:
+        """JSON records of every member of a household, ordered by PIN."""
+        ...
+
+    def add(self, rows: Iterable[CitizenRow]) -> None:
+        """Insert citizens (bulk; used by seeding and personas)."""
+        ...
+
+    def finish_load(self) -> None:
+        """Build secondary indexes and statistics after a bulk load."""
+        ...
+
+    def records(self) -> Iterator[bytes]:
+        """Every JSON record, ordered by PIN."""
+        ...
+
+    def count(self) -> int:
+        """How many citizens the store holds."""
+        ...
+
+    def get_meta(self, key: str) -> str | None:
+        """A metadata value (seed, size, as-of date...)."""
+        ...
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a metadata value."""
+        ...
+
+    def ping(self) -> bool:
+        """True when the store answers."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...

@@ -1,0 +1,178 @@
+"""HTTP edge shared by the services: problem+json handlers and the body-size limit.
+
+Validation happens here, at the edge, so the domain core only ever sees well-formed input.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common.problems import ProblemError, problem_response
+
+log = logging.getLogger("sim06.http")
+
+_JSON_TYPES = ("application/json", "application/problem+json")
+
+
+def _is_json(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return content_type in _JSON_TYPES or content_type.endswith("+json")
+
+
+def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Turn pydantic error dicts into ``{pointer|parameter, rule, reason}`` items."""
+    out: list[dict[str, str]] = []
+    for err in errors:
+        loc = tuple(err.get("loc", ()))
+        item: dict[str, str] = {
+            "rule": str(err.get("type", "invalid")),
+            "reason": err.get("msg", ""),
+        }
+        if loc and loc[0] == "body":
+            item["pointer"] = "/" + "/".join(
+                str(p).replace("~", "~0").replace("/", "~1") for p in loc[1:]
+            )
+        elif loc:
+            item["parameter"] = ".".join(str(p) for p in loc[1:]) or str(loc[0])
+            item["in"] = str(loc[0])
+        out.append(item)
+    return out
+
+
+async def _on_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    return problem_response(
+        exc.spec.code,
+        exc.detail,
+        instance=request.url.path,
+        errors=exc.errors,
+        headers=exc.headers,
+    )
+
+
+async def _on_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    path = request.url.path
+    if request.method in ("POST", "PUT", "PATCH") and any(
+        e.get("loc", ("",))[0] == "body" for e in errors
+    ):
+        if not _is_json(request):
+            return problem_response(
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Send the body as JSON with 'Content-Type: application/json'.",
+                instance=path,
+            )
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return problem_response(
+                "MALFORMED_BODY",
+                "The request body is not valid JSON.",
+                instance=path,
+                errors=validation_errors(errors),
+            )
+    return problem_response(
+        "VALIDATION_FAILED",
+        f"{len(errors)} field(s) break the contract; see 'errors'.",
+        instance=path,
+        errors=validation_errors(errors),
+    )
+
+
+async def _on_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    path = request.url.path
+    if exc.status_code == 405:
+        return problem_response(
+            "METHOD_NOT_ALLOWED",
+            f"{request.method} is not allowed on {path}.",
+            instance=path,
+            headers=dict(exc.headers or {}),
+        )
+    if exc.status_code == 404:
+        return problem_response("NOT_FOUND", f"No operation at {path}.", instance=path)
+    if exc.status_code == 413:
+        return problem_response("PAYLOAD_TOO_LARGE", str(exc.detail), instance=path)
+    if exc.status_code == 400:
+        return problem_response("MALFORMED_BODY", str(exc.detail), instance=path)
+    return problem_response("INTERNAL_ERROR", str(exc.detail), instance=path)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    # Logged with its type only: request data may hold personal data or secrets.
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return problem_response(
+        "INTERNAL_ERROR", "Unexpected error; this is a sim06 bug.", instance=request.url.path
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Render every error of ``app`` as RFC 9457 problem+json."""
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies larger than ``max_bytes`` with 413, whether declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared < 0 or declared > self.max_bytes:
+                    await self._refuse(scope, send, declared)
+                    return
+        received = 0
+        too_large = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_large = True
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._refuse(scope, send, received)
+
+    async def _refuse(self, scope: Scope, send: Send, size: int) -> None:
+        detail = (
+            f"The body must be at most {self.max_bytes} bytes."
+            if size >= 0
+            else "The Content-Length header is not a valid number."
+        )
+        code = "PAYLOAD_TOO_LARGE" if size >= 0 else "MALFORMED_BODY"
+        response = problem_response(code, detail, instance=scope.get("path"))
+        await response(scope, _drain_receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _drain_receive() -> Message:
+    return {"type": "http.disconnect"}

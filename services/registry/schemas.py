@@ -1,0 +1,289 @@
+"""Wire shapes of the registry API. Inputs forbid unknown fields; outputs document the record.
+
+Records are served as stored bytes (no re-validation on the hot path); these models publish their
+shape in the OpenAPI contract, and the tests validate real responses against it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mock_registry.citizen import WIRE_NAMES_VI
+
+PIN_PATTERN = r"^[0-9]{12}$"
+Sex = Literal["male", "female"]
+FieldOutcome = Literal["match", "match_year_only", "mismatch", "not_provided"]
+
+
+def _wire(field: str, text: str) -> str:
+    name = WIRE_NAMES_VI.get(field)
+    return f"{text} Observed wire name: `{name}`." if name else text
+
+
+class Out(BaseModel):
+    """Base of response models (documentation only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PersonName(Out):
+    family: str = Field(description="Họ (family name).")
+    middle: str = Field(description="Chữ đệm (middle name); may be empty.")
+    given: str = Field(description="Tên (given name).")
+    full: str = Field(description="Full name in the order written on the card, NFC.")
+
+
+class Coded(Out):
+    code: str
+    name: str
+
+
+class BirthRegistration(Out):
+    pin_code: str = Field(description="3-digit code that prefixes the PIN.")
+    province_code: str
+    province_name: str
+    scheme: Literal["pre_2025", "post_2025"] = Field(
+        description="Whether province_code is a pre-July-2025 (63 provinces) or a post-2025 code."
+    )
+
+
+class Hometown(Out):
+    province_code: str
+    province_name: str
+    scheme: Literal["pre_2025"]
+
+
+class Address(Out):
+    country: str = Field(examples=["VN"])
+    province_code: str = Field(description="Post-July-2025 province code (34 units).")
+    province_name: str
+    commune_code: str | None = Field(
+        description="Post-2025 commune code; null when the record was not migrated."
+    )
+    commune_name: str | None
+    detail: str = Field(description="House number and street, or hamlet (chi tiết).")
+    full: str
+
+
+class LegacyAddress(Out):
+    country: str
+    province_code: str = Field(description="Pre-2025 statistics-office province code.")
+    province_name: str
+    district_code: str
+    district_name: str
+    commune_code: str
+    commune_name: str
+    detail: str
+
+
+class HouseholdRef(Out):
+    id: int
+    relationship: Literal[
+        "head", "spouse", "child", "father", "mother", "grandchild", "ward", "other"
+    ]
+    relationship_vi: str
+    head_pin: str
+    head_name: str
+
+
+class PersonRef(Out):
+    pin: str | None
+    cmnd: str | None
+    full_name: str
+    nationality: str
+
+
+class ChildRef(Out):
+    pin: str
+    full_name: str
+
+
+class IdCard(Out):
+    number: str = Field(description="Card number: equals the PIN on CCCD and căn cước cards.")
+    kind: Literal["cccd_chip", "can_cuoc"]
+    issue_date: date
+    expiry_date: date | None = Field(description="Null: valid for life (issued after 58).")
+    issuing_authority: str
+    status: Literal["valid", "expired", "lost", "revoked"]
+
+
+class EidAccount(Out):
+    level: Literal[0, 1, 2] = Field(description="VNeID account level; 0 = no account.")
+    status: Literal["active", "locked"] | None
+
+
+class CitizenRecord(Out):
+    """A citizen of the population database (CSDLQG về dân cư)."""
+
+    pin: str = Field(pattern=PIN_PATTERN, description=_wire("pin", "Số định danh cá nhân."))
+    cmnd: str | None = Field(description=_wire("cmnd", "Old 9-digit identity card number."))
+    name: PersonName = Field(description=_wire("name", "Họ, chữ đệm và tên khai sinh."))
+    date_of_birth: date | None = Field(
+        description=_wire("date_of_birth", "Null when only the year of birth is recorded.")
+    )
+    birth_year: int = Field(description=_wire("birth_year", "Year of birth."))
+    sex: Sex = Field(description=_wire("sex", "Giới tính."))
+    place_of_birth_registration: BirthRegistration = Field(
+        description=_wire("place_of_birth_registration", "Nơi đăng ký khai sinh.")
+    )
+    hometown: Hometown | None = Field(description=_wire("hometown", "Quê quán."))
+    ethnicity: Coded = Field(description=_wire("ethnicity", "Dân tộc (1979 code order)."))
+    religion: Coded = Field(description=_wire("religion", "Tôn giáo (sim06 codes; 00 = none)."))
+    nationality: str = Field(description=_wire("nationality", "Quốc tịch."))
+    blood_group: Literal["A", "B", "AB", "O"] | None = Field(
+        description=_wire("blood_group", "Nhóm máu.")
+    )
+    marital_status: Literal["single", "married", "divorced", "widowed"] = Field(
+        description=_wire("marital_status", "Tình trạng hôn nhân.")
+    )
+    permanent_residence: Address | None = Field(
+        description=_wire("permanent_residence", "Nơi thường trú.")
+    )
+    temporary_residence: Address | None = Field(description="Nơi tạm trú.")
+    current_residence: Address | None = Field(
+        description=_wire("current_residence", "Nơi ở hiện tại.")
+    )
+    legacy_permanent_residence: LegacyAddress | None = Field(
+        description="The permanent residence in pre-July-2025 units, if registered before then."
+    )
+    residence_since: date | None
+    residence_file_number: str | None = Field(
+        description=_wire("residence_file_number", "Số hồ sơ cư trú.")
+    )
+    household: HouseholdRef | None = Field(description=_wire("household", "Hộ gia đình."))
+    father: PersonRef | None = Field(description=_wire("father", "Cha."))
+    mother: PersonRef | None = Field(description=_wire("mother", "Mẹ."))
+    spouse: PersonRef | None = Field(description=_wire("spouse", "Vợ/chồng."))
+    legal_representative: PersonRef | None = Field(
+        description=_wire("legal_representative", "Người đại diện hợp pháp.")
+    )
+    children: list[ChildRef]
+    id_card: IdCard | None = Field(description="Thẻ căn cước / CCCD gắn chip.")
+    eid: EidAccount = Field(description="VNeID account (tài khoản định danh điện tử).")
+    status: Literal["alive", "deceased", "missing"]
+    date_of_death: date | None
+    date_missing: date | None
+    phone: str | None
+    email: str | None
+    data_as_of: str = Field(description=_wire("data_as_of", "When the data was current."))
+
+
+class VerifyRequest(BaseModel):
+    """What the citizen declared; give the PIN or the old CMND, and what else you know."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pin: Annotated[str, Field(description="12-digit PIN.", examples=["001090000001"])] | None = None
+    cmnd: Annotated[str, Field(description="Old 9-digit CMND.", examples=["012345678"])] | None = (
+        None
+    )
+    full_name: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="Compared case-, diacritics- and space-insensitively."
+    )
+    date_of_birth: date | None = Field(default=None, description="YYYY-MM-DD.")
+    birth_year: Annotated[int, Field(ge=1850, le=2400)] | None = None
+    sex: Sex | None = None
+
+
+class FieldResults(Out):
+    pin: FieldOutcome
+    cmnd: FieldOutcome
+    full_name: FieldOutcome
+    date_of_birth: FieldOutcome
+    sex: FieldOutcome
+
+
+class VerifyResult(Out):
+    verdict: Literal["match", "mismatch", "not_found"]
+    matched: bool
+    fields: FieldResults | None = Field(description="Per-field outcome; null when not found.")
+    citizen_status: Literal["alive", "deceased", "missing"] | None
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[dict[str, Any]] = Field(
+        description="Up to 1,000 VerifyRequest objects; each is checked on its own.",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/VerifyRequest"}},
+    )
+
+
+class Problem(Out):
+    """RFC 9457 problem details with sim06's stable code (contracts/errors.yaml)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    title_vi: str
+    status: int
+    detail: str
+    code: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class BatchItem(Out):
+    index: int
+    result: VerifyResult | None
+    error: Problem | None
+
+
+class BatchResult(Out):
+    count: int
+    results: list[BatchItem]
+
+
+class HouseholdMember(Out):
+    pin: str
+    full_name: str
+    relationship: str
+    relationship_vi: str
+    date_of_birth: date | None
+    birth_year: int
+    sex: Sex
+    status: Literal["alive", "deceased", "missing"]
+
+
+class Household(Out):
+    """Replaces the household book (sổ hộ khẩu), invalid since 1 Jan 2023 (Decree 104/2022)."""
+
+    household_id: int
+    residence_file_number: str | None
+    address: Address | None
+    head_pin: str
+    head_name: str
+    count: int
+    members: list[HouseholdMember]
+
+
+class ConfirmationDocument(Out):
+    form: Literal["CT07"]
+    title_vi: str
+    title: str
+    number: str
+    issued_on: date
+    valid_until: date
+    issuing_authority: str
+    legal_basis: str
+
+
+class ResidenceConfirmation(Out):
+    """The data of a residence confirmation (xác nhận thông tin về cư trú, form CT07)."""
+
+    document: ConfirmationDocument
+    citizen: dict[str, Any]
+    permanent_residence: Address | None
+    temporary_residence: Address | None
+    current_residence: Address | None
+    residence_since: date | None
+    household: Household | None
+
+
+class Health(Out):
+    status: Literal["ok", "ready"]
+    citizens: int | None = None
