@@ -104,39 +104,42 @@ class PopulationGenerator:
         person.ethnicity = self.addresses.ethnicity(eth)
         return person
 
-    def _couple(self, wife_age: int, eth: str, home: str) -> tuple[Person, Person]:
+    def _couple(
+        self, wife_age: int, eth: str, home: str, husband_min_age: int = 18
+    ) -> tuple[Person, Person]:
         rng = self.rng
         gap = min(12, max(-3, int(rng.gauss(3.0, 3.0))))
-        husband = self._person(
-            "male", min(100, max(18, wife_age + gap)), eth, home, born_here=False
-        )
+        husband_age = min(100, max(husband_min_age, wife_age + gap))
+        husband = self._person("male", husband_age, eth, home, born_here=False)
         wife_eth = eth if rng.random() < 0.95 else ethnicity.pick_ethnicity(rng, home)
         wife = self._person("female", wife_age, wife_eth, home, born_here=False)
         husband.spouse, wife.spouse = wife, husband
         husband.marital_status = wife.marital_status = "married"
         return husband, wife
 
+    def _child_ages(self, parent_age: int, count: int, first: tuple[int, int]) -> list[int]:
+        """Ages of up to ``count`` children of a parent aged ``parent_age``, eldest first."""
+        rng = self.rng
+        ages: list[int] = []
+        at_birth = rng.randint(*first)
+        while len(ages) < count and at_birth <= min(parent_age, 45):
+            ages.append(parent_age - at_birth)
+            at_birth += rng.randint(1, 6)
+        return ages
+
     def _children(
-        self,
-        father: Person | None,
-        mother: Person,
-        mother_age: int,
-        eth: str,
-        home: str,
-        count: int,
+        self, father: Person | None, mother: Person, ages: list[int], eth: str, home: str
     ) -> list[Person]:
         rng = self.rng
         kids: list[Person] = []
-        at_birth = rng.randint(19, 32)
-        family = None
+        family = mother.name.family
         if father is not None:
             family = names.inherited_family(eth, father.name, mother.name)
-        while len(kids) < count and at_birth <= min(mother_age, 45):
+        for age in ages:
             sex: Sex = "male" if rng.random() < MALE_AT_BIRTH else "female"
-            kid = self._person(sex, mother_age - at_birth, eth, home, family or mother.name.family)
+            kid = self._person(sex, age, eth, home, family)
             kid.father, kid.mother = father, mother
             kids.append(kid)
-            at_birth += rng.randint(1, 6)
         mother.children = list(kids)
         if father is not None:
             father.children = list(kids)
@@ -182,19 +185,19 @@ class PopulationGenerator:
             parent.marital_status = rng.choice(("divorced", "widowed", "single"))
             count = rng.choices(CHILDREN_COUNTS, cum_weights=self.children_cum)[0]
             if parent.sex == "female":
-                kids = self._children(None, parent, age, eth, home, min(count, 3))
+                ages = self._child_ages(age, min(count, 3), (19, 32))
+                kids = self._children(None, parent, ages, eth, home)
             else:
                 kids = self._lone_father_children(parent, age, eth, home, min(count, 3))
             head, members = parent, [parent, *kids]
         else:
             three = kind == "three_generation"
             wife_age = int(rng.triangular(24, 60, 38)) if three else int(rng.triangular(22, 58, 35))
-            husband, wife = self._couple(wife_age, eth, home)
             count = rng.choices(CHILDREN_COUNTS, cum_weights=self.children_cum)[0]
-            kids = self._children(husband, wife, wife_age, eth, home, count)
-            oldest = max((k.birth for k in kids), default=None)
-            if oldest is not None and (oldest.year - husband.birth.year) < 18:
-                husband.birth = husband.birth.replace(year=oldest.year - 18 - rng.randint(0, 3))
+            ages = self._child_ages(wife_age, count, (19, 32))
+            # The father is at least 18 years older than the eldest child.
+            husband, wife = self._couple(wife_age, eth, home, max(ages, default=0) + 18)
+            kids = self._children(husband, wife, ages, eth, home)
             head = husband if rng.random() < 0.8 else wife
             members = [husband, wife, *kids]
             if three:
@@ -206,15 +209,12 @@ class PopulationGenerator:
     def _lone_father_children(
         self, father: Person, age: int, eth: str, home: str, count: int
     ) -> list[Person]:
-        rng = self.rng
         kids: list[Person] = []
-        at_birth = rng.randint(21, 35)
-        while len(kids) < count and at_birth <= age:
-            sex: Sex = "male" if rng.random() < MALE_AT_BIRTH else "female"
-            kid = self._person(sex, age - at_birth, eth, home, father.name.family)
+        for kid_age in self._child_ages(age, count, (21, 35)):
+            sex: Sex = "male" if self.rng.random() < MALE_AT_BIRTH else "female"
+            kid = self._person(sex, kid_age, eth, home, father.name.family)
             kid.father = father
             kids.append(kid)
-            at_birth += rng.randint(1, 6)
         father.children = list(kids)
         return kids
 

@@ -39,6 +39,17 @@ class Settings(BaseSettings):
         default=365, ge=1, description="Validity of a CT07 confirmation (source unsure: [P/U])."
     )
 
+    # --- identity (VNeID mock) settings: added by the identity service ---
+
+    # --- chip card settings: added by the chip service ---
+
+    # --- gateway settings: added by the gateway service ---
+
+    @property
+    def keys_dir(self) -> Path:
+        """Where generated keys live (never committed)."""
+        return self.data_dir / "keys"
+
     @property
     def database(self) -> Path:
         """Path of the SQLite population database."""

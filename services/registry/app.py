@@ -236,9 +236,12 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         responses={503: {"model": schemas.Problem}},
     )
     async def readyz() -> Response:
-        if not db.ping() or db.count() == 0:
-            raise ProblemError("NOT_READY", "The population database is empty or unavailable.")
-        return Response(orjson.dumps({"status": "ready", "citizens": db.count()}), media_type=JSON)
+        citizens = db.get_meta("citizens") if db.ping() else None
+        if citizens is None:
+            raise ProblemError("NOT_READY", "The population database is not seeded or unavailable.")
+        return Response(
+            orjson.dumps({"status": "ready", "citizens": int(citizens)}), media_type=JSON
+        )
 
     app.state.store = db
     return app

@@ -7,6 +7,7 @@ import socket
 import socketserver
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -341,3 +342,15 @@ def test_start_uvicorn_serves_baseline_and_stops() -> None:
         result = run_load("127.0.0.1", server.port, Request(), warmup=0, max_requests=20)
         assert result.status_counts == {200: 20}
     assert server.process.poll() is not None
+
+
+def test_public_surface_is_sorted_and_complete() -> None:
+    import services.bench as bench
+
+    public = {
+        name
+        for name, value in vars(bench).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert bench.__all__ == sorted(bench.__all__)
+    assert set(bench.__all__) == public

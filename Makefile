@@ -1,0 +1,41 @@
+# sim06 — two commands: `make run` and `make test`. Both create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format typecheck bench contracts seed clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## seed the default population if absent, then serve every service on 127.0.0.1
+	$(BIN)/sim06 up
+
+test: $(STAMP)  ## the whole test suite
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff (lint + format check) and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+contracts: $(STAMP)  ## regenerate contracts/openapi/*.yaml from the apps
+	$(BIN)/sim06 contract write
+
+bench: $(STAMP)  ## micro-benchmarks, then the HTTP benchmarks (see benchmarks/README.md)
+	$(BIN)/pytest benchmarks --benchmark-enable --benchmark-only -p no:cacheprovider
+	$(BIN)/python benchmarks/bench_registry_http.py
+
+seed: $(STAMP)
+	$(BIN)/sim06 seed
+
+clean:
+	rm -rf $(VENV) .sim06 .pytest_cache .mypy_cache .ruff_cache .benchmarks

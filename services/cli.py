@@ -1,0 +1,159 @@
+"""The ``sim06`` command: seed, export, personas, up, contract.
+
+Settings come from one ``Settings`` object (environment prefix ``SIM06_``); flags override it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from services.common.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    for name in ("seed", "population_size", "as_of", "db_path", "host", "registry_port"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return Settings(**overrides)
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Seed a population database (personas + ``--size`` generated citizens)."""
+    from services.seeding import seed_database
+
+    settings = _settings(args)
+    path = settings.database
+    if path.exists():
+        if not args.force:
+            _err(f"{path} exists; pass --force to replace it.")
+            return 2
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    info, seconds = seed_database(settings, progress=not args.quiet)
+    _err(
+        f"seeded {info.size + info.personas:,} citizens ({info.personas} personas) into {path} "
+        f"in {seconds:.1f} s (seed {info.seed}, as of {info.as_of})"
+    )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write every citizen, sorted by PIN, as JSON lines or CSV."""
+    from services.export import export
+
+    settings = _settings(args)
+    if not settings.database.exists():
+        _err(f"{settings.database} does not exist; run 'sim06 seed' first.")
+        return 2
+    if args.output in (None, "-"):
+        export(settings.database, sys.stdout.buffer, args.format)
+        sys.stdout.flush()
+    else:
+        with open(args.output, "wb") as fh:
+            export(settings.database, fh, args.format)
+    return 0
+
+
+def cmd_personas(args: argparse.Namespace) -> int:
+    """Print the test personas."""
+    from services.persona_table import personas_json, personas_table
+
+    _out(personas_json() if args.json else personas_table())
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Seed the default population if absent, then serve every service on localhost."""
+    from services.serve import serve_all
+
+    settings = _settings(args)
+    return asyncio.run(serve_all(settings))
+
+
+def cmd_contract(args: argparse.Namespace) -> int:
+    """Write or check the published OpenAPI contracts."""
+    from services.contracts import check_contracts, write_contracts
+
+    directory = Path(args.dir)
+    if args.action == "write":
+        for path in write_contracts(directory):
+            _err(f"wrote {path}")
+        return 0
+    drift = check_contracts(directory)
+    for line in drift:
+        _err(line)
+    return 1 if drift else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``sim06``."""
+    parser = argparse.ArgumentParser(prog="sim06", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def db_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--db", dest="db_path", type=Path, help="SQLite file (default .sim06/population.db)"
+        )
+
+    p = sub.add_parser("seed", help=cmd_seed.__doc__)
+    p.add_argument(
+        "--size", dest="population_size", type=int, help="generated citizens (default 100000)"
+    )
+    p.add_argument("--seed", type=int, help="random seed (default 6)")
+    p.add_argument("--as-of", dest="as_of", type=date.fromisoformat, help="as-of date (YYYY-MM-DD)")
+    p.add_argument("--force", action="store_true", help="replace an existing database")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    db_option(p)
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("export", help=cmd_export.__doc__)
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    p.add_argument("--output", "-o", help="file to write (default: standard output)")
+    db_option(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("personas", help=cmd_personas.__doc__)
+    p.add_argument("--json", action="store_true", help="JSON instead of a table")
+    p.set_defaults(func=cmd_personas)
+
+    p = sub.add_parser("up", help=cmd_up.__doc__)
+    p.add_argument("--size", dest="population_size", type=int, help="population if seeding")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--host", help="bind address (default 127.0.0.1)")
+    p.add_argument("--registry-port", dest="registry_port", type=int)
+    db_option(p)
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("contract", help=cmd_contract.__doc__)
+    p.add_argument("action", choices=("write", "check"))
+    p.add_argument("--dir", default="contracts/openapi")
+    p.set_defaults(func=cmd_contract)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sim06`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""The published OpenAPI contracts (``contracts/openapi/*.yaml``), generated from the apps.
+
+``sim06 contract write`` regenerates them; ``sim06 contract check`` (and a test) fails when the
+served OpenAPI and the committed file differ, so an API change cannot land without its contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fastapi import FastAPI
+
+from mock_registry.store import SQLiteCitizenStore
+from services.common.settings import Settings
+
+
+def _registry() -> FastAPI:
+    from services.registry.app import create_app
+
+    return create_app(Settings(), store=SQLiteCitizenStore(":memory:"))
+
+
+SERVICES: dict[str, Callable[[], FastAPI]] = {"registry": _registry}
+
+
+def render(spec: dict[str, Any]) -> str:
+    """A contract as YAML text (stable key order, UTF-8 kept readable)."""
+    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)
+
+
+def documents() -> dict[str, str]:
+    """Service name → its contract text, as the code serves it now."""
+    return {name: render(factory().openapi()) for name, factory in SERVICES.items()}
+
+
+def write_contracts(directory: Path) -> list[Path]:
+    """Regenerate every contract file in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in documents().items():
+        path = directory / f"{name}.yaml"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def check_contracts(directory: Path) -> list[str]:
+    """Differences between the committed contracts and the served ones (empty = none)."""
+    problems = []
+    for name, text in documents().items():
+        path = directory / f"{name}.yaml"
+        if not path.exists():
+            problems.append(f"{path} is missing; run 'make contracts'")
+        elif path.read_text(encoding="utf-8") != text:
+            problems.append(f"{path} differs from the served OpenAPI; run 'make contracts'")
+    return problems

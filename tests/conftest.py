@@ -1,0 +1,48 @@
+"""Shared fixtures: isolated settings, a small seeded store, app factories."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from mock_registry.seed import seed_store
+from mock_registry.store import SQLiteCitizenStore
+from services.common.settings import Settings
+
+SMALL_POPULATION = 3000
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SIM06_* variable of the developer's shell may change a test's result."""
+    for name in list(os.environ):
+        if name.startswith("SIM06_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with the personas and a small generated population (built once)."""
+    path = tmp_path_factory.mktemp("db") / "population.db"
+    store = SQLiteCitizenStore(path)
+    seed_store(store, seed=6, size=SMALL_POPULATION, as_of=date(2026, 7, 1))
+    store.close()
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, seeded_db: Path) -> Settings:
+    """Settings pointing at the seeded database and a private data directory."""
+    return Settings(data_dir=tmp_path / "data", db_path=seeded_db)
+
+
+@pytest.fixture
+def store(seeded_db: Path) -> Iterator[SQLiteCitizenStore]:
+    """A read-only connection to the seeded database."""
+    s = SQLiteCitizenStore(seeded_db, readonly=True)
+    yield s
+    s.close()
