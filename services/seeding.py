@@ -30,7 +30,7 @@ def seed_database(settings: Settings, *, progress: bool = True) -> tuple[SeedInf
             seed=settings.seed,
             size=settings.population_size,
             as_of=settings.as_of,
-            progress=bar.update,
+            progress=lambda n: None if bar.update(n) else None,
         )
     finally:
         bar.close()

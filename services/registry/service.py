@@ -1,0 +1,163 @@
+"""The registry's operations without HTTP: used by the registry app and, in process, by the
+gateway. Every method returns plain data (or the stored JSON bytes) or raises ``ProblemError``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+
+from mock_registry.ids import is_valid_pin, validate_cmnd, validate_pin
+from mock_registry.matching import Declaration, compare, verdict
+from mock_registry.store import CitizenStore
+from services.common.http import validation_errors
+from services.common.problems import ProblemError, problem_body
+from services.common.settings import Settings
+from services.registry import schemas, views
+
+_declaration = TypeAdapter(schemas.VerifyRequest)
+
+
+def invalid_pin(pin: str) -> ProblemError:
+    """The 422 for a malformed PIN, naming every rule it breaks."""
+    problems = validate_pin(pin)
+    errors = [
+        {
+            "parameter": "pin",
+            "in": "path",
+            "rule": p.code,
+            "reason": p.message,
+            "reason_vi": p.message_vi,
+        }
+        for p in problems
+    ]
+    return ProblemError("INVALID_PIN", problems[0].message, errors=errors)
+
+
+class RegistryService:
+    """Lookups, verification, household and residence confirmation over a citizen store."""
+
+    def __init__(self, settings: Settings, store: CitizenStore) -> None:
+        self.settings = settings
+        self.store = store
+
+    def record_bytes(self, pin: str) -> bytes:
+        """The stored JSON of a citizen (the hot path: no parsing, no copying)."""
+        if not is_valid_pin(pin):
+            raise invalid_pin(pin)
+        raw = self.store.get(pin)
+        if raw is None:
+            raise ProblemError("CITIZEN_NOT_FOUND", f"No citizen has the PIN {pin}.")
+        return raw
+
+    def record(self, pin: str) -> dict[str, Any]:
+        """A citizen record as a dict."""
+        parsed: dict[str, Any] = orjson.loads(self.record_bytes(pin))
+        return parsed
+
+    def verify(self, request: schemas.VerifyRequest) -> dict[str, Any]:
+        """Compare a declaration with the database: per-field outcome and verdict."""
+        if request.pin is None and request.cmnd is None:
+            raise ProblemError(
+                "VALIDATION_FAILED",
+                "Give the PIN or the old CMND number of the citizen.",
+                errors=[
+                    {"pointer": "/pin", "rule": "required", "reason": "pin or cmnd is required"}
+                ],
+            )
+        if request.pin is not None:
+            if not is_valid_pin(request.pin):
+                raise invalid_pin(request.pin)
+            raw = self.store.get(request.pin)
+        else:
+            assert request.cmnd is not None
+            problems = validate_cmnd(request.cmnd)
+            if problems:
+                raise ProblemError("INVALID_CMND", problems[0].message)
+            raw = self.store.get_by_cmnd(request.cmnd)
+        if raw is None:
+            return {
+                "verdict": "not_found",
+                "matched": False,
+                "fields": None,
+                "citizen_status": None,
+            }
+        record = orjson.loads(raw)
+        declared = Declaration(
+            pin=request.pin,
+            cmnd=request.cmnd,
+            full_name=request.full_name,
+            date_of_birth=request.date_of_birth,
+            birth_year=request.birth_year,
+            sex=request.sex,
+        )
+        fields = compare(declared, record)
+        outcome = verdict(fields)
+        return {
+            "verdict": outcome,
+            "matched": outcome == "match",
+            "fields": fields,
+            "citizen_status": record["status"],
+        }
+
+    def verify_batch(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """Verify each item on its own; a bad item becomes an error entry, in order."""
+        limit = self.settings.batch_limit
+        if len(items) > limit:
+            raise ProblemError(
+                "BATCH_TOO_LARGE", f"{len(items)} items sent; at most {limit} are accepted."
+            )
+        results = []
+        for index, item in enumerate(items):
+            try:
+                result = self.verify(_declaration.validate_python(item))
+                results.append({"index": index, "result": result, "error": None})
+            except ValidationError as exc:
+                errors = validation_errors(
+                    [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+                )
+                error = problem_body(
+                    "VALIDATION_FAILED", f"Item {index} breaks the contract.", errors=errors
+                )
+                results.append({"index": index, "result": None, "error": error})
+            except ProblemError as exc:
+                results.append({"index": index, "result": None, "error": exc.body()})
+        return {"count": len(results), "results": results}
+
+    def household_of(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The household view of a citizen's household, or None."""
+        ref = record["household"]
+        if ref is None:
+            return None
+        members = [orjson.loads(raw) for raw in self.store.household(ref["id"])]
+        return views.household(record, members)
+
+    def household(self, pin: str) -> dict[str, Any]:
+        """The household that replaces the household book."""
+        view = self.household_of(self.record(pin))
+        if view is None:
+            raise ProblemError("NO_HOUSEHOLD", f"The citizen {pin} is not in a household.")
+        return view
+
+    def residence_confirmation(self, pin: str) -> dict[str, Any]:
+        """CT07 data for a living citizen."""
+        record = self.record(pin)
+        if record["status"] != "alive":
+            raise ProblemError(
+                "CITIZEN_NOT_ALIVE",
+                f"The citizen {pin} is recorded as {record['status']}; no confirmation is issued.",
+            )
+        return views.residence_confirmation(
+            record,
+            self.household_of(record),
+            self.settings.as_of,
+            self.settings.residence_confirmation_validity_days,
+        )
+
+    def ready(self) -> int:
+        """Number of citizens when the store is seeded and answers; NOT_READY otherwise."""
+        citizens = self.store.get_meta("citizens") if self.store.ping() else None
+        if citizens is None:
+            raise ProblemError("NOT_READY", "The population database is not seeded or unavailable.")
+        return int(citizens)
