@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from mock_registry.names import PersonName, normalize_for_match
+from mock_registry.names import PersonName
 from mock_registry.store.base import CitizenRow
 
 NATIONALITY_VN = "VN"
@@ -179,7 +179,6 @@ def row_of(p: Person, record: bytes) -> CitizenRow:
         pin=p.pin,
         cmnd=p.cmnd,
         household_id=p.household_id,
-        name_key=normalize_for_match(p.full_name),
         birth_year=p.birth.year,
         record=record,
     )

@@ -258,6 +258,7 @@ class PopulationGenerator:
         since = min(since, self.as_of - timedelta(days=1))
         file_number = f"{place.commune_code}-{household_id:08d}"
         hometown = self.addresses.hometown(rng, home)
+        religion = self.addresses.religion(ethnicity.pick_religion(rng, head.ethnicity["code"]))
         for m in members:
             m.household_id = household_id
             m.head = head
@@ -271,7 +272,13 @@ class PopulationGenerator:
                 if m.father is not None or m is head
                 else self.addresses.hometown(rng, home)
             )
-            m.religion = self.addresses.religion(ethnicity.pick_religion(rng, m.ethnicity["code"]))
+            # A household mostly shares one religion; some members differ [I].
+            if m is head or rng.random() < 0.9:
+                m.religion = religion
+            else:
+                m.religion = self.addresses.religion(
+                    ethnicity.pick_religion(rng, m.ethnicity["code"])
+                )
             if m.father is None and m.mother is None or (self.as_of - m.birth).days >= 18 * 365:
                 m.representative = None
             else:

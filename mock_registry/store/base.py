@@ -16,7 +16,6 @@ class CitizenRow(NamedTuple):
     pin: str  # số định danh cá nhân, 12 digits
     cmnd: str | None  # old 9-digit identity card number
     household_id: int | None
-    name_key: str  # normalised full name (upper case, no diacritics) for matching
     birth_year: int
     record: bytes  # orjson-encoded citizen record
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,10 +41,69 @@ class Settings(BaseSettings):
     )
 
     # --- identity (VNeID mock) settings: added by the identity service ---
+    identity_issuer: str | None = Field(
+        default=None, description="OIDC issuer URL; default http://HOST:IDENTITY_PORT."
+    )
+    identity_alg: Literal["RS256", "ES256"] = Field(
+        default="RS256", description="Signature algorithm of ID and access tokens."
+    )
+    identity_auto_login: bool = Field(
+        default=False,
+        description="Non-interactive mode for CI: /authorize logs in login_hint without a page "
+        "(per request: header X-Sim-Auto-Login).",
+    )
+    identity_clients_file: Path | None = Field(
+        default=None, description="YAML file of registered OIDC clients (relying parties)."
+    )
+    identity_registration_open: bool = Field(
+        default=True, description="Dynamic client registration (RFC 7591) on /register."
+    )
+    identity_pairwise_subject: bool = Field(
+        default=False, description="Default subject type: pairwise per client instead of public."
+    )
+    identity_code_ttl: int = Field(default=60, ge=1, le=600)
+    identity_access_token_ttl: int = Field(default=600, ge=10)
+    identity_id_token_ttl: int = Field(default=600, ge=10)
+    identity_refresh_token_ttl: int = Field(default=8 * 3600, ge=60)
+    identity_session_ttl: int = Field(default=1800, ge=60)
+    identity_key_retire_after: float = Field(
+        default=86_400.0, description="Seconds an old signing key stays in the JWKS."
+    )
 
     # --- chip card settings: added by the chip service ---
+    chip_attestation_alg: Literal["ES256", "RS256"] = Field(
+        default="ES256", description="Algorithm of the simulated C06 key signing chip verdicts."
+    )
+    chip_face_match_threshold: float = Field(
+        default=0.80, ge=0.0, le=1.0, description="Face-match score at or above which it matches."
+    )
 
     # --- gateway settings: added by the gateway service ---
+    gateway_embedded: bool = Field(
+        default=True,
+        description="Embedded demo: the demo agencies and the default admin token are allowed.",
+    )
+    gateway_admin_token: str = Field(
+        default="changethis",
+        description="Bearer token of the gateway admin API; must be changed outside the demo.",
+    )
+    gateway_agencies_file: Path | None = Field(
+        default=None, description="Agencies YAML; default: the packaged demo agencies."
+    )
+    gateway_registry_url: str | None = Field(
+        default=None, description="Registry base URL; None calls the registry in process."
+    )
+    gateway_registry_timeout: float = Field(default=5.0, gt=0)
+    gateway_token_ttl: int = Field(default=300, ge=10, le=3600, description="Access token life.")
+    gateway_audit_path: Path | None = Field(
+        default=None, description="Hash-chained audit log (SQLite); default DATA_DIR/audit.db."
+    )
+    gateway_audit_durable: bool = Field(
+        default=True, description="Answer only once the audit record is committed (group commit)."
+    )
+    gateway_request_id_ttl: int = Field(
+        default=86_400, ge=60, description="How long a MaYeuCau is remembered to refuse replays."
+    )
 
     @property
     def keys_dir(self) -> Path:

@@ -70,7 +70,9 @@ def test_households_are_consistent(people: list[dict[str, Any]]) -> None:
         assert head["household"]["id"] == hh["id"]
         assert head["household"]["relationship"] == "head"
         if p["father"] is not None and p["ethnicity"]["code"] == "01":  # Kinh: father's name
-            assert p["name"]["family"] == by_pin[p["father"]["pin"]]["name"]["family"]
+            father = by_pin[p["father"]["pin"]]["name"]["family"]
+            # Royal lineages have a female form of the family name (Tôn Thất -> Tôn Nữ).
+            assert p["name"]["family"].split()[0] == father.split()[0]
     assert checked > 5000
 
 

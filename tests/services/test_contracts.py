@@ -39,7 +39,9 @@ def test_core_imports_no_web_framework() -> None:
 
 def test_only_settings_reads_the_environment() -> None:
     allowed = {"services/common/settings.py", "services/bench/servers.py"}
-    for path in list((ROOT / "services").rglob("*.py")) + list((ROOT / "mock_registry").rglob("*.py")):
+    for path in list((ROOT / "services").rglob("*.py")) + list(
+        (ROOT / "mock_registry").rglob("*.py")
+    ):
         rel = path.relative_to(ROOT).as_posix()
         if rel in allowed:
             continue

@@ -1,0 +1,17 @@
+"""ASGI factories for running one service per process (``uvicorn --factory``).
+
+These are entry points: each builds the ``Settings`` from the environment once and passes it on.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.common.settings import Settings
+
+
+def registry() -> FastAPI:
+    """The population registry (``uvicorn --factory services.asgi:registry``)."""
+    from services.registry.app import create_app
+
+    return create_app(Settings())

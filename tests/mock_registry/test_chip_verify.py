@@ -1,0 +1,144 @@
+"""Passive authentication and registry match: genuine cards pass, each bad card has its reason."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from mock_registry import chip, lds, personas
+from mock_registry.passive_auth import CHECKS, REASONS, TrustAnchors, Verdict, verify
+from mock_registry.pki import Pki
+from mock_registry.store import SQLiteCitizenStore
+
+ADULT = "001090104217"
+AT = datetime(2026, 7, 1, 5, tzinfo=UTC)
+# Personas whose card the registry records as not valid, and the reason verification gives.
+CARD_REASONS = {
+    "expired-card": "CARD_EXPIRED",
+    "lost-card": "CARD_LOST",
+    "revoked-card": "CARD_REVOKED",
+    "deceased": "CARD_REVOKED",
+}
+DEFECT_REASONS = {
+    "tampered_dg": "DG_HASH_MISMATCH",
+    "untrusted_signer": "SIGNER_UNTRUSTED",
+    "expired_signer": "SIGNER_EXPIRED",
+    "revoked_signer": "SIGNER_REVOKED",
+    "lost": "CARD_LOST",
+    "moved": "RESIDENCE_CHANGED",
+}
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    return Pki(tmp_path / "pki")
+
+
+def run(store: SQLiteCitizenStore, pki: Pki, files: dict[str, bytes], pin: str) -> Verdict:
+    def lookup(p: str) -> dict[str, Any] | None:
+        raw = store.get(p)
+        return None if raw is None else orjson.loads(raw)
+
+    return verify(files, pin, TrustAnchors([pki.csca], [pki.crl]), lookup, AT)
+
+
+def files_of(
+    store: SQLiteCitizenStore, pki: Pki, pin: str, defect: str | None = None
+) -> dict[str, bytes]:
+    raw = store.get(pin)
+    assert raw is not None
+    return dataclasses.asdict(chip.issue(orjson.loads(raw), pki, defect))
+
+
+def test_every_persona_with_a_card_is_authentic(store: SQLiteCitizenStore, pki: Pki) -> None:
+    seen = 0
+    for persona in personas.listed():
+        record = orjson.loads(store.get(persona.pin) or b"{}")
+        if not record["id_card"]:
+            continue
+        verdict = run(store, pki, files_of(store, pki, persona.pin), persona.pin)
+        names = [c.name for c in verdict.checks]
+        assert names == list(CHECKS)
+        # Passive authentication always passes for a genuine card ...
+        for check in verdict.checks[:8]:
+            assert check.passed, (persona.key, check)
+        # ... and the verdict is the registry's status of the card.
+        status = record["id_card"]["status"]
+        expected = CARD_REASONS.get(persona.key, None if status == "valid" else "CARD_EXPIRED")
+        assert verdict.reason == expected, (persona.key, verdict.checks)
+        assert verdict.valid is (expected is None)
+        seen += 1
+    assert seen >= 20
+
+
+@pytest.mark.parametrize("defect", sorted(DEFECT_REASONS))
+def test_each_bad_card_is_refused_with_its_reason(
+    store: SQLiteCitizenStore, pki: Pki, defect: str
+) -> None:
+    verdict = run(store, pki, files_of(store, pki, ADULT, defect), ADULT)
+    assert not verdict.valid
+    assert verdict.reason == DEFECT_REASONS[defect]
+    assert verdict.reason in REASONS
+
+
+def test_genuine_adult_card_is_valid(store: SQLiteCitizenStore, pki: Pki) -> None:
+    verdict = run(store, pki, files_of(store, pki, ADULT), ADULT)
+    assert verdict.valid and verdict.reason is None
+    assert verdict.signer_subject and "Document Signer current" in verdict.signer_subject
+
+
+def test_id_number_must_name_the_card_holder(store: SQLiteCitizenStore, pki: Pki) -> None:
+    verdict = run(store, pki, files_of(store, pki, ADULT), "079078315062")
+    assert verdict.reason == "ID_NUMBER_MISMATCH"
+
+
+def test_another_cards_data_group_breaks_the_hashes(store: SQLiteCitizenStore, pki: Pki) -> None:
+    files = files_of(store, pki, ADULT)
+    files["dg2"] = files_of(store, pki, "079078315062")["dg2"]  # photo swapped
+    assert run(store, pki, files, ADULT).reason == "DG_HASH_MISMATCH"
+
+
+def test_sod_from_a_stranger_pki_is_untrusted(store: SQLiteCitizenStore, tmp_path: Path) -> None:
+    mine, theirs = Pki(tmp_path / "mine"), Pki(tmp_path / "theirs")
+    files = files_of(store, theirs, ADULT)
+    assert run(store, mine, files, ADULT).reason == "SIGNER_UNTRUSTED"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("sod", b"\x77\x03\x30\x01\x00"),
+        ("sod", b""),
+        ("dg1", b"\x61\x05\x5f\x1f\x02AB"),
+        ("dg13", b"\x6d\x02\x04\x00"),
+        ("dg13", b"\x6d\xff"),
+        ("dg2", b"\x01\x00"),
+    ],
+)
+def test_malformed_files_give_a_verdict_not_an_exception(
+    store: SQLiteCitizenStore, pki: Pki, name: str, value: bytes
+) -> None:
+    files = files_of(store, pki, ADULT)
+    files[name] = value
+    verdict = run(store, pki, files, ADULT)
+    assert not verdict.valid
+    assert verdict.reason in {"MALFORMED_FILE", "MRZ_INVALID", "DG_HASH_MISMATCH"}
+
+
+def test_a_data_group_the_sod_does_not_cover(store: SQLiteCitizenStore, pki: Pki) -> None:
+    files = files_of(store, pki, ADULT)
+    genuine = chip.issue(orjson.loads(store.get(ADULT) or b"{}"), pki)
+    dgs = {n: d for n, d in genuine.data_groups().items() if n != 15}
+    files["sod"] = chip.sign_sod(dgs, pki.signer(), AT)
+    assert run(store, pki, files, ADULT).reason == "DG_HASH_MISSING"
+
+
+def test_file_must_carry_its_own_tag(store: SQLiteCitizenStore, pki: Pki) -> None:
+    files = files_of(store, pki, ADULT)
+    files["dg1"] = lds.tlv(0x6D, b"")
+    assert run(store, pki, files, ADULT).reason == "MALFORMED_FILE"
