@@ -18,6 +18,7 @@ import statistics
 import tempfile
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from mock_registry.seed import seed_store
 from mock_registry.store import SQLiteCitizenStore
@@ -51,12 +52,12 @@ def main() -> None:
     db = args.db or Path(tmp.name) / "population.db"
     ensure_db(db, args.size)
     pins = sample_pins(db)
-    lookups = [encode_request("GET", f"/v1/citizens/{pin}") for pin in pins]
+    lookups = [encode_request("GET", f"/v1/citizens/{pin}", host="127.0.0.1") for pin in pins]
     n = len(lookups)
-    fixed = encode_request("GET", "/v1/citizens/001090104217")
+    fixed = encode_request("GET", "/v1/citizens/001090104217", host="127.0.0.1")
     env = {"SIM06_DB_PATH": str(db), "SIM06_DATA_DIR": tmp.name}
     pin_cpu(os.getpid(), 1)
-    rounds = []
+    rounds: list[dict[str, Any]] = []
     with (
         start_uvicorn("services.bench.baseline:app", cpus={0}) as bare,
         start_uvicorn(

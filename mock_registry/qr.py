@@ -13,6 +13,7 @@ without day and month is written as the 4-digit year.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -123,4 +124,9 @@ def compare(qr: CardQR, record: dict[str, Any]) -> list[str]:
         return ["issue_date"]
     names = ("pin", "cmnd", "full_name", "date_of_birth", "sex", "address", "issue_date")
     got = (qr.pin, qr.cmnd or "", qr.full_name, qr.date_of_birth, qr.sex, qr.address, qr.issue_date)
-    return [n for n, g, e in zip(names, got, expected, strict=False) if g.strip() != e.strip()]
+    return [n for n, g, e in zip(names, got, expected, strict=False) if _norm(g) != _norm(e)]
+
+
+def _norm(text: str) -> str:
+    # Readers hand over NFD as often as NFC (domain persona nfd-name): compare in NFC.
+    return unicodedata.normalize("NFC", text).strip()

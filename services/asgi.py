@@ -15,3 +15,10 @@ def registry() -> FastAPI:
     from services.registry.app import create_app
 
     return create_app(Settings())
+
+
+def identity() -> FastAPI:
+    """The VNeID identity provider, with the chip endpoints (``services.asgi:identity``)."""
+    from services.identity import create_app
+
+    return create_app(Settings())

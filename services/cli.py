@@ -17,7 +17,8 @@ from services.common.settings import Settings
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {}
-    for name in ("seed", "population_size", "as_of", "db_path", "host", "registry_port"):
+    names = ("seed", "population_size", "as_of", "db_path", "host", "registry_port")
+    for name in (*names, "identity_port", "gateway_port"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -100,6 +101,33 @@ def cmd_contract(args: argparse.Namespace) -> int:
     return 1 if drift else 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    """Rotate the identity provider's signing key, or export the trust anchors."""
+    settings = _settings(args)
+    if args.action == "rotate":
+        from services.identity import rotate_identity_key
+
+        key = rotate_identity_key(settings, args.alg)
+        _out(f"new identity signing key {key.kid} ({key.alg}); the old one stays in the JWKS")
+        return 0
+    import json
+
+    from mock_registry.pki import Pki
+    from services.common.keys import KeyStore
+    from services.identity.signing import identity_keys_dir
+
+    out = Path(args.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    Pki(settings.keys_dir / "pki").export(out)
+    chip = KeyStore(settings.keys_dir / "chip", alg=settings.chip_attestation_alg)
+    (out / "chip-jwks.json").write_text(json.dumps(chip.jwks(), indent=2), "utf-8")
+    identity = KeyStore(identity_keys_dir(settings), alg=settings.identity_alg)
+    (out / "identity-jwks.json").write_text(json.dumps(identity.jwks(), indent=2), "utf-8")
+    for path in sorted(out.iterdir()):
+        _out(str(path))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``sim06``."""
     parser = argparse.ArgumentParser(prog="sim06", description=__doc__)
@@ -136,8 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--host", help="bind address (default 127.0.0.1)")
     p.add_argument("--registry-port", dest="registry_port", type=int)
+    p.add_argument("--identity-port", dest="identity_port", type=int)
+    p.add_argument("--gateway-port", dest="gateway_port", type=int)
     db_option(p)
     p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("keys", help=cmd_keys.__doc__)
+    p.add_argument("action", choices=("rotate", "export"))
+    p.add_argument("dir", nargs="?", default="trust-anchors", help="export: target directory")
+    p.add_argument("--alg", choices=("RS256", "ES256"), help="rotate: algorithm of the new key")
+    p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("contract", help=cmd_contract.__doc__)
     p.add_argument("action", choices=("write", "check"))

@@ -23,7 +23,19 @@ def _registry() -> FastAPI:
     return create_app(Settings(), store=SQLiteCitizenStore(":memory:"))
 
 
-SERVICES: dict[str, Callable[[], FastAPI]] = {"registry": _registry}
+def _identity() -> FastAPI:
+    import tempfile
+    from pathlib import Path
+
+    from services.identity import create_app
+
+    # Keys are generated into a throwaway directory: the contract must not depend on them.
+    data = Path(tempfile.mkdtemp(prefix="sim06-contract-"))
+    settings = Settings(data_dir=data, identity_issuer="http://127.0.0.1:8002")
+    return create_app(settings, store=SQLiteCitizenStore(":memory:"))
+
+
+SERVICES: dict[str, Callable[[], FastAPI]] = {"registry": _registry, "identity": _identity}
 
 
 def render(spec: dict[str, Any]) -> str:

@@ -2,34 +2,71 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 import sys
+from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from services.common.settings import Settings
-from services.registry.app import create_app as create_registry
 from services.seeding import ensure_seeded
+
+DEMO_CLIENTS = Path("examples/identity-clients.yaml")
+DEMO_AGENCIES = Path("examples/agencies.yaml")
+
+
+def embedded_settings(settings: Settings) -> Settings:
+    """Fill in the documented demo files when the user named none (embedded default only)."""
+    updates: dict[str, object] = {}
+    if settings.identity_clients_file is None and DEMO_CLIENTS.exists():
+        updates["identity_clients_file"] = DEMO_CLIENTS
+    return settings.model_copy(update=updates) if updates else settings
+
+
+def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
+    """Every service of ``sim06 up`` with its port."""
+    from services.identity import create_app as create_identity
+    from services.identity.demo_rp import make_demo_rp_key
+    from services.registry.app import create_app as create_registry
+
+    demo_rp = settings.data_dir / "demo-rp"
+    if not (demo_rp / "jwks.json").exists():
+        make_demo_rp_key(demo_rp)  # the private_key_jwt demo client's key pair, local only
+    apps = {
+        "registry": (create_registry(settings), settings.registry_port),
+        "identity": (create_identity(settings), settings.identity_port),
+    }
+    try:
+        gateway = importlib.import_module("services.gateway.app")
+    except ModuleNotFoundError:  # not in this build yet
+        return apps
+    apps["gateway"] = (gateway.create_app(settings), settings.gateway_port)
+    return apps
 
 
 async def serve_all(settings: Settings) -> int:
-    """Seed if needed, then serve until interrupted."""
+    """Seed if needed, then serve every service until interrupted."""
     if ensure_seeded(settings):
         sys.stderr.write(f"seeded {settings.database}\n")
+    settings = embedded_settings(settings)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    registry = create_registry(settings)
-    config = uvicorn.Config(
-        registry,
-        host=settings.host,
-        port=settings.registry_port,
-        access_log=False,
-        log_level="info",
-        server_header=False,
-    )
-    server = uvicorn.Server(config)
+    servers = []
+    for name, (app, port) in build_apps(settings).items():
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=port,
+            access_log=False,
+            log_level="warning",
+            server_header=False,
+        )
+        servers.append(uvicorn.Server(config))
+        sys.stderr.write(f"{name:>9}: http://{settings.host}:{port}/docs\n")
     sys.stderr.write(
-        f"registry: http://{settings.host}:{settings.registry_port}/v1/citizens/001090104217 "
-        f"(docs at /docs)\n"
+        f"try: curl http://{settings.host}:{settings.registry_port}/v1/citizens/001090104217\n"
     )
-    await server.serve()
+    await asyncio.gather(*(server.serve() for server in servers))
     return 0

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.problems import ProblemError, problem_response
@@ -90,11 +91,21 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     path = request.url.path
     if exc.status_code == 405:
+        # Starlette's Allow names only the first route that matched the path; a path such as
+        # /v1/citizens/verify also matches /v1/citizens/{pin}, so collect every matching route.
+        matching = [
+            route
+            for route in request.app.routes
+            if isinstance(route, Route) and route.methods and route.path_regex.match(path)
+        ]
+        exact = [route for route in matching if route.path == path]
+        allowed = sorted({method for route in exact or matching for method in route.methods or ()})
+        headers = {"Allow": ", ".join(allowed)} if allowed else dict(exc.headers or {})
         return problem_response(
             "METHOD_NOT_ALLOWED",
             f"{request.method} is not allowed on {path}.",
             instance=path,
-            headers=dict(exc.headers or {}),
+            headers=headers,
         )
     if exc.status_code == 404:
         return problem_response("NOT_FOUND", f"No operation at {path}.", instance=path)

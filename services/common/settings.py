@@ -74,9 +74,6 @@ class Settings(BaseSettings):
     chip_attestation_alg: Literal["ES256", "RS256"] = Field(
         default="ES256", description="Algorithm of the simulated C06 key signing chip verdicts."
     )
-    chip_face_match_threshold: float = Field(
-        default=0.80, ge=0.0, le=1.0, description="Face-match score at or above which it matches."
-    )
 
     # --- gateway settings: added by the gateway service ---
     gateway_embedded: bool = Field(

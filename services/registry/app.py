@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Path
 from fastapi.routing import APIRoute
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
@@ -24,6 +25,26 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.Problem, "content": {"application/problem+json": {}}}
     for status in (400, 404, 405, 409, 413, 415, 422)
 }
+
+
+class PinSegment(Convertor[str]):
+    """The ``{pin}`` path segment: anything but the sibling operations' names.
+
+    Without the exclusion, ``GET /v1/citizens/verify`` would be taken as a lookup of the PIN
+    "verify" (422) instead of a method the path does not allow (405). Any other malformed PIN
+    still reaches the handler, which explains what is wrong with it.
+    """
+
+    regex = r"(?!verify(?:-batch)?$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("pin", PinSegment())
 
 
 def operation_id(route: APIRoute) -> str:
@@ -59,7 +80,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
     )
 
     @app.get(
-        "/v1/citizens/{pin}",
+        "/v1/citizens/{pin:pin}",
         tags=["citizens"],
         name="get",
         summary="Look up a citizen by personal identification number",
@@ -91,7 +112,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         return _json(service.verify_batch(body.items))
 
     @app.get(
-        "/v1/citizens/{pin}/household",
+        "/v1/citizens/{pin:pin}/household",
         tags=["citizens"],
         name="household",
         summary="The citizen's household: replaces the household book (sổ hộ khẩu)",
@@ -101,7 +122,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         return _json(service.household(pin))
 
     @app.get(
-        "/v1/citizens/{pin}/residence-confirmation",
+        "/v1/citizens/{pin:pin}/residence-confirmation",
         tags=["citizens"],
         name="residence-confirmation",
         summary="Residence confirmation (CT07) data: replaces the paper confirmation",

@@ -9,11 +9,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from mock_registry.citizen import WIRE_NAMES_VI
+from mock_registry.ids import PIN_PREFIX_CODES
 
-PIN_PATTERN = r"^[0-9]{12}$"
+# The 63 birth-registration province codes (Circular 07/2016/TT-BCA, Appendix I) + 9 digits.
+PIN_PATTERN = "^(?:" + "|".join(sorted(PIN_PREFIX_CODES)) + ")[0-9]{9}$"
+CMND_PATTERN = r"^[0-9]{9}$"
 Sex = Literal["male", "female"]
 FieldOutcome = Literal["match", "match_year_only", "mismatch", "not_provided"]
 
@@ -171,20 +174,58 @@ class CitizenRecord(Out):
     data_as_of: str = Field(description=_wire("data_as_of", "When the data was current."))
 
 
+def _iso_date(value: object) -> object:
+    # JSON has no date type: accept the ISO string only (pydantic would take 0 as 1970-01-01).
+    if value is not None and not isinstance(value, str | date):
+        raise ValueError("a date must be a string YYYY-MM-DD")
+    return value
+
+
+def _json_integer(value: object) -> object:
+    # JSON Schema integers include 1850.0 but not "1850" or true.
+    if isinstance(value, bool) or isinstance(value, str):
+        raise ValueError("must be a JSON integer")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class VerifyRequest(BaseModel):
     """What the citizen declared; give the PIN or the old CMND, and what else you know."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The PIN/CMND patterns are published for clients; the service checks them itself so that
+    # a malformed number gets INVALID_PIN / INVALID_CMND naming the exact rule it breaks.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["pin"], "properties": {"pin": {"type": "string"}}},
+                {"required": ["cmnd"], "properties": {"cmnd": {"type": "string"}}},
+            ]
+        },
+    )
 
-    pin: Annotated[str, Field(description="12-digit PIN.", examples=["001090000001"])] | None = None
-    cmnd: Annotated[str, Field(description="Old 9-digit CMND.", examples=["012345678"])] | None = (
-        None
+    pin: str | None = Field(
+        default=None,
+        description="12-digit PIN.",
+        examples=["001090104217"],
+        json_schema_extra={"pattern": PIN_PATTERN},
+    )
+    cmnd: str | None = Field(
+        default=None,
+        description="Old 9-digit CMND.",
+        examples=["131524689"],
+        json_schema_extra={"pattern": CMND_PATTERN},
     )
     full_name: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
         default=None, description="Compared case-, diacritics- and space-insensitively."
     )
-    date_of_birth: date | None = Field(default=None, description="YYYY-MM-DD.")
-    birth_year: Annotated[int, Field(ge=1850, le=2400)] | None = None
+    date_of_birth: Annotated[date, BeforeValidator(_iso_date)] | None = Field(
+        default=None, description="YYYY-MM-DD."
+    )
+    birth_year: Annotated[int, Field(ge=1850, le=2400), BeforeValidator(_json_integer)] | None = (
+        None
+    )
     sex: Sex | None = None
 
 
@@ -207,8 +248,13 @@ class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[dict[str, Any]] = Field(
-        description="Up to 1,000 VerifyRequest objects; each is checked on its own.",
-        json_schema_extra={"items": {"$ref": "#/components/schemas/VerifyRequest"}},
+        description=(
+            "Up to 1,000 VerifyRequest objects. Each item is checked on its own: an item that is "
+            "not a valid VerifyRequest gets an error entry and does not fail the batch."
+        ),
+        json_schema_extra={
+            "items": {"anyOf": [{"$ref": "#/components/schemas/VerifyRequest"}, {"type": "object"}]}
+        },
     )
 
 

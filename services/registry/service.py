@@ -66,15 +66,14 @@ class RegistryService:
                     {"pointer": "/pin", "rule": "required", "reason": "pin or cmnd is required"}
                 ],
             )
+        if request.pin is not None and not is_valid_pin(request.pin):
+            raise invalid_pin(request.pin)
+        if request.cmnd is not None and (problems := validate_cmnd(request.cmnd)):
+            raise ProblemError("INVALID_CMND", problems[0].message)
         if request.pin is not None:
-            if not is_valid_pin(request.pin):
-                raise invalid_pin(request.pin)
             raw = self.store.get(request.pin)
         else:
             assert request.cmnd is not None
-            problems = validate_cmnd(request.cmnd)
-            if problems:
-                raise ProblemError("INVALID_CMND", problems[0].message)
             raw = self.store.get_by_cmnd(request.cmnd)
         if raw is None:
             return {

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +150,20 @@ def test_defects_change_what_they_say(store: SQLiteCitizenStore, pki: Pki) -> No
         sod = cms.ContentInfo.load(outer(chip.issue(record(store, ADULT), pki, defect).sod)[1])
         cert = x509.load_der_x509_certificate(sod["content"]["certificates"][0].chosen.dump())
         assert cert == pki.signer(signer).certificate
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+@pytest.mark.parametrize(("defect", "ok"), [(None, True), ("untrusted_signer", False)])
+def test_openssl_verifies_the_sod_against_the_csca(
+    store: SQLiteCitizenStore, pki: Pki, tmp_path: Path, defect: str | None, ok: bool
+) -> None:
+    """OpenSSL's CMS verifier (ordinary tooling) chains the SOD's signer to the CSCA."""
+    sod = outer(chip.issue(record(store, ADULT), pki, defect).sod)[1]
+    (tmp_path / "sod.der").write_bytes(sod)
+    (tmp_path / "csca.pem").write_bytes(pki.csca.public_bytes(serialization.Encoding.PEM))
+    result = subprocess.run(
+        ["openssl", "cms", "-verify", "-inform", "DER", "-in", str(tmp_path / "sod.der"),
+         "-CAfile", str(tmp_path / "csca.pem"), "-purpose", "any", "-binary", "-out", os.devnull],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert (result.returncode == 0) is ok, result.stderr

@@ -1,0 +1,55 @@
+"""Micro-benchmarks of the chip card: building a card's files and passive authentication.
+
+pytest benchmarks/bench_chip.py --benchmark-enable --benchmark-only
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from mock_registry import chip
+from mock_registry.passive_auth import TrustAnchors, verify
+from mock_registry.pki import Pki
+from mock_registry.seed import seed_store
+from mock_registry.store import SQLiteCitizenStore
+
+ADULT = "001090104217"
+AT = datetime(2026, 7, 1, 5, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[SQLiteCitizenStore, Pki]:
+    root = tmp_path_factory.mktemp("chip")
+    store = SQLiteCitizenStore(root / "population.db")
+    seed_store(store, seed=6, size=200, as_of=date(2026, 7, 1))
+    return store, Pki(root / "pki")
+
+
+def _record(store: SQLiteCitizenStore, pin: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = orjson.loads(store.get(pin) or b"{}")
+    return parsed
+
+
+def test_chip_generation(benchmark: Any, world: tuple[SQLiteCitizenStore, Pki]) -> None:
+    store, pki = world
+    record = _record(store, ADULT)
+    files = benchmark(chip.issue, record, pki)
+    assert files.sod[:1] == b"\x77"
+
+
+def test_passive_authentication(benchmark: Any, world: tuple[SQLiteCitizenStore, Pki]) -> None:
+    store, pki = world
+    files = dataclasses.asdict(chip.issue(_record(store, ADULT), pki))
+    anchors = TrustAnchors([pki.csca], [pki.crl])
+
+    def lookup(pin: str) -> dict[str, Any] | None:
+        raw = store.get(pin)
+        return None if raw is None else orjson.loads(raw)
+
+    verdict = benchmark(verify, files, ADULT, anchors, lookup, AT)
+    assert verdict.valid

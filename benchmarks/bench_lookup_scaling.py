@@ -1,0 +1,93 @@
+"""Lookup latency does not grow with population size: p50 at a large population vs a small one.
+
+``python benchmarks/bench_lookup_scaling.py --large-db /tmp/pop1m.db [--small 10000]``
+
+Seeds what is missing, then measures (a) in process: ``store.get`` over random PINs, and
+(b) over HTTP: one uvicorn worker per database (CPU 0), the project's load generator (CPU 1),
+16 connections, alternating rounds. Prints p50 of each and the ratio large/small.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench_registry_http import ensure_db, sample_pins
+
+from mock_registry.store import SQLiteCitizenStore
+from services.bench import encode_request, pin_cpu, run_load, start_uvicorn
+
+
+def in_process_p50_us(db: Path, pins: list[str], rounds: int = 5) -> float:
+    store = SQLiteCitizenStore(db, readonly=True)
+    for pin in pins:  # warm the page cache: we compare data structures, not disks
+        store.get(pin)
+    samples = []
+    for _ in range(rounds):
+        for pin in pins:
+            t = time.perf_counter_ns()
+            store.get(pin)
+            samples.append(time.perf_counter_ns() - t)
+    store.close()
+    return statistics.median(samples) / 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--large-db", type=Path)
+    parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5.0)
+    args = parser.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    small_db = Path(tmp.name) / "small.db"
+    large_db = args.large_db or Path(tmp.name) / "large.db"
+    ensure_db(small_db, args.small)
+    ensure_db(large_db, args.large)
+    dbs = {"small": small_db, "large": large_db}
+    pins = {name: sample_pins(db, 5000) for name, db in dbs.items()}
+    report: dict[str, float] = {}
+    for name, db in dbs.items():
+        report[f"{name}_store_get_p50_us"] = round(in_process_p50_us(db, pins[name]), 2)
+    pin_cpu(os.getpid(), 1)
+    p50s: dict[str, list[float]] = {"small": [], "large": []}
+    for _ in range(args.rounds):
+        for name, db in dbs.items():
+            env = {"SIM06_DB_PATH": str(db), "SIM06_DATA_DIR": tmp.name}
+            reqs = [
+                encode_request("GET", f"/v1/citizens/{p}", host="127.0.0.1") for p in pins[name]
+            ]
+            with start_uvicorn(
+                "services.asgi:registry", factory=True, env=env, cpus={0}, health_path="/healthz"
+            ) as server:
+                result = run_load(
+                    "127.0.0.1",
+                    server.port,
+                    reqs,
+                    connections=16,
+                    duration=args.duration,
+                    warmup=1.0,
+                )
+            p50s[name].append(result.p50_ms)
+    for name in dbs:
+        report[f"{name}_http_p50_ms"] = round(statistics.median(p50s[name]), 3)
+    report["store_ratio_large_small"] = round(
+        report["large_store_get_p50_us"] / report["small_store_get_p50_us"], 3
+    )
+    report["http_ratio_large_small"] = round(
+        statistics.median(p50s["large"]) / statistics.median(p50s["small"]), 3
+    )
+    for key, value in report.items():
+        print(f"{key:>28}: {value}")
+    print(json.dumps(report))
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""VNeID accounts as the population database records them, and the assurance levels.
+
+Level 1 (mức độ 1): self-registered in the app; level 2 (mức độ 2): verified in person with face
+and fingerprints (Decree 69/2024/NĐ-CP art. 7-9, domain §5.1-5.2). ``acr`` values accepted:
+``"1"``/``"2"`` (the Keycloak-style value seen in the real access tokens) and ``LoA1``/``LoA2``
+(seen in ``acr_values`` of the portal SSO, domain §5.6 [P]). The token answers in the style the
+client asked in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from mock_registry.ids import is_valid_pin
+from mock_registry.personas import BY_KEY
+from mock_registry.store import CitizenStore
+
+__all__ = [
+    "ACR_VALUES",
+    "Account",
+    "LoginRefused",
+    "acr_for",
+    "find_account",
+    "parse_acr_values",
+    "resolve_pin",
+]
+
+ACR_VALUES = ("1", "2", "LoA1", "LoA2")
+_LEVEL_OF = {"1": 1, "2": 2, "LoA1": 1, "LoA2": 2}
+# RFC 8176 authentication method references: passcode, then the simulated face match.
+AMR = {1: ["pwd"], 2: ["pwd", "face"]}
+
+
+class LoginRefused(Exception):
+    """The citizen cannot log in; ``error`` is the OAuth code, messages in both languages."""
+
+    def __init__(self, error: str, message: str, message_vi: str) -> None:
+        super().__init__(message)
+        self.error = error
+        self.message = message
+        self.message_vi = message_vi
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A citizen's eID account as needed to log in and to fill claims."""
+
+    pin: str
+    level: int
+    record: dict[str, Any]
+
+    @property
+    def full_name(self) -> str:
+        name: str = self.record["name"]["full"]
+        return name
+
+
+def resolve_pin(hint: str) -> str | None:
+    """A PIN from a ``login_hint``: the PIN itself or a persona key."""
+    hint = hint.strip()
+    if is_valid_pin(hint):
+        return hint
+    persona = BY_KEY.get(hint)
+    return persona.pin if persona is not None else None
+
+
+def find_account(store: CitizenStore, pin: str) -> Account:
+    """The active account of ``pin``, or :class:`LoginRefused` saying why not."""
+    raw = store.get(pin) if is_valid_pin(pin) else None
+    if raw is None:
+        raise LoginRefused(
+            "access_denied",
+            "No citizen has this personal identification number.",
+            "Không tìm thấy công dân có số định danh này.",
+        )
+    record: dict[str, Any] = orjson.loads(raw)
+    if record["status"] != "alive":
+        state = "deceased" if record["status"] == "deceased" else "declared missing"
+        raise LoginRefused(
+            "access_denied",
+            f"The citizen is recorded as {state}; the account cannot be used.",
+            "Công dân đã chết hoặc mất tích; tài khoản không được sử dụng.",
+        )
+    eid = record["eid"]
+    if not eid["level"]:
+        raise LoginRefused(
+            "access_denied",
+            "This citizen has no VNeID electronic identification account.",
+            "Công dân chưa có tài khoản định danh điện tử VNeID.",
+        )
+    if eid["status"] == "locked":
+        raise LoginRefused(
+            "access_denied",
+            "The VNeID account is locked.",
+            "Tài khoản định danh điện tử đang bị khóa.",
+        )
+    card = record.get("id_card")
+    if card is not None and card.get("status") == "revoked":
+        raise LoginRefused(
+            "access_denied",
+            "The identity card of this citizen was revoked; the account cannot be used.",
+            "Thẻ căn cước của công dân đã bị thu hồi; tài khoản không được sử dụng.",
+        )
+    return Account(pin=pin, level=int(eid["level"]), record=record)
+
+
+def parse_acr_values(value: str | None) -> tuple[int | None, bool]:
+    """``(minimum level requested, LoA style?)`` from ``acr_values``; unknown values ignored."""
+    if not value:
+        return None, False
+    known = [v for v in value.split() if v in _LEVEL_OF]
+    if not known:
+        return None, False
+    return min(_LEVEL_OF[v] for v in known), known[0].startswith("LoA")
+
+
+def acr_for(level: int, loa_style: bool) -> str:
+    """The ``acr`` value for an achieved level."""
+    return f"LoA{level}" if loa_style else str(level)
+
+
+def check_level(account: Account, required: int) -> None:
+    """Refuse a level-1 account when level 2 is required (OIDC Unmet Authentication Req. 1.0)."""
+    if account.level < required:
+        raise LoginRefused(
+            "unmet_authentication_requirements",
+            "Level 2 is required but this VNeID account is level 1; verify it in person "
+            "at a police office to reach level 2.",
+            "Yêu cầu tài khoản định danh điện tử mức độ 2; tài khoản này mới ở mức độ 1.",
+        )

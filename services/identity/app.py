@@ -1,0 +1,220 @@
+"""VNeID electronic identity provider (định danh điện tử): "log in with VNeID" over OIDC.
+
+``create_app(settings, store, state)`` builds the service; nothing here reads the environment.
+Endpoints (paths in :data:`services.identity.discovery.PATHS`): discovery, JWKS, authorization
+with login/consent pages (``login.py``), token, userinfo, introspection (RFC 7662), revocation
+(RFC 7009), pushed authorization requests (RFC 9126), dynamic registration (RFC 7591) and
+RP-initiated logout. OAuth endpoints answer errors as RFC 6749 §5.2 requires; health and
+unknown paths answer problem+json like the other services.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from mock_registry.store import CitizenStore, SQLiteCitizenStore
+from services.chip import create_router as create_chip_router
+from services.common.http import BodyLimitMiddleware, install_problem_handlers
+from services.common.settings import Settings
+from services.identity.authorize import parse_request
+from services.identity.client_auth import authenticate_client
+from services.identity.clients import Client, ClientRegistry
+from services.identity.discovery import PATHS, metadata
+from services.identity.errors import NO_STORE, BearerError, OAuthError, json_error
+from services.identity.forms import read_form
+from services.identity.login import PAR_PREFIX, install_login_routes
+from services.identity.provider import Provider
+from services.identity.signing import IdentityKeys, identity_keys_dir
+from services.identity.state import MemoryStateStore, StateStore
+from services.identity.subject import SubjectMaker
+
+__all__ = ["create_app", "issuer_of"]
+
+JSON = "application/json"
+PAR_TTL = 60
+
+
+def issuer_of(settings: Settings) -> str:
+    """The issuer URL: the setting, else ``http://HOST:IDENTITY_PORT``."""
+    if settings.identity_issuer:
+        return settings.identity_issuer.rstrip("/")
+    return f"http://{settings.host}:{settings.identity_port}"
+
+
+def _json(data: Any, status: int = 200, *, no_store: bool = False) -> Response:
+    return Response(
+        orjson.dumps(data),
+        status_code=status,
+        media_type=JSON,
+        headers=NO_STORE if no_store else None,
+    )
+
+
+def operation_id(route: Any) -> str:
+    """Stable operation ids: ``{tag}-{name}``."""
+    return f"{route.tags[0]}-{route.name}" if route.tags else str(route.name)
+
+
+def create_app(
+    settings: Settings, store: CitizenStore | None = None, state: StateStore | None = None
+) -> FastAPI:
+    """Build the identity provider over ``store`` (default: the settings' SQLite file)."""
+    db: CitizenStore = (
+        store if store is not None else SQLiteCitizenStore(settings.database, readonly=True)
+    )
+    shared: StateStore = state if state is not None else MemoryStateStore()
+    issuer = issuer_of(settings)
+    keys = IdentityKeys(settings)
+    registry = ClientRegistry(shared, settings.identity_clients_file)
+    provider = Provider(
+        settings, issuer, db, shared, keys, SubjectMaker(identity_keys_dir(settings)), registry
+    )
+    token_audiences = [issuer + PATHS["token_endpoint"], issuer]
+
+    app = FastAPI(
+        title="sim06 VNeID identity provider",
+        version="1.0.0",
+        description=(
+            "Simulated VNeID electronic identity (định danh điện tử) OpenID Connect provider, "
+            "levels 1 and 2. Synthetic data only."
+        ),
+        generate_unique_id_function=operation_id,
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_problem_handlers(app)
+    install_login_routes(app, provider)
+
+    async def authenticated(request: Request, form: dict[str, str], path: str) -> Client:
+        return authenticate_client(
+            form,
+            request.headers.get("authorization"),
+            registry,
+            shared,
+            [*token_audiences, issuer + path],
+        )
+
+    @app.get("/.well-known/openid-configuration", tags=["oidc"], name="discovery")
+    async def discovery() -> Response:
+        doc = metadata(issuer, keys.alg, registration_open=settings.identity_registration_open)
+        return _json(doc)
+
+    @app.get("/.well-known/jwks.json", tags=["oidc"], name="jwks")
+    async def jwks() -> Response:
+        return _json(keys.jwks())
+
+    @app.post("/token", tags=["oidc"], name="token", summary="Token endpoint (RFC 6749 §3.2)")
+    async def token(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+            client = await authenticated(request, form, PATHS["token_endpoint"])
+            grant_type = form.get("grant_type")
+            if grant_type == "authorization_code":
+                body = provider.exchange_code(client, form)
+            elif grant_type == "refresh_token":
+                if "refresh_token" not in client.grant_types:
+                    raise OAuthError("unauthorized_client", "refresh_token grant not allowed")
+                body = provider.refresh(client, form)
+            elif grant_type is None:
+                raise OAuthError("invalid_request", "grant_type is missing")
+            else:
+                raise OAuthError(
+                    "unsupported_grant_type", "use authorization_code or refresh_token"
+                )
+        except OAuthError as exc:
+            return json_error(exc)
+        return _json(body, no_store=True)
+
+    async def userinfo(request: Request) -> Response:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        try:
+            if scheme.lower() != "bearer" or not value.strip():
+                raise BearerError(None)  # RFC 6750 §3.1: no error code when no token came
+            body = provider.userinfo(value.strip())
+        except BearerError as exc:
+            return exc.response()
+        return _json(body, no_store=True)
+
+    for method in ("GET", "POST"):  # one route per method: each needs its own operation id
+        app.add_api_route("/userinfo", userinfo, methods=[method], tags=["oidc"],
+                          name=f"userinfo-{method.lower()}",
+                          summary="UserInfo endpoint (OIDC Core §5.3)")  # fmt: skip
+
+    @app.post("/introspect", tags=["oidc"], name="introspect", summary="RFC 7662 introspection")
+    async def introspect(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+            client = await authenticated(request, form, PATHS["introspection_endpoint"])
+            if not form.get("token"):
+                raise OAuthError("invalid_request", "token is missing")
+        except OAuthError as exc:
+            return json_error(exc)
+        return _json(provider.introspect(client, form["token"]), no_store=True)
+
+    @app.post("/revoke", tags=["oidc"], name="revoke", summary="RFC 7009 revocation")
+    async def revoke(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+            client = await authenticated(request, form, PATHS["revocation_endpoint"])
+            if not form.get("token"):
+                raise OAuthError("invalid_request", "token is missing")
+        except OAuthError as exc:
+            return json_error(exc)
+        provider.revoke(client, form["token"])
+        return Response(b"", status_code=200, headers=NO_STORE)
+
+    @app.post("/par", tags=["oidc"], name="par", summary="Pushed authorization request (RFC 9126)")
+    async def par(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+            client = await authenticated(
+                request, form, PATHS["pushed_authorization_request_endpoint"]
+            )
+            if form.get("client_id", client.client_id) != client.client_id:
+                raise OAuthError(
+                    "invalid_request", "client_id differs from the authenticated client"
+                )
+            params = {
+                k: v for k, v in form.items() if not k.startswith("client_assertion")
+                and k != "client_secret"
+            }  # fmt: skip
+            params["client_id"] = client.client_id
+            parse_request(params, registry, pushed=True)
+        except OAuthError as exc:
+            return json_error(exc)
+        request_uri = PAR_PREFIX + secrets.token_urlsafe(24)
+        shared.put(f"par:{request_uri}", {"params": params}, PAR_TTL)
+        return _json({"request_uri": request_uri, "expires_in": PAR_TTL}, 201, no_store=True)
+
+    @app.post("/register", tags=["oidc"], name="register", summary="RFC 7591 client registration")
+    async def register(request: Request) -> Response:
+        if not settings.identity_registration_open:
+            return _json({"error": "access_denied",
+                          "error_description": "dynamic registration is closed"}, 403)  # fmt: skip
+        try:
+            metadata_in = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return json_error(OAuthError("invalid_client_metadata", "the body is not JSON"))
+        if not isinstance(metadata_in, dict):
+            return json_error(OAuthError("invalid_client_metadata", "send a JSON object"))
+        try:
+            body = registry.register(metadata_in)
+        except OAuthError as exc:
+            return json_error(exc)
+        return _json(body, 201, no_store=True)
+
+    @app.get("/healthz", tags=["health"], name="live")
+    async def healthz() -> Response:
+        return Response(b'{"status":"ok"}', media_type=JSON)
+
+    app.state.store = db
+    app.state.provider = provider
+    # Chip-card reading and C06-style verification live beside the eID (architecture: bank and
+    # teller apps call identity /v1/chip/verify).
+    app.include_router(create_chip_router(settings, db))
+    return app

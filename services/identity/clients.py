@@ -1,0 +1,185 @@
+"""Relying parties (OIDC clients): from a YAML file and by dynamic registration (RFC 7591).
+
+Client metadata follows RFC 7591 §2 and OIDC Dynamic Client Registration §2 (``redirect_uris``,
+``token_endpoint_auth_method``, ``jwks``, ``subject_type``, ``post_logout_redirect_uris``...).
+File clients are read once; registered clients live in the state store (so replicas share them)
+without expiry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from services.identity.errors import OAuthError
+from services.identity.state import StateStore
+
+__all__ = ["ASSERTION_ALGS", "AUTH_METHODS", "Client", "ClientRegistry", "client_from_metadata"]
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+GRANT_TYPES = ("authorization_code", "refresh_token")
+ASSERTION_ALGS = ("RS256", "ES256", "PS256")
+log = logging.getLogger("sim06.identity")
+
+
+@dataclass(frozen=True)
+class Client:
+    """A registered relying party."""
+
+    client_id: str
+    redirect_uris: tuple[str, ...]
+    token_endpoint_auth_method: str = "client_secret_basic"
+    client_secret: str | None = None
+    jwks: dict[str, Any] | None = None
+    grant_types: tuple[str, ...] = GRANT_TYPES
+    client_name: str = ""
+    subject_type: str | None = None  # None: the provider's default
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    scope: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sector(self) -> str:
+        """Sector identifier for pairwise subjects: host of the redirect URIs (OIDC Core §8.1)."""
+        return urlsplit(self.redirect_uris[0]).netloc
+
+    def public_metadata(self) -> dict[str, Any]:
+        """Registration response fields (RFC 7591 §3.2.1), the secret included."""
+        meta = {k: v for k, v in asdict(self).items() if v is not None and k != "extra"}
+        for key in ("redirect_uris", "grant_types", "post_logout_redirect_uris"):
+            meta[key] = list(meta[key])
+        meta["response_types"] = ["code"]
+        return meta
+
+
+def _bad(field_name: str, description: str) -> OAuthError:
+    code = "invalid_redirect_uri" if field_name == "redirect_uris" else "invalid_client_metadata"
+    return OAuthError(code, description)
+
+
+def _uri_list(meta: dict[str, Any], name: str, *, required: bool) -> tuple[str, ...]:
+    value = meta.get(name, [] if not required else None)
+    if value is None or (required and not value):
+        raise _bad(name, f"{name} is required")
+    if not isinstance(value, list) or not all(isinstance(u, str) for u in value):
+        raise _bad(name, f"{name} must be an array of strings")
+    for uri in value:
+        parts = urlsplit(uri)
+        # RFC 6749 §3.1.2: absolute URI, no fragment. http is allowed: this is a test sandbox.
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
+            raise _bad(name, f"{uri!r} is not an absolute http(s) URI without fragment")
+    return tuple(value)
+
+
+def client_from_metadata(client_id: str, meta: dict[str, Any]) -> Client:
+    """Validate RFC 7591 metadata into a :class:`Client` (raises OAuthError)."""
+    redirect_uris = _uri_list(meta, "redirect_uris", required=True)
+    method = meta.get("token_endpoint_auth_method", "client_secret_basic")
+    if method not in AUTH_METHODS:
+        raise _bad("token_endpoint_auth_method", f"supported methods: {', '.join(AUTH_METHODS)}")
+    jwks = meta.get("jwks")
+    if method == "private_key_jwt":
+        keys = jwks.get("keys") if isinstance(jwks, dict) else None
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, dict) for k in keys):
+            raise _bad("jwks", "private_key_jwt needs a jwks object with public keys")
+        if any("d" in k for k in keys):
+            raise _bad("jwks", "jwks must hold public keys only")
+        if "jwks_uri" in meta:
+            raise _bad("jwks_uri", "jwks_uri is not supported; send jwks by value")
+    grant_types = meta.get("grant_types", list(GRANT_TYPES))
+    if not isinstance(grant_types, list) or not set(grant_types) <= set(GRANT_TYPES):
+        raise _bad("grant_types", f"supported grant types: {', '.join(GRANT_TYPES)}")
+    if meta.get("response_types", ["code"]) != ["code"]:
+        raise _bad("response_types", "only the authorization code flow is supported")
+    subject_type = meta.get("subject_type")
+    if subject_type not in (None, "public", "pairwise"):
+        raise _bad("subject_type", "subject_type is public or pairwise")
+    secret = meta.get("client_secret")
+    if method.startswith("client_secret") and not isinstance(secret, str):
+        raise _bad("client_secret", "a client_secret is required for this auth method")
+    name = meta.get("client_name", "")
+    return Client(
+        client_id=client_id,
+        redirect_uris=redirect_uris,
+        token_endpoint_auth_method=method,
+        client_secret=secret if method.startswith("client_secret") else None,
+        jwks=jwks if method == "private_key_jwt" else None,
+        grant_types=tuple(grant_types),
+        client_name=name if isinstance(name, str) else "",
+        subject_type=subject_type,
+        post_logout_redirect_uris=_uri_list(meta, "post_logout_redirect_uris", required=False),
+        scope=meta.get("scope") if isinstance(meta.get("scope"), str) else None,
+    )
+
+
+def load_clients_file(path: Path) -> dict[str, Client]:
+    """Clients of a YAML file ``{clients: [{client_id, ...metadata}]}``.
+
+    ``jwks_file`` (relative to the YAML file) names a JWKS file instead of inline ``jwks``, so
+    a demo key pair can be generated locally (never committed); a client whose ``jwks_file``
+    does not exist yet is skipped with a warning.
+    """
+    raw = yaml.safe_load(path.read_text("utf-8")) or {}
+    clients: dict[str, Client] = {}
+    for entry in raw.get("clients", []):
+        meta = dict(entry)
+        client_id = str(meta.pop("client_id"))
+        jwks_file = meta.pop("jwks_file", None)
+        if jwks_file is not None:
+            jwks_path = (path.parent / str(jwks_file)).resolve()
+            if not jwks_path.exists():
+                log.warning("client %s skipped: %s does not exist", client_id, jwks_path)
+                continue
+            meta["jwks"] = json.loads(jwks_path.read_text("utf-8"))
+        clients[client_id] = client_from_metadata(client_id, meta)
+    return clients
+
+
+class ClientRegistry:
+    """File clients plus dynamically registered ones."""
+
+    def __init__(self, state: StateStore, clients_file: Path | None = None) -> None:
+        self._state = state
+        self._static: dict[str, Client] = {}
+        self._dynamic: dict[str, Client] = {}  # parsed once; registrations never change
+        if clients_file is not None:
+            self._static = load_clients_file(clients_file)
+
+    def get(self, client_id: str) -> Client | None:
+        """The client with ``client_id``, or None."""
+        client = self._static.get(client_id)
+        if client is not None:
+            return client
+        client = self._dynamic.get(client_id)
+        if client is not None:
+            return client
+        meta = self._state.get(f"client:{client_id}")
+        if meta is None:
+            return None
+        client = self._dynamic[client_id] = client_from_metadata(client_id, dict(meta))
+        return client
+
+    def register(self, metadata: dict[str, Any]) -> dict[str, Any]:
+        """RFC 7591 §3: validate, assign id (and secret), store; the registration response."""
+        meta = {k: v for k, v in metadata.items() if k not in ("client_id", "client_secret")}
+        method = meta.get("token_endpoint_auth_method", "client_secret_basic")
+        if isinstance(method, str) and method.startswith("client_secret"):
+            meta["client_secret"] = secrets.token_urlsafe(32)
+        client_id = "dyn-" + secrets.token_urlsafe(12)
+        client = client_from_metadata(client_id, meta)
+        self._state.put(f"client:{client_id}", meta, None)
+        response = client.public_metadata()
+        response["client_id_issued_at"] = int(time.time())
+        if client.client_secret is not None:
+            response["client_secret_expires_at"] = 0
+        if client.jwks is not None:
+            response["jwks"] = client.jwks
+        return response

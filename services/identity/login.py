@@ -1,0 +1,332 @@
+"""Browser-facing endpoints: authorization, login and consent pages, RP-initiated logout.
+
+Non-interactive mode for CI (as MockPass's ``SHOW_LOGIN_PAGE=false``): with the setting
+``SIM06_IDENTITY_AUTO_LOGIN=true`` or the request header ``X-Sim-Auto-Login: true`` (the header
+beats the setting, ``false`` forces the pages), ``/authorize`` logs in the citizen named by
+``login_hint`` (a PIN or a persona key) at the minimum level asked by ``acr_values``, takes the
+consent as given and redirects with a code at once. Refusals (no account, locked, deceased,
+level 1 asked for level 2) come back to the redirect URI as OAuth errors.
+
+Forms carry a per-transaction CSRF token that must match a cookie (double submit), and the
+transaction itself lives server side (``tx:{id}``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import jwt
+import orjson
+from fastapi import FastAPI, Request
+from starlette.responses import RedirectResponse, Response
+
+from services.identity.accounts import (
+    Account,
+    LoginRefused,
+    check_level,
+    find_account,
+    resolve_pin,
+)
+from services.identity.authorize import AuthRequest, UntrustedRedirect, parse_request, redirect_url
+from services.identity.claims import claims_request_names
+from services.identity.errors import OAuthError
+from services.identity.forms import read_form, single
+from services.identity.pages import consent_page, error_page, login_page, message_page
+from services.identity.provider import Provider
+
+__all__ = ["install_login_routes"]
+
+SESSION_COOKIE = "vneid_sid"
+CSRF_COOKIE = "vneid_csrf"
+PAR_PREFIX = "urn:ietf:params:oauth:request_uri:"
+
+
+def _untrusted(request: Request, exc: OAuthError) -> Response:
+    if "application/json" in request.headers.get("accept", ""):
+        return Response(orjson.dumps(exc.body()), status_code=400, media_type="application/json")
+    return error_page(exc.error, exc.description)
+
+
+def install_login_routes(app: FastAPI, provider: Provider) -> None:
+    """Mount /authorize, /login, /consent and /logout on ``app``."""
+    settings = provider.settings
+    state = provider.state
+    issuer = provider.issuer
+    secure = issuer.startswith("https://")
+
+    def redirect(areq: AuthRequest, params: dict[str, str | None]) -> RedirectResponse:
+        url = redirect_url(areq.redirect_uri, {**params, "state": areq.state}, issuer)
+        return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+    def refuse(areq: AuthRequest, error: str, description: str) -> RedirectResponse:
+        return redirect(areq, {"error": error, "error_description": description})
+
+    def with_session(response: Response, sid: str) -> Response:
+        response.set_cookie(
+            SESSION_COOKIE, sid, max_age=settings.identity_session_ttl, httponly=True,
+            samesite="lax", secure=secure,
+        )  # fmt: skip
+        return response
+
+    def code_response(areq: AuthRequest, sid: str, session: dict[str, Any]) -> Response:
+        code = provider.issue_code(areq, sid, session)
+        return redirect(areq, {"code": code})
+
+    def start_transaction(areq: AuthRequest, *, error: tuple[str, str] | None = None) -> Response:
+        tx, csrf = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        state.put(f"tx:{tx}", {"params": areq.raw, "csrf": csrf}, settings.identity_session_ttl)
+        hint = resolve_pin(areq.login_hint) if areq.login_hint else None
+        page = login_page(
+            tx=tx, csrf=csrf, client_name=areq.client.client_name or areq.client.client_id,
+            required_level=areq.required_level, error=error, hint=hint or "",
+        )  # fmt: skip
+        page.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure)
+        return page
+
+    def session_fits(areq: AuthRequest, session: dict[str, Any] | None) -> bool:
+        if session is None or "login" in areq.prompt:
+            return False
+        if session["level"] < areq.required_level:
+            return False  # step-up needed
+        if areq.max_age is not None and time.time() - session["auth_time"] > areq.max_age:
+            return False
+        hint = resolve_pin(areq.login_hint) if areq.login_hint else None
+        return hint is None or hint == session["pin"]
+
+    def auto_login(request: Request) -> bool:
+        header = request.headers.get("x-sim-auto-login")
+        if header is not None:
+            return header.strip().lower() == "true"
+        return settings.identity_auto_login
+
+    async def continue_authorization(areq: AuthRequest, request: Request) -> Response:
+        sid = request.cookies.get(SESSION_COOKIE)
+        session = provider.session(sid)
+        auto = auto_login(request)
+        if sid is not None and session is not None and session_fits(areq, session):
+            pin = session["pin"]
+            if auto or (
+                "consent" not in areq.prompt
+                and provider.consented(pin, areq.client.client_id, areq.scopes)
+            ):
+                return code_response(areq, sid, session)
+            if "none" in areq.prompt:
+                return refuse(areq, "consent_required", "the citizen has not consented yet")
+            return consent_for(areq, session, pin)
+        if "none" in areq.prompt:
+            return refuse(areq, "login_required", "no login session fits this request")
+        if not auto:
+            return start_transaction(areq)
+        if not areq.login_hint:
+            return refuse(areq, "invalid_request", "login_hint is required for auto-login")
+        pin_or_none = resolve_pin(areq.login_hint)
+        try:
+            if pin_or_none is None:
+                raise LoginRefused("access_denied", "login_hint is no PIN or persona key", "")
+            account = find_account(provider.store, pin_or_none)
+            check_level(account, areq.required_level)
+        except LoginRefused as exc:
+            return refuse(areq, exc.error, exc.message)
+        new_sid = provider.new_session(account, areq.required_level)
+        new_session = provider.session(new_sid)
+        assert new_session is not None
+        return with_session(code_response(areq, new_sid, new_session), new_sid)
+
+    def consent_for(areq: AuthRequest, session: dict[str, Any], pin: str) -> Response:
+        tx, csrf = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        state.put(f"tx:{tx}", {"params": areq.raw, "csrf": csrf}, settings.identity_session_ttl)
+        account = find_account(provider.store, pin)
+        page = consent_page(
+            tx=tx, csrf=csrf, client_name=areq.client.client_name or areq.client.client_id,
+            scopes=areq.scopes, extra=claims_request_names(areq.claims, "userinfo"),
+            citizen=account.full_name, redirect_uri=areq.redirect_uri,
+        )  # fmt: skip
+        page.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure)
+        del session
+        return page
+
+    async def authorize(request: Request) -> Response:
+        try:
+            if request.method == "POST":
+                params = await read_form(request)
+            else:
+                params = single(parse_qsl(request.url.query, keep_blank_values=True))
+            if "request_uri" in params:
+                params = pushed_params(params)
+        except UntrustedRedirect as exc:
+            return _untrusted(request, exc)
+        except OAuthError as exc:
+            return _untrusted(request, exc)
+        try:
+            areq = parse_request(params, provider.registry)
+        except UntrustedRedirect as exc:
+            return _untrusted(request, exc)
+        except OAuthError as exc:
+            url = redirect_url(
+                params["redirect_uri"],
+                {"error": exc.error, "error_description": exc.description,
+                 "state": params.get("state")},
+                issuer,
+            )  # fmt: skip
+            return RedirectResponse(url, status_code=303)
+        return await continue_authorization(areq, request)
+
+    def pushed_params(params: dict[str, str]) -> dict[str, str]:
+        uri = params["request_uri"]
+        stored = state.take(f"par:{uri}") if uri.startswith(PAR_PREFIX) else None
+        if stored is None:  # RFC 9126 §4: single use, short lived
+            raise UntrustedRedirect("invalid_request_uri", "request_uri is unknown or expired")
+        if params.get("client_id") != stored["params"].get("client_id"):
+            raise UntrustedRedirect("invalid_request", "client_id does not match the request_uri")
+        pushed: dict[str, str] = stored["params"]
+        return pushed
+
+    for method in ("GET", "POST"):  # one route per method: each needs its own operation id
+        app.add_api_route("/authorize", authorize, methods=[method], tags=["oidc"],
+                          name=f"authorize-{method.lower()}",
+                          summary="Authorization endpoint (code flow, PKCE S256)")  # fmt: skip
+
+    def load_tx(
+        form: dict[str, str], request: Request, *, take: bool
+    ) -> tuple[str, dict[str, Any]]:
+        tx_id = form.get("tx", "")
+        tx = state.get(f"tx:{tx_id}") if tx_id else None
+        csrf_cookie = request.cookies.get(CSRF_COOKIE, "")
+        if tx is None:
+            raise OAuthError("invalid_request", "the login transaction expired; start again")
+        if not (
+            hmac.compare_digest(form.get("csrf", ""), tx["csrf"])
+            and hmac.compare_digest(csrf_cookie, tx["csrf"])
+        ):
+            raise OAuthError("invalid_request", "CSRF check failed")
+        if take:
+            state.delete(f"tx:{tx_id}")
+        return tx_id, tx
+
+    async def login_search(request: Request) -> Response:
+        tx_id = request.query_params.get("tx", "")
+        tx = state.get(f"tx:{tx_id}") if tx_id else None
+        if tx is None:
+            return error_page("invalid_request", "the login transaction expired; start again")
+        try:
+            areq = parse_request(tx["params"], provider.registry)
+        except OAuthError as exc:
+            return error_page(exc.error, exc.description)
+        page = login_page(
+            tx=tx_id, csrf=tx["csrf"], client_name=areq.client.client_name or areq.client.client_id,
+            required_level=areq.required_level, query=request.query_params.get("q", ""),
+        )  # fmt: skip
+        return page
+
+    async def login_submit(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+            tx_id, tx = load_tx(form, request, take=False)
+            areq = parse_request(tx["params"], provider.registry)
+        except OAuthError as exc:
+            return error_page(exc.error, exc.description)
+        if form.get("cancel"):
+            state.delete(f"tx:{tx_id}")
+            return refuse(areq, "access_denied", "the citizen cancelled the login")
+        pin = (form.get("pin") or form.get("persona") or "").strip()
+
+        def again(vi: str, en: str) -> Response:
+            page = login_page(
+                tx=tx_id, csrf=tx["csrf"], required_level=areq.required_level,
+                client_name=areq.client.client_name or areq.client.client_id, error=(vi, en),
+                hint=pin,
+            )  # fmt: skip
+            return page
+
+        if not pin:
+            return again("Chọn hoặc nhập số định danh.", "Pick a persona or enter a PIN.")
+        if not hmac.compare_digest(form.get("passcode", ""), pin[-6:]):
+            return again("Mã bảo vệ không đúng.", "Wrong passcode.")
+        level = max(areq.required_level, 2 if form.get("level") == "2" else 1)
+        if level == 2 and form.get("face") != "match":
+            return again(
+                "Mức độ 2 cần xác thực khuôn mặt.", "Level 2 needs the (simulated) face check."
+            )
+        try:
+            account: Account = find_account(provider.store, pin)
+            check_level(account, level)
+        except LoginRefused as exc:
+            if exc.error == "unmet_authentication_requirements":
+                state.delete(f"tx:{tx_id}")
+                return refuse(areq, exc.error, exc.message)
+            return again(exc.message_vi, exc.message)
+        sid = provider.new_session(account, level)
+        session = provider.session(sid)
+        assert session is not None
+        if "consent" not in areq.prompt and provider.consented(
+            pin, areq.client.client_id, areq.scopes
+        ):
+            state.delete(f"tx:{tx_id}")
+            return with_session(code_response(areq, sid, session), sid)
+        state.delete(f"tx:{tx_id}")
+        return with_session(consent_for(areq, session, pin), sid)
+
+    async def consent_submit(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+            _, tx = load_tx(form, request, take=True)
+            areq = parse_request(tx["params"], provider.registry)
+        except OAuthError as exc:
+            return error_page(exc.error, exc.description)
+        sid = request.cookies.get(SESSION_COOKIE)
+        session = provider.session(sid)
+        if sid is None or session is None:
+            return refuse(areq, "login_required", "the login session expired")
+        if form.get("decision") != "allow":
+            return refuse(areq, "access_denied", "the citizen refused to share the data")
+        provider.remember_consent(session["pin"], areq.client.client_id, areq.scopes)
+        return code_response(areq, sid, session)
+
+    async def logout(request: Request) -> Response:
+        try:
+            if request.method == "POST":
+                params = await read_form(request)
+            else:
+                params = single(parse_qsl(request.url.query, keep_blank_values=True))
+        except OAuthError as exc:
+            return error_page(exc.error, exc.description)
+        client_id = params.get("client_id")
+        hint = params.get("id_token_hint")
+        if hint:
+            try:
+                claims = provider.keys.verify(hint, audience=None, issuer=issuer, verify_exp=False)
+            except jwt.PyJWTError:
+                return error_page(
+                    "invalid_request", "id_token_hint is not a token of this provider"
+                )
+            aud = claims.get("aud")
+            if client_id is not None and client_id != aud:
+                return error_page("invalid_request", "client_id does not match id_token_hint")
+            client_id = aud if isinstance(aud, str) else client_id
+        target = params.get("post_logout_redirect_uri")
+        client = provider.registry.get(client_id) if client_id else None
+        if target and (client is None or target not in client.post_logout_redirect_uris):
+            return error_page("invalid_request", "post_logout_redirect_uri is not registered")
+        provider.end_session(request.cookies.get(SESSION_COOKIE))
+        response: Response
+        if target:
+            url = target
+            if "state" in params:
+                url += ("&" if "?" in target else "?") + urlencode({"state": params["state"]})
+            response = RedirectResponse(url, status_code=303)
+        else:
+            response = message_page("Đã đăng xuất", "You are logged out")
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    app.add_api_route("/login", login_search, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/login", login_submit, methods=["POST"], include_in_schema=False)
+    app.add_api_route("/consent", consent_submit, methods=["POST"], include_in_schema=False)
+    for method in ("GET", "POST"):
+        app.add_api_route("/logout", logout, methods=[method], tags=["oidc"],
+                          name=f"logout-{method.lower()}",
+                          summary="RP-initiated logout (OIDC RP-Initiated Logout 1.0)")  # fmt: skip

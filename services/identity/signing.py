@@ -1,0 +1,133 @@
+"""Signing keys of the provider and JWT helpers: ID tokens, access tokens, ``at_hash``.
+
+Keys come from :class:`services.common.keys.KeyStore` in ``DATA_DIR/keys/identity``.
+``rotate_identity_key`` is what ``sim06 keys rotate`` calls; a running provider notices the new
+key within a second (it watches ``keys.json``) and its JWKS then serves old and new keys until
+the old one retires.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from services.common.keys import KeyStore, SigningKey
+from services.common.settings import Settings
+
+__all__ = ["IdentityKeys", "at_hash", "identity_keys_dir", "rotate_identity_key"]
+
+_HASHES = {"RS256": hashlib.sha256, "ES256": hashlib.sha256}
+
+
+def identity_keys_dir(settings: Settings) -> Path:
+    """Directory of the provider's key set."""
+    return settings.keys_dir / "identity"
+
+
+def rotate_identity_key(settings: Settings, alg: str | None = None) -> SigningKey:
+    """Add a new signing key (``sim06 keys rotate``); the old one stays in the JWKS until it
+    retires after ``identity_key_retire_after`` seconds."""
+    store = KeyStore(
+        identity_keys_dir(settings),
+        alg=settings.identity_alg,
+        retire_after=settings.identity_key_retire_after,
+    )
+    return store.rotate(alg)
+
+
+def at_hash(token: str, alg: str) -> str:
+    """OIDC Core §3.1.3.6: left half of the hash of the access token, base64url."""
+    digest = _HASHES[alg](token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
+
+
+class IdentityKeys:
+    """The key set, reloaded when another process (the CLI) rotates it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._index = identity_keys_dir(settings) / "keys.json"
+        self._store = self._open()
+        self._checked = time.monotonic()
+        self._mtime = self._stat()
+
+    def _open(self) -> KeyStore:
+        return KeyStore(
+            identity_keys_dir(self._settings),
+            alg=self._settings.identity_alg,
+            retire_after=self._settings.identity_key_retire_after,
+        )
+
+    def _stat(self) -> float:
+        try:
+            return self._index.stat().st_mtime
+        except FileNotFoundError:
+            return 0.0
+
+    def _fresh(self) -> KeyStore:
+        now = time.monotonic()
+        if now - self._checked >= 1.0:  # one stat a second at most, off the hot path otherwise
+            self._checked = now
+            mtime = self._stat()
+            if mtime != self._mtime:
+                self._mtime = mtime
+                self._store = self._open()
+        return self._store
+
+    @property
+    def alg(self) -> str:
+        """Algorithm of the current signing key."""
+        return self._fresh().current.alg
+
+    def jwks(self) -> dict[str, Any]:
+        """Public keys, old and new."""
+        return self._fresh().jwks()
+
+    def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
+        """A compact JWS of ``claims`` with the current key, ``kid`` and ``typ`` in the header."""
+        key = self._fresh().current
+        return jwt.encode(
+            claims, key.private_key, algorithm=key.alg, headers={"kid": key.kid, "typ": typ}
+        )
+
+    def verify(
+        self,
+        token: str,
+        *,
+        audience: str | None,
+        issuer: str,
+        typ: str | None = None,
+        verify_exp: bool = True,
+    ) -> dict[str, Any]:
+        """Claims of a token this provider signed; raises ``jwt.InvalidTokenError`` otherwise.
+
+        The algorithm is the one of the key named by ``kid``, never the token's own choice,
+        so ``alg: none`` and HS256-with-the-public-key forgeries fail.
+        """
+        header = jwt.get_unverified_header(token)
+        kid = header.get("kid")
+        key = self._fresh().get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise jwt.InvalidTokenError("unknown key id")
+        if header.get("alg") != key.alg:
+            raise jwt.InvalidAlgorithmError("algorithm does not match the key")
+        if typ is not None and header.get("typ") != typ:
+            raise jwt.InvalidTokenError("wrong token type")
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key.private_key.public_key(),
+            algorithms=[key.alg],
+            audience=audience,
+            issuer=issuer,
+            options={
+                "verify_aud": audience is not None,
+                "verify_exp": verify_exp,
+                "require": ["exp", "iat", "iss"],
+            },
+        )
+        return claims
