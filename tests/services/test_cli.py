@@ -1,0 +1,106 @@
+"""The ``sim06`` command: seeding, byte-identical export, personas, and ``up`` end to end."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.bench import free_port
+from services.cli import main
+
+SIM06 = str(Path(sys.executable).parent / "sim06")
+
+
+def seed(db: Path, seed: int = 3, size: int = 1500) -> None:
+    args = ["seed", "--size", str(size), "--seed", str(seed), "--db", str(db), "--quiet"]
+    assert main(args) == 0
+
+
+def test_same_seed_gives_byte_identical_exports(tmp_path: Path) -> None:
+    a, b, c = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "c.db"
+    seed(a)
+    seed(b)
+    seed(c, seed=4)
+    out = {}
+    for db in (a, b, c):
+        target = tmp_path / f"{db.stem}.jsonl"
+        assert main(["export", "--db", str(db), "-o", str(target)]) == 0
+        out[db.stem] = target.read_bytes()
+    assert out["a"] == out["b"]
+    assert out["a"] != out["c"]
+    lines = out["a"].splitlines()
+    assert len(lines) == 1500 + 42  # generated + personas (listed and household members)
+    pins = [json.loads(line)["pin"] for line in lines]
+    assert pins == sorted(pins)
+    assert "001090104217" in pins
+
+
+def test_csv_export(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    seed(db, size=200)
+    target = tmp_path / "p.csv"
+    assert main(["export", "--db", str(db), "--format", "csv", "-o", str(target)]) == 0
+    rows = list(csv.DictReader(io.StringIO(target.read_text("utf-8"))))
+    assert len(rows) == 242
+    adult = next(r for r in rows if r["pin"] == "001090104217")
+    assert adult["full_name"] == "Nguyễn Văn An" and adult["eid_level"] == "2"
+
+
+def test_seed_refuses_to_overwrite(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    seed(db, size=50)
+    assert main(["seed", "--size", "50", "--db", str(db), "--quiet"]) == 2
+    assert main(["seed", "--size", "60", "--db", str(db), "--quiet", "--force"]) == 0
+
+
+def test_personas_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["personas", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) >= 25
+    assert {"pin", "key", "description"} <= set(rows[0])
+
+
+@pytest.mark.e2e
+def test_up_seeds_and_serves_every_service(tmp_path: Path) -> None:
+    ports = {"registry": free_port(), "identity": free_port(), "gateway": free_port()}
+    env = {
+        **os.environ,
+        "SIM06_DATA_DIR": str(tmp_path / "data"),
+        "SIM06_POPULATION_SIZE": "300",
+        "SIM06_REGISTRY_PORT": str(ports["registry"]),
+        "SIM06_IDENTITY_PORT": str(ports["identity"]),
+        "SIM06_GATEWAY_PORT": str(ports["gateway"]),
+    }
+    log = tmp_path / "up.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([SIM06, "up"], env=env, stdout=sink, stderr=sink, cwd=tmp_path)
+    try:
+        url = f"http://127.0.0.1:{ports['registry']}/v1/citizens/001090104217"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(url, timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "sim06 up did not serve in 60 s"
+                time.sleep(0.3)
+        assert response.status_code == 200
+        assert response.json()["name"]["full"] == "Nguyễn Văn An"
+        discovery = httpx.get(
+            f"http://127.0.0.1:{ports['identity']}/.well-known/openid-configuration", timeout=5
+        )
+        assert discovery.status_code == 200
+        assert discovery.json()["issuer"] == f"http://127.0.0.1:{ports['identity']}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
