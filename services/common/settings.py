@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         default=86_400, ge=60, description="How long a MaYeuCau is remembered to refuse replays."
     )
 
+    # --- contracts (strict mode, journal): added by the contracts work ---
+
+    # --- backends (PostgreSQL, Redis): added by the scale work ---
+
+    # --- latency profiles and faults: added by the procedures work ---
+
     @property
     def keys_dir(self) -> Path:
         """Where generated keys live (never committed)."""
