@@ -31,8 +31,12 @@ contracts: $(STAMP)  ## regenerate contracts/openapi/*.yaml from the apps
 	$(BIN)/sim06 contract write
 
 bench: $(STAMP)  ## micro-benchmarks, then the HTTP benchmarks (see benchmarks/README.md)
-	$(BIN)/pytest benchmarks --benchmark-enable --benchmark-only -p no:cacheprovider
+	$(BIN)/pytest benchmarks/bench_core.py benchmarks/bench_chip.py -o python_files='bench_*.py' \
+		--benchmark-enable --benchmark-only -p no:cacheprovider
+	$(BIN)/python benchmarks/bench_seed.py --size 1000000
 	$(BIN)/python benchmarks/bench_registry_http.py
+	$(BIN)/python benchmarks/bench_identity_flows.py
+	$(BIN)/python benchmarks/bench_chip_http.py
 
 seed: $(STAMP)
 	$(BIN)/sim06 seed
