@@ -8,6 +8,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -33,20 +34,20 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> SQLiteCitizenStore:
     return s
 
 
-def test_is_valid_pin(benchmark) -> None:
+def test_is_valid_pin(benchmark: Any) -> None:
     assert benchmark(ids.is_valid_pin, ADULT)
 
 
-def test_validate_pin_with_problems(benchmark) -> None:
+def test_validate_pin_with_problems(benchmark: Any) -> None:
     assert benchmark(ids.validate_pin, "003X9010421", sex="female", birth_year=1990)
 
 
-def test_normalize_name(benchmark) -> None:
+def test_normalize_name(benchmark: Any) -> None:
     nfd = unicodedata.normalize("NFD", "  Nguyễn   Thị Ánh Tuyết ")
     assert benchmark(names.normalize_for_match, nfd) == "NGUYEN THI ANH TUYET"
 
 
-def test_generate_household_and_serialise(benchmark) -> None:
+def test_generate_household_and_serialise(benchmark: Any) -> None:
     gen = PopulationGenerator(6, AS_OF)
 
     def one_household() -> int:
@@ -55,11 +56,11 @@ def test_generate_household_and_serialise(benchmark) -> None:
     assert benchmark(one_household) > 0
 
 
-def test_store_get(benchmark, store: SQLiteCitizenStore) -> None:
+def test_store_get(benchmark: Any, store: SQLiteCitizenStore) -> None:
     assert benchmark(store.get, ADULT) is not None
 
 
-def test_registry_verify(benchmark, store: SQLiteCitizenStore) -> None:
+def test_registry_verify(benchmark: Any, store: SQLiteCitizenStore) -> None:
     service = RegistryService(Settings(), store)
     request = VerifyRequest(pin=ADULT, full_name="NGUYEN VAN AN", date_of_birth=date(1990, 5, 12))
     assert benchmark(service.verify, request)["verdict"] == "match"
