@@ -22,3 +22,10 @@ def identity() -> FastAPI:
     from services.identity import create_app
 
     return create_app(Settings())
+
+
+def gateway() -> FastAPI:
+    """The data-sharing gateway over the in-process registry (or SIM06_GATEWAY_REGISTRY_URL)."""
+    from services.gateway.app import create_app
+
+    return create_app(Settings())

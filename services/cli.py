@@ -128,6 +128,13 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Verify the gateway's hash-chained audit log (edits, deletions, swaps)."""
+    from services.gateway.commands import audit_verify
+
+    return audit_verify(_settings(args), Path(args.file) if args.file else None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``sim06``."""
     parser = argparse.ArgumentParser(prog="sim06", description=__doc__)
@@ -174,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", default="trust-anchors", help="export: target directory")
     p.add_argument("--alg", choices=("RS256", "ES256"), help="rotate: algorithm of the new key")
     p.set_defaults(func=cmd_keys)
+
+    p = sub.add_parser("audit", help=cmd_audit.__doc__)
+    p.add_argument("action", choices=("verify",))
+    p.add_argument("--file", help="audit database (default DATA_DIR/audit.db)")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("contract", help=cmd_contract.__doc__)
     p.add_argument("action", choices=("write", "check"))

@@ -35,7 +35,21 @@ def _identity() -> FastAPI:
     return create_app(settings, store=SQLiteCitizenStore(":memory:"))
 
 
-SERVICES: dict[str, Callable[[], FastAPI]] = {"registry": _registry, "identity": _identity}
+def _gateway() -> FastAPI:
+    import tempfile
+    from pathlib import Path
+
+    from services.gateway.app import create_app
+
+    data = Path(tempfile.mkdtemp(prefix="sim06-contract-"))
+    return create_app(Settings(data_dir=data), store=SQLiteCitizenStore(":memory:"))
+
+
+SERVICES: dict[str, Callable[[], FastAPI]] = {
+    "registry": _registry,
+    "identity": _identity,
+    "gateway": _gateway,
+}
 
 
 def render(spec: dict[str, Any]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import sys
 from pathlib import Path
@@ -28,6 +27,8 @@ def embedded_settings(settings: Settings) -> Settings:
 
 def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
     """Every service of ``sim06 up`` with its port."""
+    from mock_registry.store import SQLiteCitizenStore
+    from services.gateway.app import create_app as create_gateway
     from services.identity import create_app as create_identity
     from services.identity.demo_rp import make_demo_rp_key
     from services.registry.app import create_app as create_registry
@@ -35,16 +36,14 @@ def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
     demo_rp = settings.data_dir / "demo-rp"
     if not (demo_rp / "jwks.json").exists():
         make_demo_rp_key(demo_rp)  # the private_key_jwt demo client's key pair, local only
-    apps = {
-        "registry": (create_registry(settings), settings.registry_port),
-        "identity": (create_identity(settings), settings.identity_port),
+    # One process, one event loop: the services share one connection to the population file,
+    # and the gateway calls the registry in process (no network hop).
+    store = SQLiteCitizenStore(settings.database)
+    return {
+        "gateway": (create_gateway(settings, store), settings.gateway_port),
+        "registry": (create_registry(settings, store), settings.registry_port),
+        "identity": (create_identity(settings, store), settings.identity_port),
     }
-    try:
-        gateway = importlib.import_module("services.gateway.app")
-    except ModuleNotFoundError:  # not in this build yet
-        return apps
-    apps["gateway"] = (gateway.create_app(settings), settings.gateway_port)
-    return apps
 
 
 async def serve_all(settings: Settings) -> int:

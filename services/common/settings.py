@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     chip_attestation_alg: Literal["ES256", "RS256"] = Field(
         default="ES256", description="Algorithm of the simulated C06 key signing chip verdicts."
     )
+    face_match_threshold: float = Field(
+        default=0.80,
+        ge=0.0,
+        le=1.0,
+        description="Face-match score at or above which the probe matches the chip photo.",
+    )
+    face_max_image_bytes: int = Field(
+        default=524_288, ge=1024, description="Largest face-match image accepted (bytes)."
+    )
 
     # --- gateway settings: added by the gateway service ---
     gateway_embedded: bool = Field(
@@ -103,6 +112,29 @@ class Settings(BaseSettings):
     )
 
     # --- contracts (strict mode, journal): added by the contracts work ---
+    strict_contracts: bool = Field(
+        default=False,
+        description="Validate every request against the service's OpenAPI; violations get 422 "
+        "CONTRACT_VIOLATION (off: nothing is installed).",
+    )
+    strict_responses: bool = Field(
+        default=False,
+        description="With strict_contracts: also validate responses; a violating one becomes a "
+        "500 RESPONSE_CONTRACT_VIOLATION (a sim06 bug detector, for tests).",
+    )
+    contract_journal: bool = Field(
+        default=False,
+        description="Record a summary of every exchange for GET /__sim06/journal and "
+        "'sim06 contract coverage'.",
+    )
+    contract_journal_size: int = Field(
+        default=100_000, ge=1, le=10_000_000, description="Exchanges kept (oldest dropped)."
+    )
+    contract_journal_path: Path | None = Field(
+        default=None,
+        description="SQLite file for the journal (shared by workers, kept across restarts); "
+        "default: in memory.",
+    )
 
     # --- backends (PostgreSQL, Redis): added by the scale work ---
 

@@ -1,0 +1,150 @@
+"""Lookup by PIN through the gateway vs directly from the registry (issue 5 floor: >= 40%).
+
+``python benchmarks/bench_gateway_http.py [--db PATH] [--size N] [--rounds 3] [--duration 8]``
+
+The registry and the gateway (in-process registry behind it: token check, policy, field filter,
+request hash, detached ES256 JWS, durable group-committed audit append) each run on one uvicorn
+worker pinned to CPU 0; the project's load generator is pinned to CPU 1. Runs alternate
+registry / gateway so that machine noise hits both. Every gateway request carries a fresh
+MaYeuCau. The benchmark agency (quota large enough not to throttle) is written to a temporary
+agencies file; its secret is a throwaway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sqlite3
+import statistics
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from mock_registry.seed import seed_store
+from mock_registry.store import SQLiteCitizenStore
+from services.bench import encode_request, pin_cpu, run_load, start_uvicorn
+from services.gateway.audit import verify_chain
+
+AGENCY: dict[str, Any] = {
+    "code": "000.00.12.H30",
+    "name": "Benchmark police unit",
+    "client_id": "bench",
+    "quota_per_minute": 1_000_000,
+    "procedures": [{"code": "BENCH.1", "purposes": {"investigation": {"grants": {"lookup": "*"}}}}],
+    "officers": [{"code": "CB.BENCH", "permissions": ["BENCH.1"]}],
+}
+
+
+def ensure_db(path: Path, size: int) -> None:
+    if path.exists():
+        return
+    store = SQLiteCitizenStore(path)
+    seed_store(store, seed=6, size=size, as_of=date(2026, 7, 1))
+    store.close()
+
+
+def sample_pins(path: Path, n: int = 5000) -> list[str]:
+    db = sqlite3.connect(path)
+    rows = db.execute("SELECT pin FROM citizens ORDER BY random() LIMIT ?", (n,)).fetchall()
+    db.close()
+    return [f"{r[0]:012d}" for r in rows]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", type=Path)
+    parser.add_argument("--size", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--no-durable", action="store_true", help="do not await audit commits")
+    args = parser.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    root = Path(tmp.name)
+    db = args.db or root / "population.db"
+    ensure_db(db, args.size)
+    pins = sample_pins(db)
+    n = len(pins)
+    secret = secrets.token_urlsafe(24)
+    (root / "agencies.yaml").write_text(
+        yaml.safe_dump({"agencies": [{**AGENCY, "client_secret": secret}]}), "utf-8"
+    )
+    direct = [encode_request("GET", f"/v1/citizens/{pin}", host="127.0.0.1") for pin in pins]
+    env = {"SIM06_DB_PATH": str(db), "SIM06_DATA_DIR": str(root / "registry")}
+    gw_env = {
+        "SIM06_DB_PATH": str(db),
+        "SIM06_DATA_DIR": str(root / "gateway"),
+        "SIM06_GATEWAY_AGENCIES_FILE": str(root / "agencies.yaml"),
+        "SIM06_GATEWAY_ADMIN_TOKEN": secrets.token_urlsafe(24),
+        "SIM06_GATEWAY_AUDIT_DURABLE": "false" if args.no_durable else "true",
+    }
+    pin_cpu(os.getpid(), 1)
+    rounds: list[dict[str, Any]] = []
+    with (
+        start_uvicorn(
+            "services.asgi:registry", factory=True, env=env, cpus={0}, health_path="/healthz"
+        ) as registry,
+        start_uvicorn(
+            "services.asgi:gateway",
+            factory=True,
+            env=gw_env,
+            cpus={0},
+            health_path="/healthz",
+        ) as gateway,
+    ):
+        token = httpx.post(
+            f"{gateway.url}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=("bench", secret),
+        ).json()["access_token"]
+        fixed: dict[str, str] = {
+            "Authorization": f"Bearer {token}",
+            "X-Road-Client": AGENCY["code"],
+            "X-MaDVC": "BENCH.1",
+            "X-MaCanBo": "CB.BENCH",
+            "X-Purpose": "investigation",
+            "X-Legal-Basis": "Bo luat To tung hinh su 2015",
+        }
+
+        def through_gateway(k: int) -> bytes:
+            headers = {**fixed, "X-MaYeuCau": f"bench-{k}"}
+            path = f"/v1/registry/citizens/{pins[k % n]}"
+            return encode_request("GET", path, host="127.0.0.1", headers=headers)
+
+        offset = 0
+        for i in range(args.rounds):
+            common = {"connections": args.connections, "duration": args.duration, "warmup": 1.0}
+            reg = run_load("127.0.0.1", registry.port, lambda k: direct[k % n], **common)
+            # Each round's request ids continue after the previous round's.
+            base, offset = offset, offset + 10_000_000
+
+            def shifted(k: int, b: int = base) -> bytes:
+                return through_gateway(b + k)
+
+            gw = run_load("127.0.0.1", gateway.port, shifted, **common)
+            assert gw.status_counts.get(200, 0) == gw.requests, gw.status_counts
+            ratio = gw.rps / reg.rps
+            rounds.append({"round": i + 1, "registry": reg.to_dict(), "gateway": gw.to_dict(),
+                           "ratio": ratio})  # fmt: skip
+            print(
+                f"round {i + 1}: registry {reg.rps:,.0f} rps (p50 {reg.p50_ms:.2f} "
+                f"p99 {reg.p99_ms:.2f} ms) | gateway {gw.rps:,.0f} rps (p50 {gw.p50_ms:.2f} "
+                f"p99 {gw.p99_ms:.2f} ms) | ratio {ratio:.1%}"
+            )
+    report = verify_chain(root / "gateway" / "audit.db")
+    median = statistics.median(float(r["ratio"]) for r in rounds)
+    print(f"median ratio gateway/registry: {median:.1%} over {len(rounds)} rounds")
+    print(f"audit chain after the run: ok={report.ok} records={report.records}")
+    print(json.dumps({"median_ratio": median, "audit_records": report.records,
+                      "rounds": rounds}, default=str))  # fmt: skip
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

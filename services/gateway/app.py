@@ -1,0 +1,167 @@
+"""Data-sharing gateway (NDXP/LGSP mock): ``create_app(settings, ...) -> FastAPI``.
+
+POST /oauth/token                          client credentials (RFC 6749 §4.4)
+GET  /.well-known/jwks.json                keys of access tokens and response signatures
+GET  /v1/registry/citizens/{pin}           lookup            ┐ X-Road-style headers, policy,
+POST /v1/registry/citizens/verify          verify            │ field filtering, request hash,
+POST /v1/registry/citizens/verify-batch    verify-batch      │ detached JWS, audit record
+GET  /v1/registry/citizens/{pin}/household                   │
+GET  /v1/registry/citizens/{pin}/residence-confirmation      ┘
+POST /soap/dancu                           SOAP 1.1 profile (observed envelopes, domain §6.3)
+GET  /v1/citizens/{pin}/access-log         who looked at a citizen's data
+GET|POST /admin/agencies                   admin API (Bearer SIM06_GATEWAY_ADMIN_TOKEN)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from mock_registry.store import CitizenStore, SQLiteCitizenStore
+from services.common.http import BodyLimitMiddleware, install_problem_handlers
+from services.common.keys import KeyStore
+from services.common.settings import Settings
+from services.gateway import access_log, admin, profile_json, profile_soap
+from services.gateway.agencies import AgencyDirectory, load_agencies
+from services.gateway.audit import AuditLog
+from services.gateway.exchange import Gateway
+from services.gateway.oauth import OAuthError, TokenService, parse_form
+from services.gateway.registry_client import (
+    HttpRegistryClient,
+    InProcessRegistryClient,
+    RegistryClient,
+)
+from services.gateway.signing import ResponseSigner
+from services.registry.app import PROBLEM_RESPONSES, operation_id
+from services.registry.service import RegistryService
+
+log = logging.getLogger("sim06.gateway")
+UNSAFE_ADMIN_TOKENS = frozenset({"changethis", "", "admin", "secret"})
+
+
+class UnsafeConfiguration(RuntimeError):
+    """The gateway refuses to start outside the embedded demo with demo secrets."""
+
+
+def check_safe(settings: Settings) -> None:
+    """Refuse demo defaults outside the embedded demo (the template's "changethis" rule)."""
+    token = settings.gateway_admin_token
+    unsafe = token in UNSAFE_ADMIN_TOKENS or len(token) < 16
+    if settings.gateway_embedded:
+        if unsafe:
+            log.warning(
+                "gateway admin token is the DEMO-ONLY default; set SIM06_GATEWAY_ADMIN_TOKEN"
+            )
+        return
+    if unsafe:
+        raise UnsafeConfiguration(
+            "SIM06_GATEWAY_ADMIN_TOKEN is a default or shorter than 16 characters; "
+            "set a random one (e.g. `python -c 'import secrets; print(secrets.token_urlsafe())'`)."
+        )
+    if settings.gateway_agencies_file is None:
+        raise UnsafeConfiguration(
+            "The demo agencies have public secrets; set SIM06_GATEWAY_AGENCIES_FILE."
+        )
+
+
+def _registry(settings: Settings, store: CitizenStore | None) -> RegistryClient:
+    if settings.gateway_registry_url:
+        return HttpRegistryClient(
+            settings.gateway_registry_url, timeout=settings.gateway_registry_timeout
+        )
+    db: CitizenStore = store if store is not None else SQLiteCitizenStore(settings.database)
+    return InProcessRegistryClient(RegistryService(settings, db))
+
+
+def create_app(
+    settings: Settings,
+    store: CitizenStore | None = None,
+    *,
+    registry: RegistryClient | None = None,
+    agencies: AgencyDirectory | None = None,
+) -> FastAPI:
+    """Build the gateway; the registry is called in process unless a URL or client is given."""
+    check_safe(settings)
+    directory = agencies or AgencyDirectory(load_agencies(settings.gateway_agencies_file))
+    keys = KeyStore(settings.keys_dir / "gateway", alg="ES256")
+    tokens = TokenService(directory, keys, ttl=settings.gateway_token_ttl)
+    audit = AuditLog(
+        settings.gateway_audit_path or settings.data_dir / "audit.db",
+        durable=settings.gateway_audit_durable,
+    )
+    gateway = Gateway(
+        directory,
+        tokens,
+        audit,
+        registry if registry is not None else _registry(settings, store),
+        request_id_ttl=settings.gateway_request_id_ttl,
+    )
+    signer = ResponseSigner(keys)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await gateway.registry.aclose()
+        audit.close()
+
+    app = FastAPI(
+        title="sim06 data-sharing gateway (NDXP/LGSP mock)",
+        version="1.0.0",
+        description=(
+            "Simulated national data-sharing platform: agency authentication, purpose-bound "
+            "field policies, signed responses, hash-chained audit log, citizen access log. "
+            "Synthetic data; demo credentials are DEMO-ONLY."
+        ),
+        generate_unique_id_function=operation_id,
+        responses=PROBLEM_RESPONSES,
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_problem_handlers(app)
+    app.state.gateway = gateway
+    app.state.audit = audit
+    app.state.keys = keys
+    app.state.settings = settings
+
+    @app.post("/oauth/token", tags=["oauth"], name="token", summary="Client credentials grant")
+    async def token(request: Request) -> Response:
+        headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+        try:
+            media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            if media != "application/x-www-form-urlencoded":
+                raise OAuthError(
+                    "invalid_request", "Send the form as application/x-www-form-urlencoded."
+                )
+            form = parse_form(await request.body())
+            token_url = str(request.base_url).rstrip("/") + "/oauth/token"
+            body: Any = tokens.token_response(form, request.headers.get("authorization"), token_url)
+            status = 200
+        except OAuthError as exc:
+            body, status = exc.body(), exc.status
+            headers.update(exc.headers)
+        return Response(
+            orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+        )
+
+    @app.get("/.well-known/jwks.json", tags=["keys"], name="jwks", summary="Gateway public keys")
+    async def jwks() -> Response:
+        return Response(orjson.dumps(keys.jwks()), media_type="application/jwk-set+json")
+
+    @app.get("/healthz", tags=["health"], name="live")
+    async def healthz() -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    profile_json.install(app, gateway, signer)
+    profile_soap.install(app, gateway, signer)
+    access_log.install(app, gateway, settings)
+    admin.install(app, gateway, settings)
+    return app
+
+
+__all__ = ["UnsafeConfiguration", "check_safe", "create_app"]

@@ -1,0 +1,318 @@
+"""Tamper-evident audit log of every exchange through the gateway, allowed or refused.
+
+Each record carries ``prev_hash`` (the previous record's ``hash``; 64 zeros for the first) and
+``hash`` = SHA-256 over ``prev_hash`` and the canonical JSON of the record with its sequence
+number, so editing, deleting, reordering or inserting a record breaks the chain at that index.
+A one-row ``audit_head`` (last seq and hash, written in the same transaction) also exposes
+deleting records from the end. :func:`verify_chain` checks a file and says where it breaks.
+
+Appends are serialised (so the chain is linear under any concurrency) and committed in
+groups: every record queued in one event-loop iteration goes into one transaction. With
+``durable=True`` the request awaits its record's commit (WAL, ``synchronous=FULL``) before
+answering; the fsync is shared by the whole batch, so durability does not cap throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+GENESIS = "0" * 64
+_MAX_BATCH = 2048
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    agency TEXT NOT NULL,
+    officer TEXT NOT NULL,
+    procedure TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    legal_basis TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    pins TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    latency_ms REAL NOT NULL,
+    request_hash TEXT NOT NULL,
+    response_hash TEXT NOT NULL,
+    hidden_until TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_subject (
+    pin TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (pin, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL
+);
+"""
+_COLUMNS = (
+    "seq", "ts", "agency", "officer", "procedure", "purpose", "legal_basis", "request_id",
+    "operation", "pins", "fields", "status", "outcome", "latency_ms", "request_hash",
+    "response_hash", "hidden_until", "prev_hash",
+)  # fmt: skip
+_INSERT = (
+    f"INSERT INTO audit ({', '.join(_COLUMNS)}, hash) "
+    f"VALUES ({', '.join('?' * (len(_COLUMNS) + 1))})"
+)
+
+
+@dataclass(slots=True)
+class AuditEntry:
+    """One exchange as the gateway saw it (no personal data except the PINs looked up)."""
+
+    ts: str
+    agency: str
+    officer: str
+    procedure: str
+    purpose: str
+    legal_basis: str
+    request_id: str
+    operation: str
+    status: int
+    outcome: str
+    latency_ms: float
+    request_hash: str
+    response_hash: str
+    pins: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+    hidden_until: str | None = None
+
+
+def record_hash(row: dict[str, Any]) -> str:
+    """The chain hash of a stored row (every column but ``hash``)."""
+    canonical = orjson.dumps({k: row[k] for k in _COLUMNS}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(row["prev_hash"].encode("ascii") + b"\n" + canonical).hexdigest()
+
+
+def _connect(path: Path, *, durable: bool) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.executescript(_SCHEMA)
+    return conn
+
+
+class AuditLog:
+    """The append-only, hash-chained log in one SQLite file."""
+
+    def __init__(self, path: Path, *, durable: bool = True) -> None:
+        self.path = path
+        self.durable = durable
+        self._conn = _connect(path, durable=durable)
+        last = self._conn.execute(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        self._seq, self._prev = (int(last[0]), str(last[1])) if last else (0, GENESIS)
+        self._pending: list[AuditEntry] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._scheduled = False
+        # Serialises writers from several threads/loops (tests, CLI); uncontended in a server.
+        self._lock = threading.Lock()
+        self._reader = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
+
+    async def append(self, entry: AuditEntry) -> None:
+        """Queue ``entry`` for the next group commit; when durable, return once committed.
+
+        The commit runs on the event loop after the callbacks already ready (``call_soon``),
+        so every exchange that reached this point in the same loop iteration shares one
+        transaction and one fsync. No thread: a writer thread would wait for the GIL behind
+        the busy loop (milliseconds) on every batch.
+        """
+        loop = asyncio.get_running_loop()
+        self._pending.append(entry)
+        future: asyncio.Future[None] | None = None
+        if self.durable:
+            future = loop.create_future()
+            self._waiters.append(future)
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._commit_pending)
+        if future is not None:
+            await future
+
+    def append_nowait(self, entry: AuditEntry) -> None:
+        """Append and commit ``entry`` now (for callers outside an event loop)."""
+        self._pending.append(entry)
+        self._commit_pending()
+
+    def flush(self) -> None:
+        """Commit whatever is pending."""
+        self._commit_pending()
+
+    def close(self) -> None:
+        """Commit what is pending and close the file."""
+        self._commit_pending()
+        self._conn.close()
+        self._reader.close()
+
+    def _commit_pending(self) -> None:
+        with self._lock:
+            self._scheduled = False
+            batch, self._pending = self._pending, []
+            waiters, self._waiters = self._waiters, []
+            error: BaseException | None = None
+            if batch:
+                try:
+                    self._write(batch)
+                except sqlite3.Error as exc:
+                    error = exc
+        for future in waiters:
+            if future.done():
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(RuntimeError(f"audit write failed: {type(error).__name__}"))
+
+    def _write(self, batch: list[AuditEntry]) -> None:
+        rows = []
+        subjects: list[tuple[str, int]] = []
+        seq, prev = self._seq, self._prev
+        for entry in batch:
+            seq += 1
+            row = {
+                "seq": seq,
+                "ts": entry.ts,
+                "agency": entry.agency,
+                "officer": entry.officer,
+                "procedure": entry.procedure,
+                "purpose": entry.purpose,
+                "legal_basis": entry.legal_basis,
+                "request_id": entry.request_id,
+                "operation": entry.operation,
+                "pins": orjson.dumps(entry.pins).decode(),
+                "fields": orjson.dumps(entry.fields).decode(),
+                "status": entry.status,
+                "outcome": entry.outcome,
+                "latency_ms": entry.latency_ms,
+                "request_hash": entry.request_hash,
+                "response_hash": entry.response_hash,
+                "hidden_until": entry.hidden_until,
+                "prev_hash": prev,
+            }
+            prev = record_hash(row)
+            rows.append((*row.values(), prev))
+            subjects.extend((pin, seq) for pin in dict.fromkeys(entry.pins))
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(_INSERT, rows)
+            conn.executemany("INSERT INTO audit_subject (pin, seq) VALUES (?, ?)", subjects)
+            conn.execute(
+                "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                (seq, prev),
+            )
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._seq, self._prev = seq, prev
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return int(self._reader.execute("SELECT count(*) FROM audit").fetchone()[0])
+
+    def accesses(
+        self,
+        pin: str,
+        *,
+        now: str,
+        since: str | None = None,
+        until: str | None = None,
+        agency: str | None = None,
+        purpose: str | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Successful exchanges that read ``pin``'s data, oldest first, hidden ones left out."""
+        sql = [
+            "SELECT a.seq, a.ts, a.agency, a.officer, a.procedure, a.purpose, a.legal_basis,"
+            " a.operation, a.fields, a.request_id FROM audit_subject s"
+            " JOIN audit a ON a.seq = s.seq WHERE s.pin = ? AND a.status < 400"
+            " AND (a.hidden_until IS NULL OR a.hidden_until <= ?)"
+        ]
+        args: list[Any] = [pin, now]
+        for column, op, value in (
+            ("ts", ">=", since),
+            ("ts", "<", until),
+            ("agency", "=", agency),
+            ("purpose", "=", purpose),
+        ):
+            if value is not None:
+                sql.append(f" AND a.{column} {op} ?")
+                args.append(value)
+        sql.append(" ORDER BY a.seq LIMIT ?")
+        args.append(limit)
+        names = ("seq", "ts", "agency", "officer", "procedure", "purpose", "legal_basis",
+                 "operation", "fields", "request_id")  # fmt: skip
+        out = []
+        for row in self._reader.execute("".join(sql), args):
+            item = dict(zip(names, row, strict=True))
+            item["fields"] = orjson.loads(item["fields"])
+            out.append(item)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """The outcome of :func:`verify_chain`: ``index`` is the first bad record's seq."""
+
+    ok: bool
+    records: int
+    index: int | None = None
+    problem: str | None = None
+
+
+def verify_chain(path: Path) -> ChainReport:
+    """Check every record's hash and link, then the head; report the first break."""
+    if not path.exists():
+        return ChainReport(False, 0, None, f"{path} does not exist")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        conn.row_factory = sqlite3.Row
+        prev, expected, count = GENESIS, 1, 0
+        for raw in conn.execute("SELECT * FROM audit ORDER BY seq"):
+            row = dict(raw)
+            seq = row["seq"]
+            if seq != expected:
+                return ChainReport(
+                    False, count, expected,
+                    f"record {expected} is missing (deleted); the next one is {seq}",
+                )  # fmt: skip
+            if row["prev_hash"] != prev:
+                return ChainReport(
+                    False, count, seq,
+                    f"record {seq} does not follow record {seq - 1} (reordered, inserted or "
+                    "the previous record was replaced)",
+                )  # fmt: skip
+            if record_hash(row) != row["hash"]:
+                return ChainReport(False, count, seq, f"record {seq} was altered")
+            prev, expected, count = row["hash"], expected + 1, count + 1
+        head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+    finally:
+        conn.close()
+    head_seq, head_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS)
+    if head_seq != count or head_hash != prev:
+        return ChainReport(
+            False, count, count + 1 if head_seq > count else head_seq,
+            f"the head names record {head_seq} but the chain ends at {count} "
+            "(records deleted from the end, or the head was altered)",
+        )  # fmt: skip
+    return ChainReport(True, count)

@@ -1,0 +1,156 @@
+"""SOAP profile handler: authentication schemes, policy, audit and signature around
+:mod:`services.gateway.soap` (the envelopes themselves)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+import xml.etree.ElementTree as ET
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from services.common.problems import ProblemError
+from services.gateway import soap
+from services.gateway.agencies import Agency
+from services.gateway.exchange import Context, Gateway
+from services.gateway.oauth import AccessToken, TokenError
+from services.gateway.signing import ResponseSigner, request_hash
+
+PATH = "/soap/dancu"
+_CLOCK_SKEW_MS = 300_000
+
+
+def _direct(gateway: Gateway, request: Request, authorization: str) -> tuple[AccessToken, Agency]:
+    """The observed direct-to-C06 scheme: Timestamp + Basic user:hex(sha256(...))."""
+    stamp = request.headers.get("timestamp", "")
+    if not stamp.isdigit() or abs(int(stamp) - time.time() * 1000) > _CLOCK_SKEW_MS:
+        raise TokenError("Timestamp (ms since epoch) is missing or more than 5 minutes off.")
+    try:
+        user, digest = (
+            base64.b64decode(authorization[6:].strip(), validate=True).decode().split(":", 1)
+        )
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise TokenError("Malformed Basic credentials.") from None
+    agency = gateway.agencies.by_client(user)
+    secret = agency.spec.client_secret if agency is not None else None
+    url = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
+    expected = hashlib.sha256(f"{url}{user}{stamp}{secret or ''}".encode()).hexdigest()
+    if agency is None or secret is None or not hmac.compare_digest(expected, digest.lower()):
+        raise TokenError("Unknown client or wrong digest.")
+    token = AccessToken(user, agency.code, agency.scopes, time.time() + 60, "")
+    return token, agency
+
+
+def _authenticate(gateway: Gateway, request: Request) -> tuple[AccessToken, Agency]:
+    authorization = request.headers.get("authorization") or ""
+    if authorization[:6].lower() == "basic ":
+        return _direct(gateway, request, authorization)
+    return gateway.authenticate(authorization)
+
+
+def _context(request: Request, call: soap.SoapCall, agency: Agency) -> Context:
+    values = call.values
+    procedure = values.get("MaDVC") or (
+        agency.spec.default_procedure if call.name == "XacThucThongTinCongDan" else None
+    )
+    ctx = Context(
+        client=values.get("MaDonVi") or agency.code,
+        request_id=values.get("MaYeuCau", ""),
+        procedure=procedure or "",
+        officer=values.get("MaCanBo", ""),
+        purpose=request.headers.get("x-purpose", "").strip(),
+        legal_basis=request.headers.get("x-legal-basis", "").strip()[:300],
+        agency=agency,
+    )
+    missing = [n for n, v in (("MaYeuCau", ctx.request_id), ("MaCanBo", ctx.officer),
+                              ("MaDVC", ctx.procedure)) if not v]  # fmt: skip
+    if missing:
+        raise ProblemError("GATEWAY_SOAP_FAULT", f"Missing elements: {missing}.")
+    if ctx.client != agency.code:
+        raise ProblemError(
+            "GATEWAY_CLIENT_MISMATCH", f"MaDonVi {ctx.client} is not the caller ({agency.code})."
+        )
+    if not ctx.purpose and ctx.procedure in agency.purposes:
+        operation = soap.OPERATIONS[call.name]
+        ctx.purpose = next(
+            (p for p in agency.purposes[ctx.procedure]
+             if (ctx.procedure, p, operation) in agency.grants),
+            agency.purposes[ctx.procedure][0],
+        )  # fmt: skip
+    return ctx
+
+
+def install(app: FastAPI, gateway: Gateway, signer: ResponseSigner) -> None:
+    """Add ``POST /soap/dancu`` to ``app``."""
+
+    @app.post(
+        PATH,
+        tags=["soap"],
+        name="dancu",
+        summary="SOAP 1.1: XacThucThongTinCongDan, TraCuuThongTinCongDan (observed shapes)",
+        openapi_extra={
+            "requestBody": {"content": {"text/xml": {"schema": {"type": "string"}}}},
+        },
+    )
+    async def dancu(request: Request) -> Response:
+        raw = await request.body()
+        ctx = Context()
+        operation, pins, fields, status, outcome = "soap", [], [], 200, "ok"
+        headers: dict[str, str] = {}
+        forwarded = False
+        try:
+            call = soap.parse(raw)
+            operation = soap.OPERATIONS[call.name]
+            ctx.request_id = call.values.get("MaYeuCau", "")
+            ctx.officer = call.values.get("MaCanBo", "")
+            decl = soap.declaration(call.values)
+            if call.name == "TraCuuThongTinCongDan" and "pin" not in decl:
+                raise ProblemError(
+                    "GATEWAY_SOAP_FAULT", "This slice looks up by SoDinhDanh only (not SoCMND)."
+                )
+            pins = [decl["pin"][:32]] if "pin" in decl else []
+            token, agency = _authenticate(gateway, request)
+            ctx = _context(request, call, agency)
+            grant = gateway.authorize(ctx, token, agency, operation, check_headers=False)
+            forwarded = True
+            result = await gateway.registry.verify(decl)
+            if call.name == "XacThucThongTinCongDan":
+                element = ET.Element(f"{{{soap.NS_DAN}}}KetQuaXacThucResponse")
+                soap.sub(element, f"{{{soap.NS_DAN}}}MaYeuCau", ctx.request_id)
+                soap.sub(element, f"{{{soap.NS_DAN}}}TonTai", str(result["matched"]).lower())
+                fields = ["matched"]
+            else:
+                element = ET.Element(f"{{{soap.NS_DAN}}}TraCuuThongTinCongDanResponse")
+                records = []
+                if result["matched"]:
+                    records.append(await gateway.registry.record(decl["pin"]))
+                collection = soap.collection(element, ctx.request_id, records)
+                for record in records:
+                    fields = soap.congdan(collection, record, grant.fields)
+            payload = soap.envelope(element)
+        except TokenError as exc:
+            status, outcome = 401, "GATEWAY_UNAUTHENTICATED"
+            payload = soap.fault(ProblemError(outcome, str(exc)))
+            headers["WWW-Authenticate"] = exc.www_authenticate()
+        except ProblemError as exc:
+            status, outcome = exc.spec.status, exc.spec.code
+            payload = soap.fault(exc, source="registry" if forwarded else "gateway")
+            headers.update(exc.headers or {})
+        rq_hash = request_hash("POST", PATH, ctx.request_id, raw)
+        await gateway.record(
+            ctx,
+            operation,
+            pins=pins,
+            status=status,
+            outcome=outcome,
+            fields=fields,
+            request_hash=rq_hash,
+            response_hash=hashlib.sha256(payload).hexdigest(),
+        )
+        headers["X-Request-Hash"] = rq_hash
+        headers["X-JWS-Signature"] = signer.sign(payload, rq_hash)
+        return Response(payload, status_code=status, media_type=soap.SOAP_MEDIA, headers=headers)
