@@ -53,3 +53,19 @@ def test_passive_authentication(benchmark: Any, world: tuple[SQLiteCitizenStore,
 
     verdict = benchmark(verify, files, ADULT, anchors, lookup, AT)
     assert verdict.valid
+
+
+def test_face_match_analysis(benchmark: Any) -> None:
+    """Decode, quality, liveness and features of one 240x320 JPEG probe, then the score."""
+    from mock_registry import face, face_match, face_probe
+
+    probe = face_probe.probe_bytes(ADULT, "genuine")
+    ref = face_match.features(face_match.canonical(face_match.decode(face.face_jpeg(ADULT))))
+    assert ref is not None
+
+    def match() -> float:
+        found = face_match.analyse(face_match.decode(probe)).features
+        assert found is not None
+        return face_match.similarity(ref, found)
+
+    assert benchmark(match) >= 0.9

@@ -1,4 +1,5 @@
-"""Throughput of ``POST /v1/chip/verify`` (and ``GET /v1/cards/{pin}/chip``) under one worker.
+"""Throughput of ``POST /v1/chip/verify``, ``GET /v1/cards/{pin}/chip`` and
+``POST /v1/biometrics/face-match`` (genuine probes) under one worker.
 
 ``python benchmarks/bench_chip_http.py [--size 20000] [--cards 500] [--duration 8]``
 
@@ -11,6 +12,7 @@ passive authentication, a registry lookup and a signed verdict.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import sqlite3
@@ -47,6 +49,7 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=500)
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--faces", type=int, default=50, help="distinct face-match probes")
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
     db = Path(tmp.name) / "population.db"
@@ -76,9 +79,24 @@ def main() -> None:
         ]
         pins = [orjson.loads(b)["idNumber"] for b in bodies]
         reads = [encode_request("GET", f"/v1/cards/{p}/chip", host="127.0.0.1") for p in pins]
+        with httpx.Client(base_url=base) as client:
+            faces = []
+            for p in pins[: args.faces]:
+                probe = client.get(f"/v1/biometrics/probes/{p}", params={"kind": "genuine"})
+                image = base64.b64encode(probe.content).decode()
+                body = orjson.dumps({"pin": p, "image": image})
+                faces.append(
+                    encode_request(
+                        "POST",
+                        "/v1/biometrics/face-match",
+                        host="127.0.0.1",
+                        headers=headers,
+                        body=body,
+                    )
+                )
         common = {"connections": args.connections, "duration": args.duration, "warmup": 1.0}
         results = {}
-        for name, reqs in (("verify", verify), ("read", reads)):
+        for name, reqs in (("verify", verify), ("read", reads), ("face-match", faces)):
             n = len(reqs)
 
             def cycle(k: int, r: list[bytes] = reqs, n: int = n) -> bytes:

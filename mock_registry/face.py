@@ -45,9 +45,9 @@ class FaceTraits:
         )
 
 
-def traits_of(pin: str) -> FaceTraits:
-    """Deterministic traits of a citizen's synthetic face."""
-    h = hashlib.sha256(f"sim06-face|{pin}".encode()).digest()
+def traits_from(seed: str) -> FaceTraits:
+    """Deterministic face traits drawn from a hash of ``seed``."""
+    h = hashlib.sha256(seed.encode()).digest()
     return FaceTraits(
         skin=h[0] % 4,
         hair=h[1] % 4,
@@ -58,28 +58,45 @@ def traits_of(pin: str) -> FaceTraits:
     )
 
 
-def face_jpeg(pin: str, quality: int = 70) -> bytes:
-    """A small frontal face portrait (JPEG, 120x160) unique to ``pin``."""
-    t = traits_of(pin)
+def traits_of(pin: str) -> FaceTraits:
+    """Deterministic traits of a citizen's synthetic face."""
+    return traits_from(f"sim06-face|{pin}")
+
+
+def draw(
+    t: FaceTraits, scale: int = 1, background: tuple[int, int, int] | None = None
+) -> Image.Image:
+    """The portrait of ``t`` at ``scale`` times 120x160 (ICAO frontal framing, face centred)."""
     bg = 215 + t.background
-    img = Image.new("RGB", (WIDTH, HEIGHT), (bg, bg, min(255, bg + 10)))
+    img = Image.new(
+        "RGB", (WIDTH * scale, HEIGHT * scale), background or (bg, bg, min(255, bg + 10))
+    )
     d = ImageDraw.Draw(img)
+
+    def box(x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float]:
+        return (x0 * scale, y0 * scale, x1 * scale, y1 * scale)
+
     cx, cy = WIDTH // 2, 78
     half_w, half_h = t.face_width // 2, 46
-    d.ellipse((cx - 52, 150, cx + 52, 230), fill=(40, 60, 110))  # shoulders
-    d.rectangle((cx - 12, cy + 36, cx + 12, cy + 70), fill=SKIN[t.skin])  # neck
-    d.ellipse((cx - half_w - 4, cy - half_h - 10, cx + half_w + 4, cy + 10), fill=HAIR[t.hair])
-    d.ellipse((cx - half_w, cy - half_h, cx + half_w, cy + half_h), fill=SKIN[t.skin])
+    d.ellipse(box(cx - 52, 150, cx + 52, 230), fill=(40, 60, 110))  # shoulders
+    d.rectangle(box(cx - 12, cy + 36, cx + 12, cy + 70), fill=SKIN[t.skin])  # neck
+    d.ellipse(box(cx - half_w - 4, cy - half_h - 10, cx + half_w + 4, cy + 10), fill=HAIR[t.hair])
+    d.ellipse(box(cx - half_w, cy - half_h, cx + half_w, cy + half_h), fill=SKIN[t.skin])
     eye_y, g = cy - 8, t.eye_gap // 2
     for ex in (cx - g, cx + g):
-        d.ellipse((ex - 6, eye_y - 3, ex + 6, eye_y + 3), fill=(250, 250, 250))
-        d.ellipse((ex - 3, eye_y - 3, ex + 3, eye_y + 3), fill=(30, 25, 20))
-        d.line((ex - 7, eye_y - 8, ex + 7, eye_y - 9), fill=HAIR[t.hair], width=2)
-    d.line((cx, eye_y + 2, cx - 3, cy + 12), fill=(120, 80, 60), width=1)  # nose
+        d.ellipse(box(ex - 6, eye_y - 3, ex + 6, eye_y + 3), fill=(250, 250, 250))
+        d.ellipse(box(ex - 3, eye_y - 3, ex + 3, eye_y + 3), fill=(30, 25, 20))
+        d.line(box(ex - 7, eye_y - 8, ex + 7, eye_y - 9), fill=HAIR[t.hair], width=2 * scale)
+    d.line(box(cx, eye_y + 2, cx - 3, cy + 12), fill=(120, 80, 60), width=scale)  # nose
     m = t.mouth_width // 2
-    d.arc((cx - m, cy + 12, cx + m, cy + 26), 20, 160, fill=(150, 60, 60), width=2)
+    d.arc(box(cx - m, cy + 12, cx + m, cy + 26), 20, 160, fill=(150, 60, 60), width=2 * scale)
+    return img
+
+
+def face_jpeg(pin: str, quality: int = 70) -> bytes:
+    """A small frontal face portrait (JPEG, 120x160) unique to ``pin``."""
     out = io.BytesIO()
-    img.save(out, "JPEG", quality=quality, optimize=False)
+    draw(traits_of(pin)).save(out, "JPEG", quality=quality, optimize=False)
     return out.getvalue()
 
 

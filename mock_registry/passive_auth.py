@@ -7,28 +7,28 @@ LDSSecurityObject. The registry checks model the "C06 verification" of domain §
 card is the citizen's current one, not reported lost, revoked or expired, and DG13 still says
 what the database says (a citizen who moved keeps a chip with the old address).
 
-Each failed check carries one stable reason code (``REASONS``); the verdict's ``reason`` is the
-first failure in check order.
+Each failed check carries one stable reason code (``REASONS``); the verdict lists every failed
+check (``failed``) and its ``reason`` is the first in check order. A check is skipped only when
+its inputs are missing (an unparseable SOD, an MRZ naming someone else), never because an
+unrelated check failed, so one read reports every defect of the card.
 """
 
 from __future__ import annotations
 
-import hashlib
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from asn1crypto import cms  # type: ignore[import-untyped]
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from mock_registry import lds
+from mock_registry import lds, sod
 from mock_registry.chip import accepted_residences, decode_dg13
 from mock_registry.mrz import TD1, MRZError, parse_td1
+from mock_registry.sod import CheckFailed
 
 REASONS = {
     "MALFORMED_FILE": "A chip file is not valid BER-TLV/DER of the expected structure.",
@@ -61,15 +61,9 @@ CHECKS = (
     "registry_record",
     "card_status",
     "registry_data",
+    "registry_residence",
     "citizen_status",
 )
-_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
-    "sha1": hashes.SHA1,
-    "sha224": hashes.SHA224,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-}
 
 
 @dataclass(frozen=True)
@@ -142,85 +136,22 @@ class Verdict:
         return all(c.passed for c in self.checks)
 
     @property
+    def failed(self) -> list[Check]:
+        """Every failed check, in check order."""
+        return [c for c in self.checks if c.passed is False]
+
+    @property
     def reason(self) -> str | None:
-        return next((c.reason for c in self.checks if c.passed is False), None)
-
-
-class _Fail(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-
-
-def _verify_signature(cert: x509.Certificate, signature: bytes, data: bytes, algo: str) -> None:
-    key = cert.public_key()
-    hash_alg = _HASHES[algo]()
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        key.verify(signature, data, ec.ECDSA(hash_alg))
-    elif isinstance(key, rsa.RSAPublicKey):
-        key.verify(signature, data, padding.PKCS1v15(), hash_alg)
-    else:
-        raise InvalidSignature("unsupported DS key type")
-
-
-def _sod_signature(sod: bytes) -> tuple[x509.Certificate, bytes]:
-    """Verify the CMS signature; the DS certificate and the eContent (LDSSecurityObject)."""
-    try:
-        info = cms.ContentInfo.load(lds.unwrap(sod, lds.TAG_SOD))
-        if info["content_type"].native != "signed_data":
-            raise _Fail("MALFORMED_FILE", "EF.SOD does not hold CMS SignedData")
-        signed = info["content"]
-        encap = signed["encap_content_info"]
-        if encap["content_type"].dotted != lds.OID_LDS_SECURITY_OBJECT:
-            raise _Fail("MALFORMED_FILE", "EF.SOD content is not an LDSSecurityObject")
-        content = bytes(encap["content"].contents)
-        signer_info = signed["signer_infos"][0]
-        sid_choice = signer_info["sid"]
-        sid = sid_choice.chosen
-        candidates = [
-            c.chosen for c in signed["certificates"] if c.name == "certificate"
-        ]  # the DS certificate travels in the SOD (ICAO 9303 part 10 §4.6.2.3)
-        match = next(
-            (
-                c
-                for c in candidates
-                if sid_choice.name != "issuer_and_serial_number"
-                or (
-                    c.serial_number == sid["serial_number"].native
-                    # DER comparison: asn1crypto's Name equality runs LDAP string prep (slow)
-                    and c.issuer.dump() == sid["issuer"].dump()
-                )
-            ),
-            None,
-        )
-        if match is None:
-            raise _Fail("SOD_SIGNATURE_INVALID", "no certificate in the SOD matches the signer")
-        cert = x509.load_der_x509_certificate(match.dump())
-        digest_name = signer_info["digest_algorithm"]["algorithm"].native
-        attrs = signer_info["signed_attrs"]
-    except (ValueError, KeyError, IndexError, TypeError, lds.TLVError) as exc:
-        raise _Fail("MALFORMED_FILE", f"EF.SOD is malformed: {exc}") from exc
-    if digest_name not in _HASHES:
-        raise _Fail("SOD_SIGNATURE_INVALID", f"unsupported digest {digest_name}")
-    digest = hashlib.new(digest_name, content).digest()
-    values = {a["type"].native: a["values"][0] for a in attrs}
-    if values.get("message_digest") is None or values["message_digest"].native != digest:
-        raise _Fail("SOD_SIGNATURE_INVALID", "messageDigest does not match the security object")
-    # The signature covers the attributes as a SET (tag 0x31), not their [0] encoding.
-    signed_bytes = b"\x31" + attrs.dump()[1:]
-    try:
-        _verify_signature(cert, signer_info["signature"].native, signed_bytes, digest_name)
-    except InvalidSignature as exc:
-        raise _Fail("SOD_SIGNATURE_INVALID", "the SOD signature does not verify") from exc
-    return cert, content
+        return next((c.reason for c in self.failed), None)
 
 
 def _chain(ds: x509.Certificate, anchors: TrustAnchors) -> x509.Certificate:
     csca = anchors.issuer_of(ds)
     if csca is not None:
         return csca
-    raise _Fail("SIGNER_UNTRUSTED", f"'{ds.issuer.rfc4514_string()}' is not a trusted CSCA key")
+    raise CheckFailed(
+        "SIGNER_UNTRUSTED", f"'{ds.issuer.rfc4514_string()}' is not a trusted CSCA key"
+    )
 
 
 def _revocation(
@@ -228,39 +159,12 @@ def _revocation(
 ) -> str:
     valid = anchors.crls_of(csca)
     if not valid:
-        raise _Fail("SIGNER_REVOKED", "no valid CRL of the CSCA is available")
+        raise CheckFailed("SIGNER_REVOKED", "no valid CRL of the CSCA is available")
     for crl in valid:
         entry = crl.get_revoked_certificate_by_serial_number(ds.serial_number)
         if entry is not None and entry.revocation_date_utc <= at:
-            raise _Fail("SIGNER_REVOKED", f"revoked on {entry.revocation_date_utc:%Y-%m-%d}")
+            raise CheckFailed("SIGNER_REVOKED", f"revoked on {entry.revocation_date_utc:%Y-%m-%d}")
     return "not on the CSCA's CRL"
-
-
-def _dg_hashes(content: bytes, dgs: dict[int, bytes]) -> str:
-    try:
-        sec = lds.LDSSecurityObject.load(content)
-        algo = sec["hash_algorithm"]["algorithm"].dotted
-        signed = {
-            int(h["data_group_number"].native): bytes(h["data_group_hash_value"].native)
-            for h in sec["data_group_hash_values"]
-        }
-    except (ValueError, KeyError, TypeError) as exc:
-        raise _Fail("MALFORMED_FILE", f"LDSSecurityObject is malformed: {exc}") from exc
-    names = {
-        "1.3.14.3.2.26": "sha1",
-        "2.16.840.1.101.3.4.2.1": "sha256",
-        "2.16.840.1.101.3.4.2.2": "sha384",
-        "2.16.840.1.101.3.4.2.3": "sha512",
-    }
-    if algo not in names:
-        raise _Fail("DG_HASH_MISMATCH", f"unsupported hash algorithm {algo}")
-    missing = sorted(n for n in dgs if n not in signed)
-    if missing:
-        raise _Fail("DG_HASH_MISSING", f"no hash for DG{', DG'.join(map(str, missing))}")
-    bad = sorted(n for n, d in dgs.items() if hashlib.new(names[algo], d).digest() != signed[n])
-    if bad:
-        raise _Fail("DG_HASH_MISMATCH", f"DG{', DG'.join(map(str, bad))} altered after signing")
-    return f"{len(dgs)} data groups match ({names[algo]})"
 
 
 def _nfc(text: str) -> str:
@@ -286,11 +190,18 @@ class _Run:
 
     def run(self, name: str, fn: Callable[[], str] | None) -> bool:
         if fn is None:
-            self.checks.append(Check(name, None, None, "skipped: an earlier check failed"))
+            self.checks.append(
+                Check(
+                    name,
+                    None,
+                    None,
+                    "skipped: its inputs are missing (see the failed check before it)",
+                )
+            )
             return False
         try:
             detail = fn()
-        except _Fail as fail:
+        except CheckFailed as fail:
             self.checks.append(Check(name, False, fail.reason, fail.detail))
             return False
         self.checks.append(Check(name, True, None, detail))
@@ -317,46 +228,50 @@ def verify(
                 if data is not None:
                     lds.read_tlv(data)
                     if data[0] != tag:
-                        raise _Fail("MALFORMED_FILE", f"DG{number} does not start with {tag:#x}")
+                        raise CheckFailed(
+                            "MALFORMED_FILE", f"DG{number} does not start with {tag:#x}"
+                        )
                     dgs[number] = data
             for required in (1, 13):
                 if required not in dgs:
-                    raise _Fail("MALFORMED_FILE", f"DG{required} is required")
+                    raise CheckFailed("MALFORMED_FILE", f"DG{required} is required")
             state["dg13"] = decode_dg13(dgs[13])
             state["mrz_text"] = lds.child(lds.unwrap(dgs[1], lds.DG_TAGS[1]), 0x5F1F).decode()
         except (lds.TLVError, ValueError, IndexError) as exc:
-            raise _Fail("MALFORMED_FILE", str(exc)) from exc
+            raise CheckFailed("MALFORMED_FILE", str(exc)) from exc
         return f"DG{', DG'.join(map(str, sorted(dgs)))} and EF.SOD read"
 
     parsed = run.run("files", parse)
 
-    def signature() -> str:
-        state["ds"], state["content"] = _sod_signature(files.get("sod", b""))
-        return "CMS SignedData verifies with the DS certificate"
+    def parse_sod() -> str:
+        state["sod"] = sod.parse(files.get("sod", b""))
+        return sod.verify_signature(state["sod"])
 
-    signed = run.run("sod_signature", signature if parsed else None)
-    ds: x509.Certificate | None = state.get("ds")
+    run.run("sod_signature", parse_sod if parsed else None)
+    # A SOD that parses names its signer and hashes even when its signature fails: check them too.
+    signed_sod: sod.SignedSOD | None = state.get("sod")
+    ds = signed_sod.signer if signed_sod is not None else None
 
     def chain() -> str:
         assert ds is not None
         state["csca"] = _chain(ds, anchors)
         return f"issued by {state['csca'].subject.rfc4514_string()}"
 
-    chained = run.run("signer_chain", chain if signed else None)
+    chained = run.run("signer_chain", chain if ds else None)
 
     def validity() -> str:
         assert ds is not None
         start, end = ds.not_valid_before_utc, ds.not_valid_after_utc
         if not start <= at <= end:
-            raise _Fail("SIGNER_EXPIRED", f"valid {start:%Y-%m-%d} to {end:%Y-%m-%d}")
+            raise CheckFailed("SIGNER_EXPIRED", f"valid {start:%Y-%m-%d} to {end:%Y-%m-%d}")
         return f"valid until {end:%Y-%m-%d}"
 
-    run.run("signer_validity", validity if signed else None)
+    run.run("signer_validity", validity if ds else None)
     run.run(
         "signer_revocation",
         (lambda: _revocation(ds, state["csca"], anchors, at)) if chained and ds else None,
     )
-    run.run("dg_hashes", (lambda: _dg_hashes(state["content"], dgs)) if signed else None)
+    run.run("dg_hashes", (lambda: sod.dg_hashes(signed_sod.content, dgs)) if signed_sod else None)
 
     def mrz() -> str:
         try:
@@ -364,7 +279,7 @@ def verify(
                 "\n".join(state["mrz_text"][i : i + 30] for i in range(0, 90, 30))
             )
         except MRZError as exc:
-            raise _Fail("MRZ_INVALID", str(exc)) from exc
+            raise CheckFailed("MRZ_INVALID", str(exc)) from exc
         return "TD1 check digits valid"
 
     mrz_ok = run.run("mrz", mrz if parsed else None)
@@ -373,7 +288,7 @@ def verify(
         td1: TD1 = state["td1"]
         chip_pin = state["dg13"].get(1, [""])[0]
         if not (id_number == td1.pin == chip_pin and td1.document_number == id_number[-9:]):
-            raise _Fail("ID_NUMBER_MISMATCH", "the PIN sent differs from the chip's")
+            raise CheckFailed("ID_NUMBER_MISMATCH", "the PIN sent differs from the chip's")
         return "PIN, MRZ and DG13 agree"
 
     same = run.run("id_number", id_match if mrz_ok else None)
@@ -381,12 +296,13 @@ def verify(
 
     def found() -> str:
         if record is None:
-            raise _Fail("CITIZEN_NOT_FOUND", f"no citizen {id_number}")
+            raise CheckFailed("CITIZEN_NOT_FOUND", f"no citizen {id_number}")
         return "citizen found"
 
     known = run.run("registry_record", found if same else None)
     run.run("card_status", (lambda: _card_status(record, state, at)) if known else None)
     run.run("registry_data", (lambda: _registry_data(record, state["dg13"])) if known else None)
+    run.run("registry_residence", (lambda: _residence(record, state["dg13"])) if known else None)
     run.run("citizen_status", (lambda: _citizen_status(record)) if known else None)
     return Verdict(run.checks, ds.subject.rfc4514_string() if ds is not None else None)
 
@@ -395,20 +311,20 @@ def _card_status(record: dict[str, Any] | None, state: dict[str, Any], at: datet
     assert record is not None
     card = record.get("id_card")
     if not card:
-        raise _Fail("CARD_NOT_ISSUED", "the database records no chip card")
+        raise CheckFailed("CARD_NOT_ISSUED", "the database records no chip card")
     chip_issued = state["dg13"].get(11, [""])[0]
     if chip_issued != _dmy(card["issue_date"]):
-        raise _Fail(
+        raise CheckFailed(
             "CARD_LOST",
             f"this card (issued {chip_issued}) was reported lost and replaced by the card "
             f"issued {_dmy(card['issue_date'])}",
         )
     status = card["status"]
     if status in ("lost", "revoked", "expired"):
-        raise _Fail(f"CARD_{status.upper()}", f"the database records the card as {status}")
+        raise CheckFailed(f"CARD_{status.upper()}", f"the database records the card as {status}")
     expiry = _mrz_date(state["td1"].expiry, at.date())
     if expiry is not None and expiry < at.date():
-        raise _Fail("CARD_EXPIRED", f"expired on {expiry:%d/%m/%Y}")
+        raise CheckFailed("CARD_EXPIRED", f"expired on {expiry:%d/%m/%Y}")
     return "current card, valid"
 
 
@@ -423,14 +339,22 @@ def _registry_data(record: dict[str, Any] | None, dg13: dict[int, list[str]]) ->
     }
     differ = [t for t, v in expected.items() if _nfc(first.get(t, "")) != _nfc(v or "")]
     if differ:
-        raise _Fail("DATA_MISMATCH", f"DG13 tags {differ} differ from the database")
-    if _nfc(first.get(9, "")) not in {_nfc(a) for a in accepted_residences(record)}:
-        raise _Fail("RESIDENCE_CHANGED", "the chip's residence is not the citizen's current one")
-    return "name, date of birth, sex and residence match"
+        raise CheckFailed("DATA_MISMATCH", f"DG13 tags {differ} differ from the database")
+    return "name, date of birth and sex match"
+
+
+def _residence(record: dict[str, Any] | None, dg13: dict[int, list[str]]) -> str:
+    assert record is not None
+    residence = (dg13.get(9) or [""])[0]
+    if _nfc(residence) not in {_nfc(a) for a in accepted_residences(record)}:
+        raise CheckFailed(
+            "RESIDENCE_CHANGED", "the chip's residence is not the citizen's current one"
+        )
+    return "permanent residence matches"
 
 
 def _citizen_status(record: dict[str, Any] | None) -> str:
     assert record is not None
     if record["status"] != "alive":
-        raise _Fail("CITIZEN_NOT_ALIVE", f"the citizen is recorded as {record['status']}")
+        raise CheckFailed("CITIZEN_NOT_ALIVE", f"the citizen is recorded as {record['status']}")
     return "alive"

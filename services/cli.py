@@ -87,9 +87,21 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_contract(args: argparse.Namespace) -> int:
-    """Write or check the published OpenAPI contracts."""
+    """Write, check, diff the published OpenAPI contracts, or report a client's coverage."""
     from services.contracts import check_contracts, write_contracts
 
+    if args.action in ("diff", "coverage"):
+        from services.contract.commands import run_coverage, run_diff
+
+        if args.action == "diff":
+            outcome = run_diff(Path(args.old), Path(args.new))
+        else:
+            outcome = run_coverage(
+                args.url, args.journal, args.contract, junit=args.junit, json_out=args.json,
+                gaps=args.gaps, fail_under=args.fail_under,
+            )  # fmt: skip
+        (_err if outcome.status == 2 else _out)(outcome.text)
+        return outcome.status
     directory = Path(args.dir)
     if args.action == "write":
         for path in write_contracts(directory):
@@ -187,10 +199,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", help="audit database (default DATA_DIR/audit.db)")
     p.set_defaults(func=cmd_audit)
 
+    from services.procedures.commands import add_parser as add_procedure_parser
+
+    add_procedure_parser(sub)
+
     p = sub.add_parser("contract", help=cmd_contract.__doc__)
-    p.add_argument("action", choices=("write", "check"))
-    p.add_argument("--dir", default="contracts/openapi")
-    p.set_defaults(func=cmd_contract)
+    actions = p.add_subparsers(dest="action", required=True)
+    for name, text in (("write", "regenerate the contracts"), ("check", "fail on drift")):
+        q = actions.add_parser(name, help=text)
+        q.add_argument("--dir", default="contracts/openapi")
+        q.set_defaults(func=cmd_contract)
+    q = actions.add_parser("diff", help="breaking changes from OLD to NEW; exit 1 if any")
+    q.add_argument("old", help="OpenAPI file or directory (YAML/JSON)")
+    q.add_argument("new", help="OpenAPI file or directory (YAML/JSON)")
+    q.set_defaults(func=cmd_contract)
+    q = actions.add_parser("coverage", help="what a client exercised of the contract (journal)")
+    q.add_argument("--url", action="append", default=[], help="a live service (repeatable)")
+    q.add_argument("--journal", action="append", type=Path, default=[], help="saved journal")
+    q.add_argument("--contract", action="append", type=Path, default=[], help="its contract")
+    q.add_argument("--junit", type=Path, help="write JUnit XML here")
+    q.add_argument("--json", type=Path, help="write the items as JSON here")
+    q.add_argument("--gaps", choices=("skipped", "failure"), default="skipped",
+                   help="JUnit status of never-exercised items (default skipped)")  # fmt: skip
+    q.add_argument("--fail-under", type=float, help="exit 1 below this operation coverage (%%)")
+    q.set_defaults(func=cmd_contract)
     return parser
 
 

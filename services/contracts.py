@@ -80,6 +80,28 @@ def check_contracts(directory: Path) -> list[str]:
         path = directory / f"{name}.yaml"
         if not path.exists():
             problems.append(f"{path} is missing; run 'make contracts'")
-        elif path.read_text(encoding="utf-8") != text:
+        elif (committed := path.read_text(encoding="utf-8")) != text:
             problems.append(f"{path} differs from the served OpenAPI; run 'make contracts'")
+            problems += _drift_summary(committed, text)
     return problems
+
+
+def _drift_summary(committed: str, served: str, limit: int = 10) -> list[str]:
+    """What changed from the committed contract to the served one, breaking changes first."""
+    from services.contract.diff import diff_documents, summary
+
+    try:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x
+        changes = diff_documents(yaml.load(committed, loader), yaml.load(served, loader))
+    except (yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return [f"  (cannot compare: {exc})"]
+    if not changes:
+        return ["  no operation, field or status changed (descriptions, examples or order only)"]
+    lines = [f"  {summary(changes)}:"]
+    lines += [
+        f"  {c.level:<8} {' '.join(filter(None, (c.operation, c.where)))}: {c.message}"
+        for c in changes[:limit]
+    ]
+    if len(changes) > limit:
+        lines.append(f"  ... {len(changes) - limit} more: sim06 contract diff OLD NEW")
+    return lines

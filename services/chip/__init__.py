@@ -1,6 +1,7 @@
-"""Chip identity card service: reader simulation, C06-style verification, card QR code."""
+"""Chip identity card service: reader simulation, C06-style verification, QR code, face match."""
 
 from services.chip.app import create_app, create_router
+from services.chip.biometrics import FaceMatcher
 from services.chip.service import ChipService
 
-__all__ = ["ChipService", "create_app", "create_router"]
+__all__ = ["ChipService", "FaceMatcher", "create_app", "create_router"]

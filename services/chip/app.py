@@ -1,4 +1,4 @@
-"""Chip card API: reader simulation, chip verification (C06-style), card QR code.
+"""Chip card API: reader simulation, chip verification (C06-style), card QR code, face match.
 
 ``create_router(settings, store)`` is mounted by the identity service (the architecture puts
 ``/chip/verify`` there); ``create_app(settings, store)`` serves it alone for tests and benchmarks.
@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
 from services.chip import schemas
+from services.chip.biometrics import EXPECTED, FaceMatcher
 from services.chip.service import ChipService
 from services.common.http import BodyLimitMiddleware, install_problem_handlers
 from services.common.settings import Settings
@@ -28,6 +29,11 @@ DEFECT_HELP = (
     "(SOD signed by a DS not chained to the CSCA), expired_signer, revoked_signer (DS on the "
     "CRL), lost (the citizen's previous card, reported lost and replaced), moved (genuine card "
     "whose DG13 residence predates a move)."
+)
+
+PROBE_HELP = (
+    "genuine (the holder: match), impostor (another synthetic person: no_match), replay (the "
+    "holder photographed off a screen: liveness_failed), poor_quality (blurred, underexposed)."
 )
 
 
@@ -117,6 +123,37 @@ def create_router(
     )
     async def qr_parse(body: schemas.QRParseIn) -> Response:
         return _json(chip.qr_parse(body.text))
+
+    faces = FaceMatcher(chip)
+
+    @router.post(
+        "/v1/biometrics/face-match",
+        tags=["biometrics"],
+        name="face-match",
+        summary="Compare a face capture with the chip photo (DG2): quality, liveness, score",
+        response_model=schemas.FaceMatchOut,
+    )
+    def face_match(body: schemas.FaceMatchIn) -> Response:
+        # A plain def: image analysis is CPU work, so it runs in the thread pool.
+        return _json(faces.match(body))
+
+    @router.get(
+        "/v1/biometrics/probes/{pin}",
+        tags=["biometrics"],
+        name="probe",
+        summary="A synthetic face capture of the card holder that yields a chosen decision",
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
+    )
+    def probe(
+        pin: str = pin_path,
+        kind: Annotated[schemas.ProbeKind, Query(description=PROBE_HELP)] = "genuine",
+        format: Annotated[Literal["jpeg", "png"], Query()] = "jpeg",
+    ) -> Response:
+        headers = {"X-Sim06-Probe-Kind": kind, "X-Sim06-Expected-Decision": EXPECTED[kind]}
+        return Response(
+            faces.probe(pin, kind, format), media_type=f"image/{format}", headers=headers
+        )
 
     return router
 

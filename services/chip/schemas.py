@@ -61,6 +61,12 @@ class CheckResult(Out):
     detail: str
 
 
+class FailedCheck(Out):
+    check: str = Field(description="Name of the check, a key of `checks`.")
+    reason: str
+    detail: str
+
+
 class Verdict(Out):
     """The verdict. Observed C06 names: verifyRequestId, verifyC06, c06VerifySignature."""
 
@@ -68,7 +74,12 @@ class Verdict(Out):
     id_number: str
     valid: bool
     reason: str | None = Field(
-        description="First failed check's reason: " + ", ".join(sorted(REASONS)) + "."
+        description="The first failed check's reason (all of them: `failed`): "
+        + ", ".join(sorted(REASONS))
+        + "."
+    )
+    failed: list[FailedCheck] = Field(
+        description="Every failed check in check order, each with its reason (empty if valid)."
     )
     checks: dict[str, CheckResult] = Field(description="In order: " + ", ".join(CHECKS) + ".")
     document_signer: str | None = Field(description="Subject DN of the DS certificate in the SOD.")
@@ -100,3 +111,66 @@ class QRParsed(Out):
 
 class JWKS(Out):
     keys: list[dict[str, Any]]
+
+
+FaceDecision = Literal["match", "no_match", "liveness_failed", "poor_quality"]
+ProbeKind = Literal["genuine", "impostor", "replay", "poor_quality"]
+
+
+class FaceMatchIn(BaseModel):
+    """A face capture to compare with the chip photo of the citizen's card."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pin: str = Field(pattern=PIN_PATTERN, description="12-digit PIN of the card holder.")
+    image: str = Field(
+        pattern=B64_PATTERN,
+        min_length=1,
+        max_length=1_400_000,
+        description="The capture, base64 JPEG or PNG, frontal, framed like the chip photo (3:4).",
+    )
+    dg2Data: str | None = Field(
+        default=None,
+        pattern=B64_PATTERN,
+        max_length=MAX_FILE_B64,
+        description="DG2 as read from the chip (base64); default: the DG2 of the current card.",
+    )
+    threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Overrides SIM06_FACE_MATCH_THRESHOLD."
+    )
+
+
+class Liveness(Out):
+    passed: bool
+    method: Literal["screen_replay_banding"]
+    replay_signal: float = Field(description="Share of the row spectrum in a 2.5-8 px band peak.")
+    threshold: float = Field(description="Replay signals at or above this fail liveness.")
+
+
+class FaceQuality(Out):
+    passed: bool
+    width: int
+    height: int
+    sharpness: float = Field(description="Variance of the Laplacian on the 120x160 frame.")
+    brightness: float = Field(description="Mean grey level (0-255) on the 120x160 frame.")
+    contrast: float = Field(description="Standard deviation of the grey level.")
+    face_found: bool
+    issues: list[
+        Literal[
+            "low_resolution", "blurred", "too_dark", "too_bright", "low_contrast", "face_not_found"
+        ]
+    ]
+
+
+class FaceMatchOut(Out):
+    """Decision order: poor_quality, then liveness_failed, then match / no_match by score."""
+
+    pin: str
+    decision: FaceDecision
+    matched: bool
+    score: float | None = Field(description="0..1, deterministic; null when no face was measured.")
+    threshold: float
+    detail: str
+    reference: Literal["card_dg2", "submitted_dg2"]
+    liveness: Liveness
+    quality: FaceQuality

@@ -114,6 +114,9 @@ class ChipService:
             "id_number": body.idNumber,
             "valid": verdict.valid,
             "reason": verdict.reason,
+            "failed": [
+                {"check": c.name, "reason": c.reason, "detail": c.detail} for c in verdict.failed
+            ],
             "checks": checks,
             "document_signer": verdict.signer_subject,
             "verified_at": self.at.date().isoformat(),
@@ -130,6 +133,7 @@ class ChipService:
             "iat": int(time.time()),
             "valid": verdict["valid"],
             "reason": verdict["reason"],
+            "failed": [f["reason"] for f in verdict["failed"]],
             "checks": {
                 n: c["reason"] or ("ok" if c["passed"] else "skipped")
                 for n, c in verdict["checks"].items()

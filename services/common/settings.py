@@ -137,8 +137,52 @@ class Settings(BaseSettings):
     )
 
     # --- backends (PostgreSQL, Redis): added by the scale work ---
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of the population (postgresql://user:pw@host/db); "
+        "None: the SQLite file DB_PATH.",
+    )
+    database_pool_size: int = Field(
+        default=8, ge=1, le=200, description="Pooled PostgreSQL connections per process."
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL of the state shared by replicas (codes, sessions, replay caches, "
+        "rate limits); None: in process.",
+    )
+    redis_prefix: str = Field(
+        default="sim06:", description="Prefix of every Redis key (several environments, one Redis)."
+    )
 
     # --- latency profiles and faults: added by the procedures work ---
+    latency_profile: str = Field(
+        default="ideal",
+        description="Latency profile applied to every request (ideal, typical, evening-peak, "
+        "degraded, outage; per request: header X-Sim-Latency-Profile).",
+    )
+    latency_profiles_file: Path | None = Field(
+        default=None, description="YAML of extra or replaced latency profiles."
+    )
+    fault: Literal["timeout", "reset", "truncated", "http_503"] | None = Field(
+        default=None, description="Fault injected into requests (per request: header X-Sim-Fault)."
+    )
+    fault_rate: float = Field(
+        default=1.0, ge=0.0, le=1.0, description="Share of requests that get the fault."
+    )
+    fault_services: list[str] = Field(
+        default_factory=list, description="Services the fault and latency apply to; empty = all."
+    )
+    fault_seed: int = Field(default=6, description="Seed of the delay and fault draws (replay).")
+    fault_hold_seconds: float = Field(
+        default=60.0, gt=0, description="How long a 'timeout' fault holds the request unanswered."
+    )
+    fault_retry_after: int = Field(default=5, ge=0, description="Retry-After of an http_503 fault.")
+    procedures_port: int = Field(default=8003, description="Port of the procedures API.")
+    admin_port: int = Field(default=8004, description="Port of the admin console.")
+    procedures_dir: Path | None = Field(
+        default=None, description="Procedure catalogue; default: the repository's "
+        "contracts/procedures."
+    )
 
     @property
     def keys_dir(self) -> Path:

@@ -10,6 +10,9 @@ GET  /v1/registry/citizens/{pin}/residence-confirmation      ┘
 POST /soap/dancu                           SOAP 1.1 profile (observed envelopes, domain §6.3)
 GET  /v1/citizens/{pin}/access-log         who looked at a citizen's data
 GET|POST /admin/agencies                   admin API (Bearer SIM06_GATEWAY_ADMIN_TOKEN)
+
+Plain lookups (``GET /v1/registry/citizens/<12 digits>``) take a pure ASGI fast path in front
+of FastAPI (:mod:`services.gateway.fastpath`): the same exchange and reply, less machinery.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from services.gateway import access_log, admin, profile_json, profile_soap
 from services.gateway.agencies import AgencyDirectory, load_agencies
 from services.gateway.audit import AuditLog
 from services.gateway.exchange import Gateway
+from services.gateway.fastpath import LookupFastPath
 from services.gateway.oauth import OAuthError, TokenService, parse_form
 from services.gateway.registry_client import (
     HttpRegistryClient,
@@ -157,7 +161,9 @@ def create_app(
     async def healthz() -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
-    profile_json.install(app, gateway, signer)
+    profile = profile_json.install(app, gateway, signer)
+    # Plain lookups skip FastAPI's routing (same exchange, same reply; see fastpath.py).
+    app.add_middleware(LookupFastPath, profile=profile)
     profile_soap.install(app, gateway, signer)
     access_log.install(app, gateway, settings)
     admin.install(app, gateway, settings)

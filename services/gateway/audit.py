@@ -7,9 +7,9 @@ A one-row ``audit_head`` (last seq and hash, written in the same transaction) al
 deleting records from the end. :func:`verify_chain` checks a file and says where it breaks.
 
 Appends are serialised (so the chain is linear under any concurrency) and committed in
-groups: every record queued in one event-loop iteration goes into one transaction. With
-``durable=True`` the request awaits its record's commit (WAL, ``synchronous=FULL``) before
-answering; the fsync is shared by the whole batch, so durability does not cap throughput.
+groups (see :class:`AuditLog`). With ``durable=True`` the request awaits its record's commit
+(WAL, ``synchronous=FULL``: durable against power loss) before answering; the fsync is shared
+by the whole batch and runs off the event loop, so durability does not cap throughput.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import sqlite3
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,41 @@ def record_hash(row: dict[str, Any]) -> str:
     return hashlib.sha256(row["prev_hash"].encode("ascii") + b"\n" + canonical).hexdigest()
 
 
+@dataclass(slots=True)
+class _Inflight:
+    """A staged transaction whose COMMIT runs on the committer thread."""
+
+    commit: Future[Any]
+    staged: tuple[int, str]
+    waiters: list[asyncio.Future[None]]
+    loop: asyncio.AbstractEventLoop
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _call_soon_threadsafe(loop: asyncio.AbstractEventLoop, callback: Any, *args: Any) -> None:
+    if not loop.is_closed():
+        try:
+            loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # closed in between: nobody waits any more
+            pass
+
+
+def _resolve(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in waiters:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(RuntimeError(f"audit write failed: {type(error).__name__}"))
+
+
 def _connect(path: Path, *, durable: bool) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -106,7 +142,15 @@ def _connect(path: Path, *, durable: bool) -> sqlite3.Connection:
 
 
 class AuditLog:
-    """The append-only, hash-chained log in one SQLite file."""
+    """The append-only, hash-chained log in one SQLite file.
+
+    Group commit (``durable=True``): records queued while no commit is running are staged in
+    one transaction on the event loop (hashing, inserts: Python work) and its ``COMMIT`` (the
+    WAL write and fsync, which release the GIL) runs on a one-thread committer. While that
+    commit is in flight the loop keeps serving, and the records of those requests queue up for
+    the next transaction, started as soon as the previous one is durable. Each request answers
+    once its own transaction has committed, so the batch grows with the requests in flight.
+    """
 
     def __init__(self, path: Path, *, durable: bool = True) -> None:
         self.path = path
@@ -119,8 +163,13 @@ class AuditLog:
         self._pending: list[AuditEntry] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._scheduled = False
-        # Serialises writers from several threads/loops (tests, CLI); uncontended in a server.
+        # The transaction whose COMMIT runs on the committer thread, if any.
+        self._inflight: _Inflight | None = None
+        self._committer: ThreadPoolExecutor | None = None
+        # Held from staging a transaction to its end: one writer at a time, whatever the thread
+        # (event loop, tests, CLI); uncontended in a server.
         self._lock = threading.Lock()
+        self._settle_lock = threading.Lock()
         self._reader = sqlite3.connect(
             f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
         )
@@ -128,10 +177,9 @@ class AuditLog:
     async def append(self, entry: AuditEntry) -> None:
         """Queue ``entry`` for the next group commit; when durable, return once committed.
 
-        The commit runs on the event loop after the callbacks already ready (``call_soon``),
-        so every exchange that reached this point in the same loop iteration shares one
-        transaction and one fsync. No thread: a writer thread would wait for the GIL behind
-        the busy loop (milliseconds) on every batch.
+        A batch starts after the callbacks already ready on the loop (``call_soon``), so the
+        exchanges that reached this point in the same loop iteration share it; while a commit
+        is in flight, new records wait for it to finish and go into the next one.
         """
         loop = asyncio.get_running_loop()
         self._pending.append(entry)
@@ -139,9 +187,9 @@ class AuditLog:
         if self.durable:
             future = loop.create_future()
             self._waiters.append(future)
-        if not self._scheduled:
+        if not self._scheduled and self._inflight is None:
             self._scheduled = True
-            loop.call_soon(self._commit_pending)
+            loop.call_soon(self._next_batch, loop)
         if future is not None:
             await future
 
@@ -151,16 +199,71 @@ class AuditLog:
         self._commit_pending()
 
     def flush(self) -> None:
-        """Commit whatever is pending."""
+        """Commit whatever is pending (waits for a commit in flight first)."""
         self._commit_pending()
 
     def close(self) -> None:
         """Commit what is pending and close the file."""
         self._commit_pending()
+        if self._committer is not None:
+            self._committer.shutdown(wait=True)
         self._conn.close()
         self._reader.close()
 
+    # --- group commit ----------------------------------------------------------------------
+
+    def _next_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._scheduled = False
+        if self._inflight is not None or not self._pending:
+            return
+        if not self._lock.acquire(blocking=False):
+            # A synchronous writer (another thread) has the file; retry on the next iteration.
+            self._scheduled = True
+            loop.call_soon(self._next_batch, loop)
+            return
+        batch, self._pending = self._pending, []
+        waiters, self._waiters = self._waiters, []
+        try:
+            staged = self._stage(batch)
+        except sqlite3.Error as exc:
+            self._lock.release()
+            _resolve(waiters, exc)
+            return
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="sim06-audit-commit")
+        commit = self._committer.submit(self._conn.execute, "COMMIT")
+        inflight = _Inflight(commit, staged, waiters, loop)
+        self._inflight = inflight
+        commit.add_done_callback(lambda _: _call_soon_threadsafe(loop, self._settle, inflight))
+
+    def _settle(self, inflight: _Inflight, *, resume: bool = True) -> None:
+        """End ``inflight`` once its COMMIT returned (idempotent; the loop or a sync caller).
+
+        ``resume`` starts the next batch at once (the loop's callback); a synchronous caller
+        commits what is pending itself.
+        """
+        with self._settle_lock:
+            if self._inflight is not inflight:
+                return
+            self._inflight = None
+        error = inflight.commit.exception()  # waits if a sync caller got here first
+        if error is None:
+            self._seq, self._prev = inflight.staged
+        elif self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+        self._lock.release()
+        loop = inflight.loop
+        if _on_loop(loop):
+            _resolve(inflight.waiters, error)
+            if resume and self._pending and not self._scheduled:
+                self._next_batch(loop)
+        else:
+            _call_soon_threadsafe(loop, _resolve, inflight.waiters, error)
+
     def _commit_pending(self) -> None:
+        inflight = self._inflight
+        if inflight is not None:
+            self._settle(inflight, resume=False)
         with self._lock:
             self._scheduled = False
             batch, self._pending = self._pending, []
@@ -168,18 +271,17 @@ class AuditLog:
             error: BaseException | None = None
             if batch:
                 try:
-                    self._write(batch)
+                    staged = self._stage(batch)
+                    self._conn.execute("COMMIT")
+                    self._seq, self._prev = staged
                 except sqlite3.Error as exc:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
                     error = exc
-        for future in waiters:
-            if future.done():
-                continue
-            if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(RuntimeError(f"audit write failed: {type(error).__name__}"))
+        _resolve(waiters, error)
 
-    def _write(self, batch: list[AuditEntry]) -> None:
+    def _stage(self, batch: list[AuditEntry]) -> tuple[int, str]:
+        """Open a transaction holding ``batch``; the chain's new head once it commits."""
         rows = []
         subjects: list[tuple[str, int]] = []
         seq, prev = self._seq, self._prev
@@ -218,12 +320,11 @@ class AuditLog:
                 "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
                 (seq, prev),
             )
-            conn.execute("COMMIT")
         except sqlite3.Error:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        self._seq, self._prev = seq, prev
+        return seq, prev
 
     # --- reading ---------------------------------------------------------------------------
 

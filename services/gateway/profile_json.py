@@ -10,6 +10,8 @@ say where they arose: ``"source": "gateway"`` (the exchange layer refused or fai
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -79,8 +81,8 @@ def _pins_of(operation: str, body: dict[str, Any]) -> list[str]:
     ]
 
 
-def _json_body(request: Request, raw: bytes) -> dict[str, Any]:
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+def _json_body(headers: Mapping[str, str], raw: bytes) -> dict[str, Any]:
+    media = (headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         raise ProblemError(
             "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with 'Content-Type: application/json'."
@@ -94,8 +96,7 @@ def _json_body(request: Request, raw: bytes) -> dict[str, Any]:
     return body
 
 
-def _requested_fields(request: Request) -> frozenset[str] | None:
-    raw = request.query_params.get("fields")
+def _requested_fields(raw: str | None) -> frozenset[str] | None:
     if raw is None:
         return None
     names = frozenset(n.strip() for n in raw.split(",") if n.strip())
@@ -110,30 +111,73 @@ def _requested_fields(request: Request) -> frozenset[str] | None:
     return names
 
 
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """What an exchange reads of its HTTP request, whichever way the request was parsed.
+
+    ``headers`` maps lowercase names to the first value sent (Starlette's ``Headers.get``);
+    ``path`` and ``query`` are the request URL's; ``fields`` is the ``fields`` query parameter.
+    """
+
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+    fields: str | None = None
+
+    @classmethod
+    async def of(cls, request: Request) -> Incoming:
+        """The exchange inputs of a Starlette request (reads the body of a POST)."""
+        url = request.url
+        return cls(
+            method=request.method,
+            path=url.path,
+            query=url.query,
+            headers=request.headers,
+            body=await request.body() if request.method == "POST" else b"",
+            fields=request.query_params.get("fields"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A signed, audited answer: ``response()`` renders it (the same bytes on every path)."""
+
+    status: int
+    payload: bytes
+    media: str
+    headers: dict[str, str]
+
+    def response(self) -> Response:
+        return Response(
+            self.payload, status_code=self.status, media_type=self.media, headers=self.headers
+        )
+
+
 class JsonProfile:
-    """The handler shared by the five operations."""
+    """The handler shared by the five operations (and the lookup fast path)."""
 
     def __init__(self, gateway: Gateway, signer: ResponseSigner) -> None:
         self.gateway = gateway
         self.signer = signer
 
-    async def exchange(self, request: Request, operation: str, pin: str | None) -> Response:
+    async def exchange(self, request: Incoming, operation: str, pin: str | None) -> Reply:
+        """Authenticate, authorise, forward, filter, audit (durably) and sign one exchange."""
         gw = self.gateway
         ctx: Context = context_from_headers(request.headers)
-        raw = b""
+        raw = request.body
         pins = [pin[:32]] if pin is not None else []
         headers: dict[str, str] = {}
         fields: list[str] = []
         forwarded = False
         try:
-            if request.method == "POST":
-                raw = await request.body()
             token, agency = gw.authenticate(request.headers.get("authorization"))
             ctx.agency = agency
-            body = _json_body(request, raw) if request.method == "POST" else None
+            body = _json_body(request.headers, raw) if request.method == "POST" else None
             if body is not None:
                 pins = _pins_of(operation, body)
-            requested = _requested_fields(request) if operation == "lookup" else None
+            requested = _requested_fields(request.fields) if operation == "lookup" else None
             grant = gw.authorize(ctx, token, agency, operation, requested)
             forwarded = True
             if operation == "lookup" and grant.fields is None and requested is None:
@@ -151,7 +195,7 @@ class JsonProfile:
         except TokenError as exc:
             status, outcome, media = 401, "GATEWAY_UNAUTHENTICATED", PROBLEM_MEDIA_TYPE
             payload = orjson.dumps(
-                problem_body(outcome, str(exc), instance=request.url.path,
+                problem_body(outcome, str(exc), instance=request.path,
                              extra={"source": "gateway"})
             )  # fmt: skip
             headers["WWW-Authenticate"] = exc.www_authenticate()
@@ -160,11 +204,11 @@ class JsonProfile:
             source = "registry" if forwarded and not code.startswith("GATEWAY_") else "gateway"
             status, outcome, media = exc.spec.status, code, PROBLEM_MEDIA_TYPE
             payload = orjson.dumps(
-                problem_body(code, exc.detail, instance=request.url.path, errors=exc.errors,
+                problem_body(code, exc.detail, instance=request.path, errors=exc.errors,
                              extra={"source": source})
             )  # fmt: skip
             headers.update(exc.headers or {})
-        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        path = request.path + (f"?{request.query}" if request.query else "")
         rq_hash = request_hash(request.method, path, ctx.request_id, raw)
         await gw.record(
             ctx,
@@ -180,11 +224,11 @@ class JsonProfile:
         headers["X-JWS-Signature"] = self.signer.sign(payload, rq_hash)
         if ctx.request_id and set(ctx.request_id) <= _ID_OK:
             headers["X-MaYeuCau"] = ctx.request_id
-        return Response(payload, status_code=status, media_type=media, headers=headers)
+        return Reply(status, payload, media, headers)
 
 
-def install(app: FastAPI, gateway: Gateway, signer: ResponseSigner) -> None:
-    """Add the ``/v1/registry/...`` routes to ``app``."""
+def install(app: FastAPI, gateway: Gateway, signer: ResponseSigner) -> JsonProfile:
+    """Add the ``/v1/registry/...`` routes to ``app``; the profile serving them."""
     profile = JsonProfile(gateway, signer)
     common: dict[str, Any] = {"tags": ["registry"], "openapi_extra": OPENAPI_EXTRA}
     with_pin: dict[str, Any] = {"tags": ["registry"], "openapi_extra": PIN_OPENAPI_EXTRA}
@@ -200,7 +244,8 @@ def install(app: FastAPI, gateway: Gateway, signer: ResponseSigner) -> None:
     async def lookup(request: Request) -> Response:
         # The PIN is read from the path directly: no per-request dependency solving.
         pin = request.path_params["pin"]
-        return await profile.exchange(request, "lookup", pin)
+        reply = await profile.exchange(await Incoming.of(request), "lookup", pin)
+        return reply.response()
 
     @app.post(
         "/v1/registry/citizens/verify",
@@ -210,7 +255,8 @@ def install(app: FastAPI, gateway: Gateway, signer: ResponseSigner) -> None:
         **common,
     )
     async def verify(request: Request) -> Response:
-        return await profile.exchange(request, "verify", None)
+        reply = await profile.exchange(await Incoming.of(request), "verify", None)
+        return reply.response()
 
     @app.post(
         "/v1/registry/citizens/verify-batch",
@@ -220,7 +266,8 @@ def install(app: FastAPI, gateway: Gateway, signer: ResponseSigner) -> None:
         **common,
     )
     async def verify_batch(request: Request) -> Response:
-        return await profile.exchange(request, "verify-batch", None)
+        reply = await profile.exchange(await Incoming.of(request), "verify-batch", None)
+        return reply.response()
 
     @app.get(
         "/v1/registry/citizens/{pin}/household",
@@ -232,7 +279,8 @@ def install(app: FastAPI, gateway: Gateway, signer: ResponseSigner) -> None:
     async def household(request: Request) -> Response:
         # The PIN is read from the path directly: no per-request dependency solving.
         pin = request.path_params["pin"]
-        return await profile.exchange(request, "household", pin)
+        reply = await profile.exchange(await Incoming.of(request), "household", pin)
+        return reply.response()
 
     @app.get(
         "/v1/registry/citizens/{pin}/residence-confirmation",
@@ -244,4 +292,7 @@ def install(app: FastAPI, gateway: Gateway, signer: ResponseSigner) -> None:
     async def residence_confirmation(request: Request) -> Response:
         # The PIN is read from the path directly: no per-request dependency solving.
         pin = request.path_params["pin"]
-        return await profile.exchange(request, "residence-confirmation", pin)
+        reply = await profile.exchange(await Incoming.of(request), "residence-confirmation", pin)
+        return reply.response()
+
+    return profile

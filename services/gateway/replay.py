@@ -7,34 +7,47 @@ In-memory, for the embedded single-process gateway; several replicas would share
 
 from __future__ import annotations
 
+import heapq
 import time
+from collections.abc import Callable
 
 
 class ReplayCache:
-    """Identifiers seen within their time-to-live."""
+    """Identifiers seen within their time-to-live.
 
-    def __init__(self, *, max_entries: int = 2_000_000) -> None:
+    Expired identifiers leave in expiry order (a heap beside the dict), so each call does
+    amortised O(log n) work; no periodic sweep over the whole cache stalls the event loop.
+    """
+
+    def __init__(
+        self, *, max_entries: int = 2_000_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._expiry: dict[str, float] = {}
+        self._deadlines: list[tuple[float, str]] = []
         self._max = max_entries
-        self._next_purge = 0.0
+        self._clock = clock
 
     def first_use(self, key: str, ttl: float) -> bool:
         """True the first time ``key`` is seen within ``ttl`` seconds; False on a replay."""
-        now = time.monotonic()
+        now = self._clock()
         expiry = self._expiry.get(key)
         if expiry is not None and expiry > now:
             return False
-        if now >= self._next_purge or len(self._expiry) >= self._max:
-            self._purge(now)
+        self._purge(now)
         if len(self._expiry) >= self._max:
             # Refusing is safer than forgetting: a full cache must not let a replay through.
             return False
-        self._expiry[key] = now + ttl
+        until = now + ttl
+        self._expiry[key] = until
+        heapq.heappush(self._deadlines, (until, key))
         return True
 
     def _purge(self, now: float) -> None:
-        self._expiry = {k: t for k, t in self._expiry.items() if t > now}
-        self._next_purge = now + 10.0
+        deadlines, expiry = self._deadlines, self._expiry
+        while deadlines and deadlines[0][0] <= now:
+            until, key = heapq.heappop(deadlines)
+            if expiry.get(key) == until:  # not re-armed since
+                del expiry[key]
 
     def __len__(self) -> int:
         return len(self._expiry)

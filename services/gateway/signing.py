@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from services.common.keys import KeyStore
 
+_ES256 = ec.ECDSA(hashes.SHA256())  # immutable: built once, not per response
+
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
@@ -52,5 +54,5 @@ class ResponseSigner:
             header["sim06_rqh"] = request_hash
         protected = b64url(orjson.dumps(header))
         signing_input = protected.encode("ascii") + b"." + body
-        r, s = decode_dss_signature(private.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        r, s = decode_dss_signature(private.sign(signing_input, _ES256))
         return f"{protected}..{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"

@@ -9,6 +9,9 @@ client asked in.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +24,9 @@ from mock_registry.store import CitizenStore
 __all__ = [
     "ACR_VALUES",
     "Account",
+    "Accounts",
     "LoginRefused",
+    "account_of",
     "acr_for",
     "find_account",
     "parse_acr_values",
@@ -70,13 +75,17 @@ def resolve_pin(hint: str) -> str | None:
 def find_account(store: CitizenStore, pin: str) -> Account:
     """The active account of ``pin``, or :class:`LoginRefused` saying why not."""
     raw = store.get(pin) if is_valid_pin(pin) else None
-    if raw is None:
+    return account_of(pin, None if raw is None else orjson.loads(raw))
+
+
+def account_of(pin: str, record: dict[str, Any] | None) -> Account:
+    """The active account in ``record`` (None: no such citizen), or :class:`LoginRefused`."""
+    if record is None:
         raise LoginRefused(
             "access_denied",
             "No citizen has this personal identification number.",
             "Không tìm thấy công dân có số định danh này.",
         )
-    record: dict[str, Any] = orjson.loads(raw)
     if record["status"] != "alive":
         state = "deceased" if record["status"] == "deceased" else "declared missing"
         raise LoginRefused(
@@ -105,6 +114,44 @@ def find_account(store: CitizenStore, pin: str) -> Account:
             "Thẻ căn cước của công dân đã bị thu hồi; tài khoản không được sử dụng.",
         )
     return Account(pin=pin, level=int(eid["level"]), record=record)
+
+
+class Accounts:
+    """:func:`find_account` over a small cache of citizen records.
+
+    A flow reads its citizen at /authorize and again at /userinfo; the record is read from the
+    database and parsed once per ``ttl`` seconds instead. The account checks (status, lock,
+    card) run on every call, and changes in the database show within ``ttl`` seconds.
+    """
+
+    def __init__(
+        self,
+        store: CitizenStore,
+        ttl: float = 2.0,
+        size: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._ttl = ttl
+        self._size = size
+        self._clock = clock
+        self._records: OrderedDict[str, tuple[float, dict[str, Any] | None]] = OrderedDict()
+
+    def find(self, pin: str) -> Account:
+        """The active account of ``pin``, or :class:`LoginRefused`."""
+        if not is_valid_pin(pin):
+            return account_of(pin, None)
+        now = self._clock()
+        cached = self._records.get(pin)
+        if cached is not None and cached[0] > now:
+            return account_of(pin, cached[1])
+        raw = self._store.get(pin)
+        record = None if raw is None else orjson.loads(raw)
+        self._records[pin] = (now + self._ttl, record)
+        self._records.move_to_end(pin)
+        if len(self._records) > self._size:
+            self._records.popitem(last=False)
+        return account_of(pin, record)
 
 
 def parse_acr_values(value: str | None) -> tuple[int | None, bool]:

@@ -27,6 +27,7 @@ from services.identity.clients import Client, ClientRegistry
 from services.identity.discovery import PATHS, metadata
 from services.identity.errors import NO_STORE, BearerError, OAuthError, json_error
 from services.identity.forms import read_form
+from services.identity.hotpath import HotPaths, hot_endpoints
 from services.identity.login import PAR_PREFIX, install_login_routes
 from services.identity.provider import Provider
 from services.identity.signing import IdentityKeys, identity_keys_dir
@@ -85,7 +86,6 @@ def create_app(
         ),
         generate_unique_id_function=operation_id,
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     install_login_routes(app, provider)
 
@@ -217,4 +217,7 @@ def create_app(
     # Chip-card reading and C06-style verification live beside the eID (architecture: bank and
     # teller apps call identity /v1/chip/verify).
     app.include_router(create_chip_router(settings, db))
+    # Added last, so the body limit wraps the direct dispatch of the login endpoints.
+    app.add_middleware(HotPaths, endpoints=hot_endpoints(app.routes))
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app

@@ -17,10 +17,12 @@ import base64
 import binascii
 import hmac
 import time
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus
 
 import jwt
+import orjson
 
 from services.identity.clients import ASSERTION_ALGS, Client, ClientRegistry
 from services.identity.errors import OAuthError, invalid_client
@@ -56,15 +58,40 @@ def _check_secret(client: Client | None, secret: str, *, basic: bool) -> Client:
     return client
 
 
+@lru_cache(maxsize=512)
+def _parsed_jwk(jwk_json: bytes) -> jwt.PyJWK:
+    # Registered keys never change, so each is parsed once, not on every token request.
+    return jwt.PyJWK(orjson.loads(jwk_json))
+
+
 def _jwk_for(client: Client, kid: str | None) -> jwt.PyJWK:
     keys = (client.jwks or {}).get("keys", [])
     candidates = [k for k in keys if kid is None or k.get("kid") == kid]
     if len(candidates) != 1:
         raise invalid_client("no single registered key matches the assertion's kid")
     try:
-        return jwt.PyJWK(candidates[0])
-    except jwt.PyJWTError:
+        return _parsed_jwk(orjson.dumps(candidates[0], option=orjson.OPT_SORT_KEYS))
+    except (jwt.PyJWTError, TypeError, orjson.JSONEncodeError):
         raise invalid_client("the registered client key is unusable") from None
+
+
+def _segment(segment: str) -> dict[str, Any]:
+    value = orjson.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def _unverified(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims, unverified: only to find the client and its key. The signature
+    and every claim are then checked by ``jwt.decode``, which parses the token again."""
+    parts = assertion.split(".")
+    if len(parts) != 3:
+        raise invalid_client("client_assertion is not a JWT")
+    try:
+        return _segment(parts[0]), _segment(parts[1])
+    except (ValueError, binascii.Error, UnicodeEncodeError):  # JSONDecodeError is a ValueError
+        raise invalid_client("client_assertion is not a JWT") from None
 
 
 def _assertion(
@@ -74,11 +101,7 @@ def _assertion(
     state: StateStore,
     audiences: list[str],
 ) -> Client:
-    try:
-        header = jwt.get_unverified_header(assertion)
-        unverified = jwt.decode(assertion, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        raise invalid_client("client_assertion is not a JWT") from None
+    header, unverified = _unverified(assertion)
     issuer = unverified.get("iss")
     if not isinstance(issuer, str) or (client_id is not None and client_id != issuer):
         raise invalid_client("client_assertion iss must be the client_id")

@@ -7,6 +7,9 @@ beats the setting, ``false`` forces the pages), ``/authorize`` logs in the citiz
 consent as given and redirects with a code at once. Refusals (no account, locked, deceased,
 level 1 asked for level 2) come back to the redirect URI as OAuth errors.
 
+A level-1 session asked for level 2 gets the step-up page (the simulated face check, POST
+/stepup) instead of a new login; a level-1 account is refused there.
+
 Forms carry a per-transaction CSRF token that must match a cookie (double submit), and the
 transaction itself lives server side (``tx:{id}``).
 """
@@ -28,14 +31,19 @@ from services.identity.accounts import (
     Account,
     LoginRefused,
     check_level,
-    find_account,
     resolve_pin,
 )
 from services.identity.authorize import AuthRequest, UntrustedRedirect, parse_request, redirect_url
 from services.identity.claims import claims_request_names
 from services.identity.errors import OAuthError
 from services.identity.forms import read_form, single
-from services.identity.pages import consent_page, error_page, login_page, message_page
+from services.identity.pages import (
+    consent_page,
+    error_page,
+    face_page,
+    login_page,
+    message_page,
+)
 from services.identity.provider import Provider
 
 __all__ = ["install_login_routes"]
@@ -82,15 +90,18 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
         hint = resolve_pin(areq.login_hint) if areq.login_hint else None
         page = login_page(
             tx=tx, csrf=csrf, client_name=areq.client.client_name or areq.client.client_id,
-            required_level=areq.required_level, error=error, hint=hint or "",
+            required_level=areq.required_level, redirect_uri=areq.redirect_uri, error=error,
+            hint=hint or "",
         )  # fmt: skip
         page.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure)
         return page
 
-    def session_fits(areq: AuthRequest, session: dict[str, Any] | None) -> bool:
+    def session_fits(
+        areq: AuthRequest, session: dict[str, Any] | None, *, any_level: bool = False
+    ) -> bool:
         if session is None or "login" in areq.prompt:
             return False
-        if session["level"] < areq.required_level:
+        if session["level"] < areq.required_level and not any_level:
             return False  # step-up needed
         if areq.max_age is not None and time.time() - session["auth_time"] > areq.max_age:
             return False
@@ -119,6 +130,9 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
             return consent_for(areq, session, pin)
         if "none" in areq.prompt:
             return refuse(areq, "login_required", "no login session fits this request")
+        if not auto and sid is not None and session_fits(areq, session, any_level=True):
+            assert session is not None
+            return start_step_up(areq, sid, session["pin"])
         if not auto:
             return start_transaction(areq)
         if not areq.login_hint:
@@ -127,7 +141,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
         try:
             if pin_or_none is None:
                 raise LoginRefused("access_denied", "login_hint is no PIN or persona key", "")
-            account = find_account(provider.store, pin_or_none)
+            account = provider.accounts.find(pin_or_none)
             check_level(account, areq.required_level)
         except LoginRefused as exc:
             return refuse(areq, exc.error, exc.message)
@@ -136,10 +150,57 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
         assert new_session is not None
         return with_session(code_response(areq, new_sid, new_session), new_sid)
 
+    def start_step_up(areq: AuthRequest, sid: str, pin: str) -> Response:
+        # Level 1 session, level 2 asked: only the face check is missing (domain §5.2).
+        try:
+            account = provider.accounts.find(pin)
+            check_level(account, areq.required_level)
+        except LoginRefused as exc:
+            return refuse(areq, exc.error, exc.message)
+        tx, csrf = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        record = {"params": areq.raw, "csrf": csrf, "sid": sid}
+        state.put(f"tx:{tx}", record, settings.identity_session_ttl)
+        page = face_page(
+            tx=tx, csrf=csrf, client_name=areq.client.client_name or areq.client.client_id,
+            citizen=account.full_name, redirect_uri=areq.redirect_uri,
+        )  # fmt: skip
+        page.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure)
+        return page
+
+    async def step_up_submit(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+            _, tx = load_tx(form, request, take=True)
+            areq = parse_request(tx["params"], provider.registry)
+        except OAuthError as exc:
+            return error_page(exc.error, exc.description)
+        sid = request.cookies.get(SESSION_COOKIE)
+        session = provider.session(sid)
+        if sid is None or session is None or sid != tx.get("sid"):
+            return refuse(areq, "login_required", "the login session expired")
+        if form.get("cancel"):
+            return refuse(areq, "access_denied", "the citizen cancelled the login")
+        if form.get("face") != "match":
+            return refuse(areq, "access_denied", "the face check did not match")
+        try:
+            account = provider.accounts.find(session["pin"])
+            check_level(account, areq.required_level)
+        except LoginRefused as exc:
+            return refuse(areq, exc.error, exc.message)
+        provider.end_session(sid)  # a new session id at the new level (no fixation)
+        new_sid = provider.new_session(account, max(areq.required_level, 2))
+        new_session = provider.session(new_sid)
+        assert new_session is not None
+        if "consent" not in areq.prompt and provider.consented(
+            account.pin, areq.client.client_id, areq.scopes
+        ):
+            return with_session(code_response(areq, new_sid, new_session), new_sid)
+        return with_session(consent_for(areq, new_session, account.pin), new_sid)
+
     def consent_for(areq: AuthRequest, session: dict[str, Any], pin: str) -> Response:
         tx, csrf = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         state.put(f"tx:{tx}", {"params": areq.raw, "csrf": csrf}, settings.identity_session_ttl)
-        account = find_account(provider.store, pin)
+        account = provider.accounts.find(pin)
         page = consent_page(
             tx=tx, csrf=csrf, client_name=areq.client.client_name or areq.client.client_id,
             scopes=areq.scopes, extra=claims_request_names(areq.claims, "userinfo"),
@@ -218,7 +279,8 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
             return error_page(exc.error, exc.description)
         page = login_page(
             tx=tx_id, csrf=tx["csrf"], client_name=areq.client.client_name or areq.client.client_id,
-            required_level=areq.required_level, query=request.query_params.get("q", ""),
+            required_level=areq.required_level, redirect_uri=areq.redirect_uri,
+            query=request.query_params.get("q", ""),
         )  # fmt: skip
         return page
 
@@ -237,6 +299,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
         def again(vi: str, en: str) -> Response:
             page = login_page(
                 tx=tx_id, csrf=tx["csrf"], required_level=areq.required_level,
+                redirect_uri=areq.redirect_uri,
                 client_name=areq.client.client_name or areq.client.client_id, error=(vi, en),
                 hint=pin,
             )  # fmt: skip
@@ -252,7 +315,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
                 "Mức độ 2 cần xác thực khuôn mặt.", "Level 2 needs the (simulated) face check."
             )
         try:
-            account: Account = find_account(provider.store, pin)
+            account: Account = provider.accounts.find(pin)
             check_level(account, level)
         except LoginRefused as exc:
             if exc.error == "unmet_authentication_requirements":
@@ -326,6 +389,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
     app.add_api_route("/login", login_search, methods=["GET"], include_in_schema=False)
     app.add_api_route("/login", login_submit, methods=["POST"], include_in_schema=False)
     app.add_api_route("/consent", consent_submit, methods=["POST"], include_in_schema=False)
+    app.add_api_route("/stepup", step_up_submit, methods=["POST"], include_in_schema=False)
     for method in ("GET", "POST"):
         app.add_api_route("/logout", logout, methods=[method], tags=["oidc"],
                           name=f"logout-{method.lower()}",

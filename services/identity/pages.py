@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse
 from mock_registry import personas
 from services.identity.claims import requested
 
-__all__ = ["consent_page", "error_page", "login_page", "message_page"]
+__all__ = ["consent_page", "error_page", "face_page", "login_page", "message_page"]
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;"
@@ -81,9 +81,12 @@ def _persona_rows(query: str) -> Iterable[str]:
 
 def login_page(
     *, tx: str, csrf: str, client_name: str, required_level: int, query: str = "",
-    error: tuple[str, str] | None = None, hint: str = "",
+    error: tuple[str, str] | None = None, hint: str = "", redirect_uri: str | None = None,
 ) -> HTMLResponse:  # fmt: skip
-    """Persona picker, PIN + 6-digit passcode, level choice with the simulated face check."""
+    """Persona picker, PIN + 6-digit passcode, level choice with the simulated face check.
+
+    ``redirect_uri``: where a submission may end up (cancel, remembered consent); browsers
+    enforce the CSP ``form-action`` on the redirect too."""
     rows = "".join(_persona_rows(query))
     err = (
         f'<p class="err" role="alert" id="error">{escape(error[0])}<br>'
@@ -134,7 +137,7 @@ def login_page(
 <button type="submit" name="cancel" value="1" id="cancel">Hủy / Cancel</button>
 </form>"""
     status = 400 if error else 200
-    return _page("Đăng nhập VNeID / VNeID login", body, status=status)
+    return _page("Đăng nhập VNeID / VNeID login", body, status=status, form_target=redirect_uri)
 
 
 def consent_page(
@@ -155,6 +158,27 @@ def consent_page(
 <button type="submit" name="decision" value="deny" id="deny">Từ chối / Deny</button>
 </form>"""
     return _page("Đồng ý chia sẻ / Consent", body, form_target=redirect_uri)
+
+
+def face_page(
+    *, tx: str, csrf: str, client_name: str, citizen: str, redirect_uri: str
+) -> HTMLResponse:
+    """Level-2 step-up of a level-1 session: the simulated face check (no camera here)."""
+    body = f"""
+<h1>Xác thực khuôn mặt / Face check</h1>
+<p>Dịch vụ <strong id="client-name">{escape(client_name)}</strong> yêu cầu mức độ 2.
+<span class="en">The service requires level 2.</span></p>
+<p><strong id="citizen">{escape(citizen)}</strong>: nhìn vào camera của ứng dụng VNeID /
+<span class="en">look into the VNeID app's camera (simulated).</span></p>
+<form method="post" action="stepup" id="face-form">
+{_hidden(tx, csrf)}
+<button type="submit" name="face" value="match" id="face-match">
+Khuôn mặt khớp / Face matches</button>
+<button type="submit" name="face" value="mismatch" id="face-mismatch">
+Khuôn mặt không khớp / Face does not match</button>
+<button type="submit" name="cancel" value="1" id="cancel">Hủy / Cancel</button>
+</form>"""
+    return _page("Xác thực khuôn mặt / Face check", body, form_target=redirect_uri)
 
 
 def error_page(error: str, description: str, *, status: int = 400) -> HTMLResponse:

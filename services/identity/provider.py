@@ -7,7 +7,7 @@ responses. State lives in the :class:`StateStore` under these keys:
     code:{code}          authorization request + login, single use            code TTL
     code_used:{code}     grant id issued from a redeemed code (reuse → revoke)  refresh TTL
     grant:{gid}          one authorization grant (the refresh-token family)    refresh TTL
-    at:{jti}             access token → grant                                   access TTL
+    at:{sha256(token)}   access token → grant, citizen and its claims           access TTL
     rt:{token}           refresh token → grant, client, scopes                  refresh TTL
     rt_used:{token}      a rotated refresh token (reuse → revoke the family)    refresh TTL
     consent:{pin}:{cid}  scopes the citizen granted to a client                 none
@@ -15,16 +15,17 @@ responses. State lives in the :class:`StateStore` under these keys:
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import jwt
 
 from mock_registry.store import CitizenStore
 from services.common.settings import Settings
 from services.identity import claims as claim_sets, pkce
-from services.identity.accounts import AMR, Account, acr_for, find_account
+from services.identity.accounts import AMR, Account, Accounts, LoginRefused, acr_for
 from services.identity.authorize import AuthRequest
 from services.identity.clients import Client, ClientRegistry
 from services.identity.errors import BearerError, OAuthError
@@ -39,6 +40,11 @@ AT_TYPE = "at+jwt"  # RFC 9068 §2.1
 
 def _token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def _digest(token: str) -> str:
+    # Tokens are looked up by hash: the state store never holds a usable bearer token.
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 class Provider:
@@ -61,6 +67,7 @@ class Provider:
         self.keys = keys
         self.subjects = subjects
         self.registry = registry
+        self.accounts = Accounts(store)
 
     # --- sessions and consent -------------------------------------------------------------
 
@@ -157,30 +164,28 @@ class Provider:
         settings = self.settings
         now = int(time.time())
         sub = self.subject(client, grant["pin"])
-        jti = _token()
         access_ttl = settings.identity_access_token_ttl
-        access = self.keys.sign(
-            {
-                "iss": self.issuer,
-                "sub": sub,
-                "aud": self.issuer,
-                "client_id": client.client_id,
-                "scope": " ".join(grant["scopes"]),
-                "exp": now + access_ttl,
-                "iat": now,
-                "jti": jti,
-                "auth_time": grant["auth_time"],
-                "acr": grant["acr"],
-                "sid": grant["sid"],
-            },
-            typ=AT_TYPE,
-        )
+        access_claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": sub,
+            "aud": self.issuer,
+            "client_id": client.client_id,
+            "scope": " ".join(grant["scopes"]),
+            "exp": now + access_ttl,
+            "iat": now,
+            "jti": _token(),
+            "auth_time": grant["auth_time"],
+            "acr": grant["acr"],
+            "sid": grant["sid"],
+        }
+        access, kid = self.keys.sign_kid(access_claims, typ=AT_TYPE)
         userinfo_extra = claim_sets.claims_request_names(grant.get("claims"), "userinfo")
         self.state.put(
-            f"at:{jti}",
-            {"gid": grant["gid"], "pin": grant["pin"], "extra": userinfo_extra},
+            f"at:{_digest(access)}",
+            {"gid": grant["gid"], "pin": grant["pin"], "extra": userinfo_extra,
+             "kid": kid, "claims": access_claims},
             access_ttl,
-        )
+        )  # fmt: skip
         response: dict[str, Any] = {
             "access_token": access,
             "token_type": "Bearer",
@@ -225,8 +230,8 @@ class Provider:
 
     def _account(self, pin: str) -> Account:
         try:
-            return find_account(self.store, pin)
-        except Exception:
+            return self.accounts.find(pin)
+        except LoginRefused:
             # The account changed since login (locked, died): its tokens no longer work.
             raise OAuthError("invalid_grant", "the account can no longer be used") from None
 
@@ -263,19 +268,35 @@ class Provider:
     # --- resource side --------------------------------------------------------------------
 
     def access_token(self, token: str) -> dict[str, Any]:
-        """Claims of a live access token, or :class:`BearerError` invalid_token."""
+        """Claims of a live access token, or :class:`BearerError` invalid_token.
+
+        A token is live when the exact string was issued here (found by its hash), has not
+        expired, its signing key is still published and its grant is not revoked. Matching
+        the issued bytes is as strong as checking the signature and costs a hash instead of
+        a JWT parse and an RSA verification per request; anything else is verified in full,
+        only to tell why it is refused.
+        """
+        link = self.state.get(f"at:{_digest(token)}")
+        if link is None:
+            self._refusal(token)
+        claims: dict[str, Any] = dict(link["claims"])
+        if claims["exp"] <= time.time():
+            raise BearerError("invalid_token", "the access token has expired")
+        if not self.keys.live(link["kid"]) or not self._grant_live(link["gid"]):
+            raise BearerError("invalid_token", "the access token was revoked")
+        claims["_pin"] = link["pin"]
+        claims["_extra"] = link.get("extra") or []
+        claims["_digest"] = _digest(token)
+        return claims
+
+    def _refusal(self, token: str) -> NoReturn:
         try:
-            claims = self.keys.verify(token, audience=self.issuer, issuer=self.issuer, typ=AT_TYPE)
+            self.keys.verify(token, audience=self.issuer, issuer=self.issuer, typ=AT_TYPE)
         except jwt.ExpiredSignatureError:
             raise BearerError("invalid_token", "the access token has expired") from None
         except jwt.PyJWTError:
             raise BearerError("invalid_token", "the access token is invalid") from None
-        link = self.state.get(f"at:{claims.get('jti')}")
-        if link is None or self.state.get(f"grant:{link['gid']}") is None:
-            raise BearerError("invalid_token", "the access token was revoked")
-        claims["_pin"] = link["pin"]
-        claims["_extra"] = link.get("extra") or []
-        return claims
+        raise BearerError("invalid_token", "the access token was revoked")
 
     def userinfo(self, token: str) -> dict[str, Any]:
         """OIDC Core §5.3: claims by scope (and ``claims.userinfo`` at authorization)."""
@@ -284,8 +305,8 @@ class Provider:
         if "openid" not in scopes:
             raise BearerError("insufficient_scope", "the token lacks the openid scope", status=403)
         try:
-            account = find_account(self.store, claims["_pin"])
-        except Exception:
+            account = self.accounts.find(claims["_pin"])
+        except LoginRefused:
             raise BearerError("invalid_token", "the account can no longer be used") from None
         names = claim_sets.requested(scopes, claims["_extra"])
         info = claim_sets.release(account.record, names, sub=claims["sub"], level=_level(claims))
@@ -312,8 +333,8 @@ class Provider:
             return {"active": False}
         if claims["client_id"] != client.client_id:
             return {"active": False}
-        claims.pop("_pin")
-        claims.pop("_extra")
+        for private in ("_pin", "_extra", "_digest"):
+            claims.pop(private)
         return {"active": True, "token_type": "access_token", **claims}
 
     def revoke(self, client: Client, token: str) -> None:
@@ -329,7 +350,7 @@ class Provider:
         except BearerError:
             return
         if claims["client_id"] == client.client_id:
-            self.state.delete(f"at:{claims['jti']}")
+            self.state.delete(f"at:{claims['_digest']}")
 
     def _grant_live(self, gid: str) -> bool:
         return self.state.get(f"grant:{gid}") is not None

@@ -142,3 +142,38 @@ def test_file_must_carry_its_own_tag(store: SQLiteCitizenStore, pki: Pki) -> Non
     files = files_of(store, pki, ADULT)
     files["dg1"] = lds.tlv(0x6D, b"")
     assert run(store, pki, files, ADULT).reason == "MALFORMED_FILE"
+
+
+def reasons(verdict: Verdict) -> list[str]:
+    return [c.reason or "" for c in verdict.failed]
+
+
+def test_every_failed_check_is_listed(store: SQLiteCitizenStore, pki: Pki) -> None:
+    expired = next(p.pin for p in personas.listed() if p.key == "expired-card")
+    # A forged signer on an expired card: both the PKI and the registry say no.
+    verdict = run(store, pki, files_of(store, pki, expired, "untrusted_signer"), expired)
+    assert reasons(verdict) == ["SIGNER_UNTRUSTED", "CARD_EXPIRED"]
+    assert verdict.reason == "SIGNER_UNTRUSTED"
+    # A tampered name on a card whose residence is out of date: three findings.
+    files = files_of(store, pki, ADULT, "moved")
+    tampered = files_of(store, pki, ADULT, "tampered_dg")
+    items = dict(chip.decode_dg13(files["dg13"]))
+    items[2] = chip.decode_dg13(tampered["dg13"])[2]
+    files["dg13"] = chip.encode_dg13(sorted(items.items()))
+    verdict = run(store, pki, files, ADULT)
+    assert reasons(verdict) == ["DG_HASH_MISMATCH", "DATA_MISMATCH", "RESIDENCE_CHANGED"]
+    assert [c.name for c in verdict.failed] == ["dg_hashes", "registry_data", "registry_residence"]
+
+
+def test_a_bad_signature_still_reports_chain_and_hashes(
+    store: SQLiteCitizenStore, pki: Pki
+) -> None:
+    files = files_of(store, pki, ADULT, "tampered_dg")
+    sod = bytearray(files["sod"])
+    sod[-10] ^= 0x01  # inside the ECDSA signature value
+    files["sod"] = bytes(sod)
+    verdict = run(store, pki, files, ADULT)
+    assert reasons(verdict) == ["SOD_SIGNATURE_INVALID", "DG_HASH_MISMATCH", "DATA_MISMATCH"]
+    checks = {c.name: c for c in verdict.checks}
+    assert checks["signer_chain"].passed and checks["signer_revocation"].passed
+    assert verdict.signer_subject is not None

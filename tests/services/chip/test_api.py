@@ -59,7 +59,7 @@ async def test_read_then_verify_a_genuine_card(client: httpx.AsyncClient) -> Non
     r = await client.post("/v1/chip/verify", json=files)
     assert r.status_code == 200, r.text
     verdict = schemas.Verdict.model_validate(r.json())
-    assert verdict.valid and verdict.reason is None
+    assert verdict.valid and verdict.reason is None and verdict.failed == []
     assert all(c.passed for c in verdict.checks.values())
     # The signature is a JWS by a key published at /v1/chip/jwks.
     jwks = (await client.get("/v1/chip/jwks")).json()
@@ -86,8 +86,20 @@ async def test_bad_cards_are_refused(client: httpx.AsyncClient, defect: str, rea
     files = await read(client, ADULT, defect)
     verdict = (await client.post("/v1/chip/verify", json=files)).json()
     assert verdict["valid"] is False and verdict["reason"] == reason
+    assert verdict["failed"][0]["reason"] == reason
+    for failure in verdict["failed"]:
+        assert verdict["checks"][failure["check"]]["reason"] == failure["reason"]
     claims = jwt.decode(verdict["signature"], options={"verify_signature": False})
     assert claims["reason"] == reason
+    assert claims["failed"] == [f["reason"] for f in verdict["failed"]]
+
+
+async def test_verdict_lists_every_failure(client: httpx.AsyncClient) -> None:
+    expired = "048086753329"
+    files = await read(client, expired, "revoked_signer")
+    verdict = (await client.post("/v1/chip/verify", json=files)).json()
+    assert [f["reason"] for f in verdict["failed"]] == ["SIGNER_REVOKED", "CARD_EXPIRED"]
+    assert [f["check"] for f in verdict["failed"]] == ["signer_revocation", "card_status"]
 
 
 async def test_lost_card_persona(client: httpx.AsyncClient) -> None:

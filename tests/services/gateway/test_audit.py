@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,104 @@ def test_audit_verify_command(log_file: Path, capsys: pytest.CaptureFixture[str]
     _sql(log_file, "UPDATE audit SET pins = '[]' WHERE seq = 9")
     assert audit_verify(settings) == 1
     assert "BROKEN at record 9" in capsys.readouterr().out
+
+
+class _SlowCommit:
+    """A connection whose COMMIT waits for ``release`` (or fails), to hold a commit in flight."""
+
+    def __init__(self, conn: sqlite3.Connection, *, fail: bool = False) -> None:
+        self.conn = conn
+        self.fail = fail
+        self.commits = 0
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "COMMIT":
+            self.commits += 1
+            self.started.set()
+            assert self.release.wait(10)
+            if self.fail:
+                raise sqlite3.OperationalError("disk I/O error")
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+def _committed_ids(path: Path) -> set[str]:
+    conn = sqlite3.connect(path)
+    ids = {r[0] for r in conn.execute("SELECT request_id FROM audit")}
+    conn.close()
+    return ids
+
+
+@pytest.mark.anyio
+async def test_durable_append_returns_once_its_record_is_committed(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.db", durable=True)
+    seen: list[bool] = []
+
+    async def one(i: int) -> None:
+        await log.append(_entry(i))
+        seen.append(f"r{i}" in _committed_ids(log.path))  # another connection sees it
+
+    await asyncio.gather(*(one(i) for i in range(1, 201)))
+    log.close()
+    assert seen == [True] * 200
+    assert verify_chain(log.path).records == 200
+
+
+@pytest.mark.anyio
+async def test_records_queued_during_a_commit_share_the_next_one(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.db", durable=True)
+    slow = _SlowCommit(log._conn)
+    log._conn = slow  # type: ignore[assignment]
+    first = asyncio.ensure_future(log.append(_entry(1)))
+    while not slow.started.is_set():  # the first commit is now in flight
+        await asyncio.sleep(0.001)
+    later = [asyncio.ensure_future(log.append(_entry(i))) for i in range(2, 102)]
+    await asyncio.sleep(0.01)
+    assert not first.done() and not any(t.done() for t in later)  # nothing answers early
+    assert _committed_ids(log.path) == set()
+    slow.release.set()
+    await asyncio.gather(first, *later)
+    assert slow.commits == 2  # 1 record, then the 100 that queued behind it
+    log._conn = slow.conn
+    log.close()
+    report = verify_chain(log.path)
+    assert report.ok and report.records == 101
+
+
+@pytest.mark.anyio
+async def test_a_failed_commit_fails_its_requests_and_keeps_the_chain(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.db", durable=True)
+    slow = _SlowCommit(log._conn, fail=True)
+    slow.release.set()
+    log._conn = slow  # type: ignore[assignment]
+    with pytest.raises(RuntimeError, match="audit write failed"):
+        await log.append(_entry(1))
+    log._conn = slow.conn
+    await log.append(_entry(2))
+    log.close()
+    report = verify_chain(log.path)
+    assert report.ok and report.records == 1
+    assert _committed_ids(log.path) == {"r2"}
+
+
+@pytest.mark.anyio
+async def test_flush_waits_for_the_commit_in_flight(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.db", durable=True)
+    slow = _SlowCommit(log._conn)
+    log._conn = slow  # type: ignore[assignment]
+    first = asyncio.ensure_future(log.append(_entry(1)))
+    while not slow.started.is_set():
+        await asyncio.sleep(0.001)
+    second = asyncio.ensure_future(log.append(_entry(2)))
+    await asyncio.sleep(0)
+    threading.Timer(0.05, slow.release.set).start()
+    log.flush()  # on the loop's thread, as the admin endpoint does: no deadlock
+    assert _committed_ids(log.path) == {"r1", "r2"}
+    await asyncio.gather(first, second)
+    log._conn = slow.conn
+    log.close()
+    assert verify_chain(log.path).records == 2

@@ -1,0 +1,325 @@
+"""PostgreSQL implementation of :class:`CitizenStore`: a shared environment, tens of millions.
+
+Same shape as the SQLite store: the JSON record as ``bytea`` (returned byte for byte, so both
+backends answer identically), a unique b-tree on the PIN as ``bigint`` and small indexes on the
+old CMND and the household, so a lookup is one index seek and one heap page whatever the size.
+Connections come from a pool (autocommit: a read is one round trip, no BEGIN/COMMIT). The
+schema is applied from ``migrations/NNN_name.sql`` in order and recorded in ``schema_version``;
+an advisory lock lets several replicas start at once. Bulk loads use binary ``COPY`` per batch,
+with the secondary indexes dropped during the load and rebuilt by :meth:`finish_load`.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from mock_registry.seed import GENERATOR_VERSION, SeedInfo, seed_store
+from mock_registry.store.base import CitizenRow
+
+__all__ = ["PostgresCitizenStore", "apply_migrations", "migrations", "seed_postgres"]
+
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+_LOCK_ID = 0x51306  # advisory lock of the migrations ("sim06")
+_DROPPED = "_bulk_dropped_indexes"  # meta key: definitions of the indexes dropped for a load
+_COPY = "COPY citizens (pin, cmnd, household_id, birth_year, record) FROM STDIN (FORMAT BINARY)"
+_COPY_TYPES = ["int8", "text", "int8", "int2", "bytea"]
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """The packaged migrations as ``(version, file name, SQL)``, in version order."""
+    folder = importlib.resources.files("mock_registry.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text("utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a version: {[n for _, n, _ in found]}")
+    return found
+
+
+def apply_migrations(conn: psycopg.Connection[tuple[Any, ...]]) -> list[int]:
+    """Apply the migrations not yet recorded in ``schema_version``; the versions applied."""
+    applied: list[int] = []
+    with conn.transaction():
+        # Serialises concurrent starts (replicas): the second one finds the work done.
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY,"
+            " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        current = int(row[0]) if row else 0
+        for version, name, text in migrations():
+            if version <= current:
+                continue
+            conn.execute(text.encode())  # several statements: simple query protocol
+            conn.execute(
+                "INSERT INTO schema_version (version, name) VALUES (%s, %s)", (version, name)
+            )
+            applied.append(version)
+    return applied
+
+
+class PostgresCitizenStore:
+    """Citizen store in a PostgreSQL database (``postgresql://user:pw@host:port/db``)."""
+
+    def __init__(self, url: str, *, pool_size: int = 4, migrate: bool = True) -> None:
+        self.url = url
+        if migrate:
+            with psycopg.connect(url, autocommit=True) as conn:
+                apply_migrations(conn)
+        self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(1, pool_size),
+            kwargs={"autocommit": True},
+            open=True,
+            name="sim06-citizens",
+        )
+        self._pool.wait(timeout=30.0)
+        self._bulk = False
+        self._writer: _Writer | None = None
+
+    def _one(self, query: str, params: tuple[object, ...]) -> bytes | None:
+        with self._pool.connection() as conn:
+            # binary=True: bytea arrives as raw bytes, not hex text to decode.
+            row = conn.execute(query.encode(), params, binary=True).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def get(self, pin: str) -> bytes | None:
+        """The JSON record of ``pin`` (12 ASCII digits), or None."""
+        return self._one("SELECT record FROM citizens WHERE pin = %s", (int(pin),))
+
+    def get_by_cmnd(self, cmnd: str) -> bytes | None:
+        """The JSON record of the holder of an old 9-digit CMND, or None."""
+        return self._one(
+            "SELECT record FROM citizens WHERE cmnd = %s ORDER BY pin LIMIT 1", (cmnd,)
+        )
+
+    def household(self, household_id: int) -> list[bytes]:
+        """JSON records of the members of a household, by PIN."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                b"SELECT record FROM citizens WHERE household_id = %s ORDER BY pin",
+                (household_id,),
+                binary=True,
+            ).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def add(self, rows: Iterable[CitizenRow]) -> None:
+        """Insert citizens with one binary ``COPY``; a PIN already present is an error.
+
+        During a bulk load (begin_bulk) the COPY runs on a writer thread while the caller
+        generates the next batch; an error then surfaces at the next add or at finish_load.
+        """
+        if self._writer is not None:
+            self._writer.submit(list(rows))
+        else:
+            self._copy(rows)
+
+    def _copy(self, rows: Iterable[CitizenRow]) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            if self._bulk:
+                # The database is rebuilt from the seed if a crash loses the last batches.
+                conn.execute("SET LOCAL synchronous_commit = off")
+            with conn.cursor() as cur, cur.copy(_COPY.encode()) as copy:
+                copy.set_types(_COPY_TYPES)
+                for r in rows:
+                    copy.write_row((int(r.pin), r.cmnd, r.household_id, r.birth_year, r.record))
+
+    def begin_bulk(self) -> None:
+        """Prepare a bulk load into an empty table: drop the indexes, rebuilt by finish_load.
+
+        Building an index once over sorted keys is several times faster than maintaining it
+        row by row over PINs that arrive in no order. Their definitions are kept in ``meta``
+        so that a load interrupted half way still gets them back on the next finish_load.
+        """
+        self._bulk = True
+        self._writer = _Writer(self._copy)
+        with self._pool.connection() as conn, conn.transaction():
+            if conn.execute("SELECT 1 FROM citizens LIMIT 1").fetchone() is not None:
+                return  # adding to a populated table: keep the indexes (and uniqueness) live
+            defs = conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes"
+                " WHERE schemaname = current_schema() AND tablename = 'citizens'"
+            ).fetchall()
+            if not defs:
+                return
+            saved = orjson.dumps(dict(defs)).decode()
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (%s, %s)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (_DROPPED, saved),
+            )
+            for name, _ in defs:
+                conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(str(name))))
+
+    def finish_load(self) -> None:
+        """Rebuild the indexes dropped by begin_bulk, then refresh the planner's statistics."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.join()  # re-raises a failed COPY
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = %s", (_DROPPED,)).fetchone()
+            if row is not None:
+                with conn.transaction():
+                    # More memory for the sorts: the PIN index of 10M rows sorts in one pass.
+                    conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+                    for definition in orjson.loads(str(row[0])).values():
+                        conn.execute(str(definition).encode())
+                    conn.execute("DELETE FROM meta WHERE key = %s", (_DROPPED,))
+            conn.execute("VACUUM (ANALYZE) citizens")  # also sets the visibility map
+        self._bulk = False
+
+    def records(self) -> Iterator[bytes]:
+        """Every JSON record in PIN order (a server-side cursor: constant memory)."""
+        with self._pool.connection() as conn, conn.transaction():
+            cursor = conn.cursor("sim06_records", binary=True)
+            cursor.itersize = 2000
+            cursor.execute("SELECT record FROM citizens ORDER BY pin")
+            for (record,) in cursor:
+                yield bytes(record)
+            cursor.close()
+
+    def count(self) -> int:
+        """Number of citizens (exact: a scan of the PIN index)."""
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT count(*) FROM citizens").fetchone()
+        return int(row[0]) if row else 0
+
+    def get_meta(self, key: str) -> str | None:
+        """A metadata value, or None."""
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a metadata value."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (%s, %s)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def truncate(self) -> None:
+        """Remove every citizen and the metadata (before seeding again)."""
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("TRUNCATE citizens")
+            conn.execute("DELETE FROM meta WHERE key <> %s", (_DROPPED,))
+
+    def size_bytes(self) -> int:
+        """Disk size of the citizens table with its indexes and TOAST."""
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT pg_total_relation_size('citizens')").fetchone()
+        return int(row[0]) if row else 0
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self._pool.connection(timeout=2.0) as conn:
+                conn.execute("SELECT 1").fetchone()
+        except (psycopg.Error, OSError):
+            return False
+        return True
+
+    def close(self) -> None:
+        """Close every pooled connection (a bulk load not finished is abandoned)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.abandon()
+        self._pool.close()
+
+
+class _Writer:
+    """One thread running ``copy`` over submitted batches, at most two batches behind."""
+
+    def __init__(self, copy: Callable[[list[CitizenRow]], None]) -> None:
+        self._copy = copy
+        self._queue: queue.Queue[list[CitizenRow] | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="sim06-copy", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is None:  # after a failure, drain without writing
+                try:
+                    self._copy(batch)
+                except BaseException as exc:  # handed to the caller's thread
+                    self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def submit(self, batch: list[CitizenRow]) -> None:
+        self._raise()
+        self._queue.put(batch)
+
+    def join(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+
+    def abandon(self) -> None:
+        self._error = self._error or RuntimeError("bulk load abandoned")
+        self._queue.put(None)
+        self._thread.join()
+
+
+def seed_postgres(
+    url: str,
+    *,
+    seed: int,
+    size: int,
+    as_of: date,
+    replace: bool = False,
+    progress: Callable[[int], None] | None = None,
+    pool_size: int = 2,
+) -> tuple[SeedInfo, float] | None:
+    """Seed the database at ``url`` (``sim06 seed --db postgresql://...``).
+
+    Returns ``(info, seconds)``, or None when it already holds exactly this population (a seed
+    job can run at every start). A database holding anything else is refused unless
+    ``replace``, which empties it first: a shared environment is not wiped by accident.
+    """
+    store = PostgresCitizenStore(url, pool_size=pool_size)
+    try:
+        wanted = {
+            "seed": str(seed),
+            "size": str(size),
+            "as_of": as_of.isoformat(),
+            "generator_version": GENERATOR_VERSION,
+        }
+        held = {key: store.get_meta(key) for key in wanted}
+        if held == wanted and store.get_meta("citizens") is not None:
+            return None
+        if any(v is not None for v in held.values()) or store.count() > 0:
+            if not replace:
+                raise ValueError(
+                    f"{url.rsplit('@', 1)[-1]} already holds another population "
+                    f"({ {k: v for k, v in held.items() if v is not None} }); "
+                    "pass replace=True (sim06 seed --replace) to empty it first"
+                )
+            store.truncate()
+        started = time.perf_counter()
+        info = seed_store(store, seed=seed, size=size, as_of=as_of, progress=progress)
+        return info, time.perf_counter() - started
+    finally:
+        store.close()

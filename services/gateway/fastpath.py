@@ -1,0 +1,73 @@
+"""The lookup fast path: ``GET /v1/registry/citizens/{pin}`` served without FastAPI's routing.
+
+A lookup is the gateway's busiest exchange, and FastAPI's per-request machinery (route matching
+over every route, ``Request`` and ``URL`` objects, the middleware chain) costs about as much as
+the exchange itself. This pure ASGI middleware recognises exactly
+``GET /v1/registry/citizens/<12 ASCII digits>`` with no query string and no root path, reads the
+headers the exchange needs straight from ``scope["headers"]``, and runs the same
+:meth:`JsonProfile.exchange <services.gateway.profile_json.JsonProfile.exchange>` as the FastAPI
+route (token check, policy, replay and quota, audit append, signature), rendered by the same
+:class:`~services.gateway.profile_json.Reply`. So the answer, its headers and its audit record
+are those of the FastAPI route, which stays declared for the OpenAPI contract and serves every
+other request (other PIN shapes, ``?fields=``, other operations and methods).
+
+It sits inside Starlette's ``ServerErrorMiddleware``: an unexpected error still becomes the
+500 problem of the other routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.gateway.exchange import HEADERS
+from services.gateway.profile_json import Incoming, JsonProfile
+
+PREFIX = "/v1/registry/citizens/"
+_PIN_END = len(PREFIX) + 12
+_WANTED = frozenset({b"authorization", *(name.encode("ascii") for name in HEADERS.values())})
+
+
+def exchange_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The headers an exchange reads, first value of each (as Starlette's ``Headers.get``).
+
+    ASGI servers send header names lowercased, which is what Starlette compares with too.
+    """
+    out: dict[str, str] = {}
+    for name, value in raw:
+        if name in _WANTED:
+            key = name.decode("latin-1")
+            if key not in out:
+                out[key] = value.decode("latin-1")
+    return out
+
+
+def lookup_pin(scope: Scope) -> str | None:
+    """The PIN if ``scope`` is a lookup the fast path serves, else None."""
+    if scope["type"] != "http" or scope["method"] != "GET":
+        return None
+    path: str = scope["path"]
+    if len(path) != _PIN_END or not path.startswith(PREFIX):
+        return None
+    if scope.get("query_string") or scope.get("root_path"):
+        return None
+    pin = path[len(PREFIX) :]
+    return pin if pin.isascii() and pin.isdigit() else None
+
+
+class LookupFastPath:
+    """Serve plain lookups through :class:`JsonProfile` directly; pass the rest to ``app``."""
+
+    def __init__(self, app: ASGIApp, profile: JsonProfile) -> None:
+        self.app = app
+        self.profile = profile
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        pin = lookup_pin(scope)
+        if pin is None:
+            await self.app(scope, receive, send)
+            return
+        request = Incoming("GET", scope["path"], "", exchange_headers(scope["headers"]))
+        reply = await self.profile.exchange(request, "lookup", pin)
+        await reply.response()(scope, receive, send)

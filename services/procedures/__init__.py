@@ -1,0 +1,1 @@
+"""Administrative procedures without paper: catalogue, runner, report and HTTP API (issue 6)."""

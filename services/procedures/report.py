@@ -1,0 +1,228 @@
+"""The catalogue report: documents eliminated, lookups, critical path, simulated latency.
+
+End-to-end latency is simulated, not measured: each run draws every hop's delay from the latency
+profile (a VNeID login is three identity hops: authorize, token, userinfo; a gateway operation is
+a gateway hop plus a registry hop), a stage lasts as long as its slowest step, and a run is the
+sum of its stages. The agency's access token is cached, so it costs nothing per run. The figures
+are only as good as the profile, whose numbers are assumptions (domain §6.5: none published).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.common.faults import percentile
+from services.common.latency import Profile, ProfileBook, sample_delay
+from services.procedures.catalogue import Catalogue
+from services.procedures.model import Procedure, Step
+
+HOPS = {"vneid-login": ("identity",) * 3}
+GATEWAY_HOPS = ("gateway", "registry")
+
+
+def hops_of(step: Step) -> tuple[str, ...]:
+    return HOPS.get(step.kind, GATEWAY_HOPS)
+
+
+def simulate(procedure: Procedure, profile: Profile, runs: int, seed: int) -> list[float]:
+    """End-to-end milliseconds of ``runs`` simulated runs (seeded: same seed, same list)."""
+    rng = random.Random(f"{seed}:{procedure.key}")
+    totals = []
+    for _ in range(runs):
+        total = 0.0
+        for stage in procedure.stages:
+            total += max(
+                sum(sample_delay(profile, hop, rng.random(), hour=12) for hop in hops_of(s))
+                for s in stage
+            )
+        totals.append(total)
+    return totals
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One procedure's line of the report."""
+
+    procedure: Procedure
+    documents: int
+    eliminated: int
+    lookups: int
+    logins: int
+    critical_path: str
+    p50: float
+    p95: float
+    p99: float
+
+
+def critical_path(procedure: Procedure, profile: Profile) -> str:
+    """The step of each stage with the largest median cost, ``a → b → c``."""
+    names = []
+    for stage in procedure.stages:
+        slowest = max(stage, key=lambda s: sum(profile.hop(h).p50 for h in hops_of(s)))
+        names.append(slowest.id if len(stage) == 1 else f"{slowest.id} (of {len(stage)})")
+    return " → ".join(names)
+
+
+def summarize(procedure: Procedure, profile: Profile, runs: int, seed: int) -> Summary:
+    totals = sorted(simulate(procedure, profile, runs, seed))
+    steps = procedure.steps()
+    return Summary(
+        procedure=procedure,
+        documents=len(procedure.documents),
+        eliminated=sum(d.status == "replaced" for d in procedure.documents),
+        lookups=sum(s.kind != "vneid-login" for s in steps),
+        logins=sum(s.kind == "vneid-login" for s in steps),
+        critical_path=critical_path(procedure, profile),
+        p50=percentile(totals, 0.50),
+        p95=percentile(totals, 0.95),
+        p99=percentile(totals, 0.99),
+    )
+
+
+def plot_png(summaries: list[Summary], profile_name: str) -> bytes | None:
+    """A bar chart of p50/p95/p99 per procedure (None when matplotlib is not installed)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    names = [s.procedure.key for s in summaries]
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(names) + 1.5))
+    ys = range(len(names))
+    for offset, (label, attr) in enumerate((("p50", "p50"), ("p95", "p95"), ("p99", "p99"))):
+        ax.barh([y + (offset - 1) * 0.27 for y in ys], [getattr(s, attr) for s in summaries],
+                height=0.27, label=label)  # fmt: skip
+    ax.set_yticks(list(ys), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("end-to-end latency (ms, simulated)")
+    ax.set_title(f"Procedure latency under profile '{profile_name}'")
+    ax.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def render_markdown(summaries: list[Summary], profile_name: str, runs: int, plot: bool) -> str:
+    before = sum(s.documents for s in summaries)
+    gone = sum(s.eliminated for s in summaries)
+    lines = [
+        f"# Procedures without paper — report (latency profile `{profile_name}`)", "",
+        f"**{gone} of {before} paper documents eliminated** across {len(summaries)} procedures "
+        f"(replaced by a lookup); the rest are still required, each with its reason below. "
+        f"Latency: {runs:,} simulated runs per procedure; the profile's figures are assumptions "
+        "(no official latency is published).", "",
+        "| Procedure | Level | Documents | Eliminated | Lookups | Logins | Critical path "
+        "| p50 ms | p95 ms | p99 ms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]  # fmt: skip
+    for s in summaries:
+        p = s.procedure
+        lines.append(
+            f"| {p.name_en} (`{p.key}`) | {p.level} | {s.documents} | {s.eliminated} | "
+            f"{s.lookups} | {s.logins} | {s.critical_path} | {_ms(s.p50)} | {_ms(s.p95)} | "
+            f"{_ms(s.p99)} |"
+        )
+    lines += [f"| **Total** | | **{before}** | **{gone}** | "
+              f"{sum(s.lookups for s in summaries)} | | | | | |", ""]  # fmt: skip
+    if plot:
+        lines += ["![latency per procedure](latency.png)", ""]
+    for s in summaries:
+        p = s.procedure
+        lines += [f"## {p.name_vi} — {p.name_en}", "",
+                  f"Code `{p.code}` (national code: {p.national_code or 'unknown'} "
+                  f"[{p.national_code_basis.tag}]); {p.authority_en}. "
+                  f"Source [{p.basis.tag}]: {p.basis.source}", "",
+                  "| Document before Project 06 | Now | By / why |", "| --- | --- | --- |"]  # fmt: skip
+        for d in p.documents:
+            if d.replaced_by is not None:
+                r = d.replaced_by
+                how = f"{r.service} {r.operation} ({', '.join(r.fields)}; purpose {r.purpose})"
+            else:
+                how = d.still_required_because or ""
+            lines.append(f"| {d.name_vi} / {d.name_en} [{d.basis.tag}] | {d.status} | {how} |")
+        stages = " → ".join(" ‖ ".join(st.id for st in stage) for stage in p.stages)
+        lines += ["", f"Steps (‖ = in parallel): {stages}", "", "Decision rules:", ""]
+        for r in p.rules:
+            persona = next(c.persona for c in p.cases if r.id in c.rules)
+            lines.append(f"- `{r.id}` ({r.outcome}, [{r.basis.tag}]): {r.reason_en} — "
+                         f"persona `{persona}`")  # fmt: skip
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render_html(markdown_text: str, png: bytes | None) -> str:
+    """A standalone HTML page: the tables, with the plot embedded as a data URI."""
+    body: list[str] = []
+    table: list[list[str]] = []
+
+    def flush() -> None:
+        if not table:
+            return
+        head, *rows = table
+        body.append("<table><thead><tr>" + "".join(f"<th>{c}</th>" for c in head) +
+                    "</tr></thead><tbody>" + "".join(
+                        "<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows
+                    ) + "</tbody></table>")  # fmt: skip
+        table.clear()
+
+    for line in markdown_text.splitlines():
+        if line.startswith("|"):
+            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
+            if not all(set(c) <= {"-", " "} for c in cells):
+                table.append(cells)
+            continue
+        flush()
+        if line.startswith("!["):
+            if png is not None:
+                data = base64.b64encode(png).decode()
+                body.append(f'<img alt="latency per procedure" src="data:image/png;base64,{data}">')
+        elif line.startswith("## "):
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("# "):
+            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("- "):
+            body.append(f"<p>• {html.escape(line[2:])}</p>")
+        elif line:
+            body.append(f"<p>{html.escape(line)}</p>")
+    flush()
+    style = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}"
+             "table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;"
+             "padding:.25rem .5rem;vertical-align:top}img{max-width:100%}")  # fmt: skip
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f"<title>sim06 procedures report</title><style>{style}</style></head><body>"
+            + "\n".join(body) + "</body></html>\n")  # fmt: skip
+
+
+def write_report(
+    out: Path, catalogue: Catalogue, book: ProfileBook, profile_name: str,
+    runs: int = 2000, seed: int = 6,
+) -> list[Path]:  # fmt: skip
+    """Write ``report.md``, ``report.html`` and ``latency.png`` (if matplotlib) into ``out``."""
+    profile = book.get(profile_name)
+    summaries = [summarize(p, profile, runs, seed) for p in catalogue.all()]
+    png = plot_png(summaries, profile_name)
+    text = render_markdown(summaries, profile_name, runs, png is not None)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "report.md", out / "report.html"]
+    written[0].write_text(text, "utf-8")
+    written[1].write_text(render_html(text, png), "utf-8")
+    if png is not None:
+        (out / "latency.png").write_bytes(png)
+        written.append(out / "latency.png")
+    return written
+
+
+__all__ = ["Summary", "critical_path", "render_markdown", "simulate", "summarize", "write_report"]

@@ -1,0 +1,84 @@
+"""The procedures API in process: list, get, run, and clear problems for bad input."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from services.common.settings import Settings
+from services.procedures.app import create_app
+from services.procedures.catalogue import Catalogue
+from services.procedures.runner import Runner
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def api(runner: Runner, catalogue: Catalogue) -> AsyncIterator[httpx.AsyncClient]:
+    @asynccontextmanager
+    async def given(_: Settings) -> AsyncIterator[Runner]:
+        yield runner
+
+    app = create_app(Settings(), catalogue=catalogue, runner=given)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://procedures") as c:
+            yield c
+
+
+async def test_list_and_get(api: httpx.AsyncClient) -> None:
+    r = await api.get("/v1/procedures")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["count"] >= 12 and {"key", "code", "eliminated"} <= set(body["data"][0])
+    r = await api.get("/v1/procedures/SIM06.HT.KHAISINH")  # by gateway code
+    assert r.status_code == 200 and r.json()["key"] == "birth-registration"
+
+
+async def test_run_over_http_decides(api: httpx.AsyncClient) -> None:
+    r = await api.post(
+        "/v1/procedures/birth-registration/runs",
+        json={"persona": "level1-only", "roles": {"father": "deceased"}},
+    )
+    assert r.status_code == 201, r.text
+    run = r.json()
+    assert run["decision"] == "rejected"
+    assert "father-died-too-early" in {x["id"] for x in run["rules"]}
+    assert [s["id"] for s in run["steps"]] == ["login", "mother", "father"]
+    assert all(s["ms"] > 0 for s in run["steps"])
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        ("/v1/procedures/nope/runs", {"persona": "adult-level2"}, 404, "PROCEDURE_NOT_FOUND"),
+        ("/v1/procedures/birth-registration/runs", {"persona": "nobody"}, 422,
+         "PROCEDURE_RUN_INVALID"),
+        ("/v1/procedures/birth-registration/runs",
+         {"persona": "level1-only", "roles": {"uncle": "no-eid"}}, 422, "PROCEDURE_RUN_INVALID"),
+        ("/v1/procedures/birth-registration/runs",
+         {"persona": "level1-only", "profile": "rush-hour"}, 422, "PROCEDURE_RUN_INVALID"),
+        ("/v1/procedures/birth-registration/runs", {"persona": 7}, 422, "PROCEDURE_RUN_INVALID"),
+        ("/v1/procedures/birth-registration/runs", {"persona": "x", "extra": 1}, 422,
+         "PROCEDURE_RUN_INVALID"),
+    ],
+)  # fmt: skip
+async def test_bad_runs_are_problems(
+    api: httpx.AsyncClient, path: str, body: object, status: int, code: str
+) -> None:
+    r = await api.post(path, json=body)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == code
+
+
+async def test_malformed_json_is_a_problem(api: httpx.AsyncClient) -> None:
+    r = await api.post(
+        "/v1/procedures/birth-registration/runs",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 422 and r.json()["code"] == "PROCEDURE_RUN_INVALID"
