@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck bench contracts seed clean
+.PHONY: run test lint format typecheck bench bench-peers contracts seed clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench: $(STAMP)  ## micro-benchmarks, then the HTTP benchmarks (see benchmarks/R
 	$(BIN)/python benchmarks/bench_registry_http.py
 	$(BIN)/python benchmarks/bench_identity_flows.py
 	$(BIN)/python benchmarks/bench_chip_http.py
+
+bench-peers: $(STAMP)  ## sim06 vs MockPass (installs MockPass from npm into /tmp)
+	bash benchmarks/peers/mockpass.sh
 
 seed: $(STAMP)
 	$(BIN)/sim06 seed

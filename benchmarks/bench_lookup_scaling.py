@@ -1,6 +1,6 @@
 """Lookup latency does not grow with population size: p50 at a large population vs a small one.
 
-``python benchmarks/bench_lookup_scaling.py --large-db /tmp/pop1m.db [--small 10000]``
+``python -m benchmarks.bench_lookup_scaling --large-db /tmp/pop1m.db [--small 10000]``
 
 Seeds what is missing, then measures (a) in process: ``store.get`` over random PINs, and
 (b) over HTTP: one uvicorn worker per database (CPU 0), the project's load generator (CPU 1),
@@ -17,8 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_registry_http import ensure_db, sample_pins
-
+from benchmarks.bench_registry_http import ensure_db, sample_pins
 from mock_registry.store import SQLiteCitizenStore
 from services.bench import encode_request, pin_cpu, run_load, start_uvicorn
 

@@ -1,31 +1,53 @@
 """ASGI factories for running one service per process (``uvicorn --factory``).
 
 These are entry points: each builds the ``Settings`` from the environment once and passes it on.
+With ``SIM06_DATABASE_URL`` the population is read from PostgreSQL; with ``SIM06_REDIS_URL`` the
+state replicas must share (codes, sessions, replay caches, rate limits) lives in Redis.
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from mock_registry.store import CitizenStore
 from services.common.settings import Settings
+
+
+def _store(settings: Settings) -> CitizenStore | None:
+    if not settings.database_url:
+        return None  # the SQLite file of the settings
+    from mock_registry.store.postgres import PostgresCitizenStore
+
+    return PostgresCitizenStore(
+        settings.database_url, pool_size=settings.database_pool_size, migrate=False
+    )
 
 
 def registry() -> FastAPI:
     """The population registry (``uvicorn --factory services.asgi:registry``)."""
     from services.registry.app import create_app
 
-    return create_app(Settings())
+    settings = Settings()
+    return create_app(settings, _store(settings))
 
 
 def identity() -> FastAPI:
     """The VNeID identity provider, with the chip endpoints (``services.asgi:identity``)."""
     from services.identity import create_app
+    from services.identity.state import StateStore
 
-    return create_app(Settings())
+    settings = Settings()
+    state: StateStore | None = None
+    if settings.redis_url:
+        from services.common.redis_state import RedisStateStore
+
+        state = RedisStateStore(settings.redis_url, prefix=settings.redis_prefix + "identity:")
+    return create_app(settings, _store(settings), state)
 
 
 def gateway() -> FastAPI:
     """The data-sharing gateway over the in-process registry (or SIM06_GATEWAY_REGISTRY_URL)."""
     from services.gateway.app import create_app
 
-    return create_app(Settings())
+    settings = Settings()
+    return create_app(settings, _store(settings))

@@ -16,6 +16,9 @@ from services.common.settings import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    db = getattr(args, "db", None)
+    args.db_url = db if db and db.startswith(("postgresql://", "postgres://")) else None
+    args.db_path = Path(db) if db and not args.db_url else None
     overrides = {}
     names = ("seed", "population_size", "as_of", "db_path", "host", "registry_port")
     for name in (*names, "identity_port", "gateway_port"):
@@ -38,6 +41,25 @@ def cmd_seed(args: argparse.Namespace) -> int:
     from services.seeding import seed_database
 
     settings = _settings(args)
+    url = args.db_url or settings.database_url
+    if url:
+        from mock_registry.store.postgres import seed_postgres
+
+        result = seed_postgres(
+            url,
+            seed=settings.seed,
+            size=settings.population_size,
+            as_of=settings.as_of,
+            replace=args.force,
+        )
+        if result is None:
+            _err("PostgreSQL already holds this population (same seed, size and as-of date).")
+        else:
+            info, seconds = result
+            _err(
+                f"seeded {info.size + info.personas:,} citizens into PostgreSQL in {seconds:.1f} s"
+            )
+        return 0
     path = settings.database
     if path.exists():
         if not args.force:
@@ -83,6 +105,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     from services.serve import serve_all
 
     settings = _settings(args)
+    if args.backend == "postgres":
+        from services.serve import embedded_settings
+        from services.serve_replicas import serve_replicas
+
+        url = args.db_url or settings.database_url
+        redis = args.redis or settings.redis_url
+        if not url or not redis:
+            _err("--backend postgres needs --db postgresql://... and --redis redis://...")
+            return 2
+        return serve_replicas(embedded_settings(settings), url, redis, args.replicas)
     return asyncio.run(serve_all(settings))
 
 
@@ -154,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def db_option(p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "--db", dest="db_path", type=Path, help="SQLite file (default .sim06/population.db)"
+            "--db",
+            dest="db",
+            help="SQLite file (default .sim06/population.db) or postgresql://user:pw@host/db",
         )
 
     p = sub.add_parser("seed", help=cmd_seed.__doc__)
@@ -185,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--registry-port", dest="registry_port", type=int)
     p.add_argument("--identity-port", dest="identity_port", type=int)
     p.add_argument("--gateway-port", dest="gateway_port", type=int)
+    p.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    p.add_argument("--redis", help="Redis URL shared by the replicas (with --backend postgres)")
+    p.add_argument("--replicas", type=int, default=2, help="processes per service (postgres)")
     db_option(p)
     p.set_defaults(func=cmd_up)
 

@@ -125,7 +125,8 @@ class PostgresCitizenStore:
         """Insert citizens with one binary ``COPY``; a PIN already present is an error.
 
         During a bulk load (begin_bulk) the COPY runs on a writer thread while the caller
-        generates the next batch; an error then surfaces at the next add or at finish_load.
+        generates the next batch; an error then surfaces at the next add or at finish_load,
+        and a duplicate PIN when finish_load builds the unique index.
         """
         if self._writer is not None:
             self._writer.submit(list(rows))

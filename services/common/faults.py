@@ -152,7 +152,9 @@ class FaultController:
                 rng = self._rngs[service] = random.Random(f"{self.state.seed}:{service}")
             return rng.random(), rng.random()
 
-    def decide(self, service: str, profile_header: str | None, fault_header: str | None) -> Decision:
+    def decide(
+        self, service: str, profile_header: str | None, fault_header: str | None
+    ) -> Decision:
         """The delay and fault of the next request to ``service``."""
         u, v = self._draws(service)
         state = self.state
@@ -200,8 +202,9 @@ class FaultController:
         rows = []
         for (service, route), values in sorted(groups.items()):
             values.sort()
-            rows.append({"service": service, "route": route, "count": len(values),
-                         **{f"p{q}": percentile(values, q / 100) for q in (50, 95, 99)}})  # fmt: skip
+            row: dict[str, Any] = {"service": service, "route": route, "count": len(values)}
+            row.update({f"p{q}": percentile(values, q / 100) for q in (50, 95, 99)})
+            rows.append(row)
         return rows
 
 

@@ -119,3 +119,34 @@ def problem_response(
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
     )
+
+
+GENERIC_CODES = (
+    "MALFORMED_BODY",
+    "NOT_FOUND",
+    "METHOD_NOT_ALLOWED",
+    "PAYLOAD_TOO_LARGE",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "VALIDATION_FAILED",
+)
+
+
+def openapi_responses(
+    model: Any, *codes: str, generic: tuple[str, ...] = GENERIC_CODES
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for problem codes, grouped by status, each status listing its
+    codes under ``x-error-codes`` (what contract coverage counts) and typed by ``model``."""
+    by_status: dict[int, list[str]] = {}
+    for code in (*codes, *generic):
+        spec = catalogue()[code]
+        if code not in by_status.setdefault(spec.status, []):
+            by_status[spec.status].append(code)
+    return {
+        status: {
+            "model": model,
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+            "description": "; ".join(f"{c}: {catalogue()[c].title}" for c in names),
+            "x-error-codes": names,
+        }
+        for status, names in sorted(by_status.items())
+    }

@@ -180,8 +180,8 @@ class Settings(BaseSettings):
     procedures_port: int = Field(default=8003, description="Port of the procedures API.")
     admin_port: int = Field(default=8004, description="Port of the admin console.")
     procedures_dir: Path | None = Field(
-        default=None, description="Procedure catalogue; default: the repository's "
-        "contracts/procedures."
+        default=None,
+        description="Procedure catalogue; default: the repository's contracts/procedures.",
     )
 
     @property

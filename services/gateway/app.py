@@ -30,6 +30,7 @@ from mock_registry.store import CitizenStore, SQLiteCitizenStore
 from services.common.http import BodyLimitMiddleware, install_problem_handlers
 from services.common.keys import KeyStore
 from services.common.settings import Settings
+from services.contract import install_contract_tools
 from services.gateway import access_log, admin, profile_json, profile_soap
 from services.gateway.agencies import AgencyDirectory, load_agencies
 from services.gateway.audit import AuditLog
@@ -167,6 +168,7 @@ def create_app(
     profile_soap.install(app, gateway, signer)
     access_log.install(app, gateway, settings)
     admin.install(app, gateway, settings)
+    install_contract_tools(app, settings)  # strict mode and journal, when the settings ask
     return app
 
 

@@ -21,6 +21,7 @@ from mock_registry.store import CitizenStore, SQLiteCitizenStore
 from services.chip import create_router as create_chip_router
 from services.common.http import BodyLimitMiddleware, install_problem_handlers
 from services.common.settings import Settings
+from services.contract import install_contract_tools
 from services.identity.authorize import parse_request
 from services.identity.client_auth import authenticate_client
 from services.identity.clients import Client, ClientRegistry
@@ -220,4 +221,5 @@ def create_app(
     # Added last, so the body limit wraps the direct dispatch of the login endpoints.
     app.add_middleware(HotPaths, endpoints=hot_endpoints(app.routes))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_contract_tools(app, settings)  # strict mode and journal, when the settings ask
     return app

@@ -7,8 +7,9 @@ POST /v1/procedures/{code}/runs     run it: body {persona, roles, params, profil
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import orjson
@@ -23,7 +24,7 @@ from services.common.settings import Settings
 from services.procedures.catalogue import Catalogue, catalogue_dir
 from services.procedures.clients import live_runner
 from services.procedures.model import Procedure
-from services.procedures.runner import Runner, RunError
+from services.procedures.runner import RunError, Runner
 
 RunnerFactory = Callable[[Settings], AbstractAsyncContextManager[Runner]]
 
@@ -59,11 +60,20 @@ def create_app(
     cat = catalogue or Catalogue.load(catalogue_dir(settings))
     book = ProfileBook.load(settings.latency_profiles_file)
     holder: dict[str, Runner] = {}
+    stack = AsyncExitStack()
+    opening = asyncio.Lock()
+
+    async def current_runner() -> Runner:
+        # Opened on the first run, not at start-up: under `sim06 up` the gateway may not be
+        # listening yet when this app starts.
+        async with opening:
+            if "runner" not in holder:
+                holder["runner"] = await stack.enter_async_context(runner(settings))
+        return holder["runner"]
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with runner(settings) as opened:
-            holder["runner"] = opened
+        async with stack:
             yield
 
     app = FastAPI(
@@ -108,7 +118,7 @@ def create_app(
                     errors=[{"pointer": "/profile", "rule": "enum", "reason": str(book.names())}],
                 ) from None  # fmt: skip
         try:
-            result = await holder["runner"].run(
+            result = await (await current_runner()).run(
                 procedure, body.persona, body.roles, body.params, body.profile
             )
         except RunError as exc:

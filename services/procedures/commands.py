@@ -62,7 +62,9 @@ def format_run(result: RunResult) -> str:
     lines.append(f"  stages: {' + '.join(f'{ms:.1f}' for ms in result.stage_ms)} "
                  f"= {result.total_ms:.1f} ms")  # fmt: skip
     for doc in result.documents:
-        mark = "replaced by " + str(doc["step"]) if doc["status"] == "replaced" else "still required"
+        mark = (
+            "replaced by " + str(doc["step"]) if doc["status"] == "replaced" else "still required"
+        )
         lines.append(f"  document {doc['id']:28} {mark}")
     lines.append(f"  DECISION: {result.decision.upper()}")
     for rule in result.rules:

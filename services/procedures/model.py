@@ -101,8 +101,8 @@ class Condition(_Spec):
     is_null: bool | None = None
     differs_from: str | None = Field(default=None, description="Another fact path.")
     age_under: int | None = Field(
-        default=None, description="The date (or year) in field is less than N years before "
-        "params.date."
+        default=None,
+        description="The date (or year) in field is less than N years before params.date.",
     )
     age_at_least: int | None = None
     before: str | None = Field(default=None, description="field < (this path - days).")

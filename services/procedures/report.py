@@ -141,11 +141,16 @@ def render_markdown(summaries: list[Summary], profile_name: str, runs: int, plot
         lines += ["![latency per procedure](latency.png)", ""]
     for s in summaries:
         p = s.procedure
-        lines += [f"## {p.name_vi} — {p.name_en}", "",
-                  f"Code `{p.code}` (national code: {p.national_code or 'unknown'} "
-                  f"[{p.national_code_basis.tag}]); {p.authority_en}. "
-                  f"Source [{p.basis.tag}]: {p.basis.source}", "",
-                  "| Document before Project 06 | Now | By / why |", "| --- | --- | --- |"]  # fmt: skip
+        lines += [
+            f"## {p.name_vi} — {p.name_en}",
+            "",
+            f"Code `{p.code}` (national code: {p.national_code or 'unknown'} "
+            f"[{p.national_code_basis.tag}]); {p.authority_en}. "
+            f"Source [{p.basis.tag}]: {p.basis.source}",
+            "",
+            "| Document before Project 06 | Now | By / why |",
+            "| --- | --- | --- |",
+        ]
         for d in p.documents:
             if d.replaced_by is not None:
                 r = d.replaced_by
@@ -155,10 +160,12 @@ def render_markdown(summaries: list[Summary], profile_name: str, runs: int, plot
             lines.append(f"| {d.name_vi} / {d.name_en} [{d.basis.tag}] | {d.status} | {how} |")
         stages = " → ".join(" ‖ ".join(st.id for st in stage) for stage in p.stages)
         lines += ["", f"Steps (‖ = in parallel): {stages}", "", "Decision rules:", ""]
-        for r in p.rules:
-            persona = next(c.persona for c in p.cases if r.id in c.rules)
-            lines.append(f"- `{r.id}` ({r.outcome}, [{r.basis.tag}]): {r.reason_en} — "
-                         f"persona `{persona}`")  # fmt: skip
+        for rule in p.rules:
+            persona = next(c.persona for c in p.cases if rule.id in c.rules)
+            lines.append(
+                f"- `{rule.id}` ({rule.outcome}, [{rule.basis.tag}]): {rule.reason_en} — "
+                f"persona `{persona}`"
+            )
         lines.append("")
     return "\n".join(lines)
 

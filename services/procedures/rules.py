@@ -92,7 +92,9 @@ def holds(cond: Condition, facts: Facts, failed: set[str]) -> bool:
         age = age_on(value, today)
         if age is None:
             return False
-        return age < cond.age_under if cond.age_under is not None else age >= (cond.age_at_least or 0)
+        return (
+            age < cond.age_under if cond.age_under is not None else age >= (cond.age_at_least or 0)
+        )
     if "before" in given:
         this, other = _as_date(value), _as_date(resolve(facts, cond.before or ""))
         if this is None or other is None:

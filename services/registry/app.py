@@ -16,15 +16,24 @@ from starlette.responses import Response
 
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
 from services.common.http import BodyLimitMiddleware, install_problem_handlers
+from services.common.problems import GENERIC_CODES, openapi_responses
 from services.common.settings import Settings
+from services.contract import install_contract_tools
 from services.registry import schemas
 from services.registry.service import RegistryService
 
 JSON = "application/json"
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": schemas.Problem, "content": {"application/problem+json": {}}}
-    for status in (400, 404, 405, 409, 413, 415, 422)
-}
+
+
+# The generic problems every operation may answer (also used by the gateway's app).
+PROBLEM_RESPONSES = openapi_responses(schemas.Problem)
+
+
+def errors(
+    *codes: str, generic: tuple[str, ...] = GENERIC_CODES
+) -> dict[int | str, dict[str, Any]]:
+    """The problem responses of an operation: its own codes plus the generic ones."""
+    return openapi_responses(schemas.Problem, *codes, generic=generic)
 
 
 class PinSegment(Convertor[str]):
@@ -68,7 +77,6 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
             "integration tests. Synthetic data only."
         ),
         generate_unique_id_function=operation_id,
-        responses=PROBLEM_RESPONSES,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
@@ -84,7 +92,10 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         tags=["citizens"],
         name="get",
         summary="Look up a citizen by personal identification number",
-        responses={200: {"model": schemas.CitizenRecord}},
+        responses={
+            200: {"model": schemas.CitizenRecord},
+            **errors("INVALID_PIN", "CITIZEN_NOT_FOUND"),
+        },
     )
     async def get_citizen(pin: str = pin_path) -> Response:
         # Hot path: the stored JSON goes out as is. The SQLite read is a page-cache hit of a few
@@ -97,6 +108,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         name="verify",
         summary="Verify declared identity data against the population database",
         response_model=schemas.VerifyResult,
+        responses=errors("INVALID_PIN", "INVALID_CMND"),
     )
     async def verify(body: schemas.VerifyRequest) -> Response:
         return _json(service.verify(body))
@@ -107,6 +119,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         name="verify-batch",
         summary="Verify up to 1,000 declarations; each item succeeds or fails on its own",
         response_model=schemas.BatchResult,
+        responses=errors("BATCH_TOO_LARGE"),
     )
     async def verify_batch(body: schemas.BatchRequest) -> Response:
         return _json(service.verify_batch(body.items))
@@ -117,6 +130,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         name="household",
         summary="The citizen's household: replaces the household book (sổ hộ khẩu)",
         response_model=schemas.Household,
+        responses=errors("INVALID_PIN", "CITIZEN_NOT_FOUND", "NO_HOUSEHOLD"),
     )
     async def household(pin: str = pin_path) -> Response:
         return _json(service.household(pin))
@@ -127,6 +141,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         name="residence-confirmation",
         summary="Residence confirmation (CT07) data: replaces the paper confirmation",
         response_model=schemas.ResidenceConfirmation,
+        responses=errors("INVALID_PIN", "CITIZEN_NOT_FOUND", "CITIZEN_NOT_ALIVE"),
     )
     async def residence_confirmation(pin: str = pin_path) -> Response:
         return _json(service.residence_confirmation(pin))
@@ -140,11 +155,12 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         tags=["health"],
         name="ready",
         response_model=schemas.Health,
-        responses={503: {"model": schemas.Problem}},
+        responses=errors("NOT_READY", generic=()),
     )
     async def readyz() -> Response:
         return _json({"status": "ready", "citizens": service.ready()})
 
     app.state.store = db
     app.state.service = service
+    install_contract_tools(app, settings)  # strict mode and journal, when the settings ask
     return app

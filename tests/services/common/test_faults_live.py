@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,10 +20,10 @@ ADULT = "/v1/citizens/001090104217"
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, seeded_db: object) -> Iterator[str]:
+def served(tmp_path_factory: pytest.TempPathFactory, seeded_db: Path) -> Iterator[str]:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("faults"), db_path=seeded_db, fault_hold_seconds=5
-    )  # type: ignore[arg-type]
+    )
     app = create_app(settings)
     controller = install_faults(app, settings, "registry")
     # A profile for the live check, slow enough to dominate the server's own time.

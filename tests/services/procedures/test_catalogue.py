@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
 import yaml
 
+from services.common.settings import Settings
 from services.gateway.agencies import compile_agency
 from services.procedures.agencies import known_agencies
 from services.procedures.catalogue import REPO_DIR, Catalogue, CatalogueError, load_procedure
 from services.procedures.model import SCHEMA_FILE, schema_text
-from services.common.settings import Settings
 
 FILES = sorted(p for p in REPO_DIR.glob("*.yaml"))
 REQUIRED = {
@@ -27,7 +27,7 @@ REQUIRED = {
 def test_published_schema_matches_the_models() -> None:
     assert (REPO_DIR / SCHEMA_FILE).read_text("utf-8") == schema_text(), (
         "run: python -c 'from pathlib import Path; from services.procedures.model import "
-        "write_schema; write_schema(Path(\"contracts/procedures\"))'"
+        'write_schema; write_schema(Path("contracts/procedures"))\''
     )
 
 
