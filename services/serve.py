@@ -28,22 +28,39 @@ def embedded_settings(settings: Settings) -> Settings:
 def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
     """Every service of ``sim06 up`` with its port."""
     from mock_registry.store import SQLiteCitizenStore
+    from services.admin import create_app as create_admin
+    from services.common.fault_middleware import install_faults
+    from services.common.faults import FaultController
     from services.gateway.app import create_app as create_gateway
     from services.identity import create_app as create_identity
     from services.identity.demo_rp import make_demo_rp_key
+    from services.procedures.agencies import directory
+    from services.procedures.app import create_app as create_procedures
     from services.registry.app import create_app as create_registry
 
     demo_rp = settings.data_dir / "demo-rp"
     if not (demo_rp / "jwks.json").exists():
         make_demo_rp_key(demo_rp)  # the private_key_jwt demo client's key pair, local only
     # One process, one event loop: the services share one connection to the population file,
-    # and the gateway calls the registry in process (no network hop).
+    # and the gateway calls the registry in process (no network hop). The gateway also knows
+    # the agencies that run the procedure catalogue.
     store = SQLiteCitizenStore(settings.database)
-    return {
-        "gateway": (create_gateway(settings, store), settings.gateway_port),
+    apps = {
+        "gateway": (
+            create_gateway(settings, store, agencies=directory(settings)),
+            settings.gateway_port,
+        ),
         "registry": (create_registry(settings, store), settings.registry_port),
         "identity": (create_identity(settings, store), settings.identity_port),
     }
+    # One fault controller for all: the admin console and PUT /__sim06/faults change them all.
+    faults = FaultController.from_settings(settings)
+    for name, (app, _) in apps.items():
+        install_faults(app, settings, name, faults)
+    urls = {name: f"http://{settings.host}:{port}" for name, (_, port) in apps.items()}
+    apps["procedures"] = (create_procedures(settings), settings.procedures_port)
+    apps["admin"] = (create_admin(settings, faults, urls), settings.admin_port)
+    return apps
 
 
 async def serve_all(settings: Settings) -> int:

@@ -71,7 +71,8 @@ def test_personas_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.e2e
 def test_up_seeds_and_serves_every_service(tmp_path: Path) -> None:
-    ports = {"registry": free_port(), "identity": free_port(), "gateway": free_port()}
+    names = ("registry", "identity", "gateway", "procedures", "admin")
+    ports = {name: free_port() for name in names}
     env = {
         **os.environ,
         "SIM06_DATA_DIR": str(tmp_path / "data"),
@@ -79,6 +80,8 @@ def test_up_seeds_and_serves_every_service(tmp_path: Path) -> None:
         "SIM06_REGISTRY_PORT": str(ports["registry"]),
         "SIM06_IDENTITY_PORT": str(ports["identity"]),
         "SIM06_GATEWAY_PORT": str(ports["gateway"]),
+        "SIM06_PROCEDURES_PORT": str(ports["procedures"]),
+        "SIM06_ADMIN_PORT": str(ports["admin"]),
     }
     log = tmp_path / "up.log"
     with log.open("wb") as sink:
@@ -101,6 +104,10 @@ def test_up_seeds_and_serves_every_service(tmp_path: Path) -> None:
         )
         assert discovery.status_code == 200
         assert discovery.json()["issuer"] == f"http://127.0.0.1:{ports['identity']}"
+        console = httpx.get(f"http://127.0.0.1:{ports['admin']}/", timeout=5)
+        assert console.status_code == 200 and "sim06" in console.text
+        listing = httpx.get(f"http://127.0.0.1:{ports['procedures']}/v1/procedures", timeout=5)
+        assert listing.status_code == 200
     finally:
         proc.terminate()
         proc.wait(timeout=20)
