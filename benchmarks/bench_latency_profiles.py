@@ -1,8 +1,9 @@
 """Live check of a latency profile: 10,000 lookups against a uvicorn registry on 127.0.0.1.
 
-The registry runs with the fault middleware and the ``typical`` profile (sent per request as
-X-Sim-Latency-Profile); a baseline run under ``ideal`` measures the server's own time, which is
-subtracted (its median) before comparing the measured p50/p95/p99 with the configured ones.
+The registry runs in its own uvicorn process (pinned to CPU 0; this client on CPU 1) with the
+fault middleware and the ``typical`` profile (sent per request as X-Sim-Latency-Profile); a
+baseline run under ``ideal`` measures the server's own time, which is subtracted (its median)
+before comparing the measured p50/p95/p99 with the configured ones.
 Passes when each corrected percentile is within 10 % of the profile.
 
     .venv/bin/python benchmarks/bench_latency_profiles.py [--requests 10000] [--profile typical]
@@ -12,45 +13,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from mock_registry.seed import seed_store
 from mock_registry.store import SQLiteCitizenStore
-from services.bench.servers import free_port
-from services.common.fault_middleware import install_faults
+from services.bench import pin_cpu, start_uvicorn
 from services.common.faults import percentile
 from services.common.latency import ProfileBook
-from services.common.settings import Settings
-from services.registry.app import create_app
 
 PATH = "/v1/citizens/001090104217"
-
-
-@contextmanager
-def live_server(app: object) -> Iterator[str]:
-    """uvicorn in a thread on 127.0.0.1 until the block ends."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical")  # type: ignore[arg-type]
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 async def measure(url: str, profile: str, count: int, concurrency: int) -> list[float]:
@@ -83,10 +61,14 @@ def main() -> int:
         store = SQLiteCitizenStore(db)
         seed_store(store, seed=6, size=1000, as_of=date(2026, 7, 1))
         store.close()
-        settings = Settings(data_dir=Path(tmp), db_path=db)
-        app = create_app(settings)
-        install_faults(app, settings, "registry")
-        with live_server(app) as url:
+        env = {"SIM06_DB_PATH": str(db), "SIM06_DATA_DIR": tmp}
+        # The server in its own process on CPU 0, this client on CPU 1: they must not share a
+        # core or an interpreter lock, or the client's own delays pollute the percentiles.
+        pin_cpu(os.getpid(), 1)
+        with start_uvicorn(
+            "services.asgi:registry", factory=True, env=env, cpus={0}, health_path="/healthz"
+        ) as server:
+            url = f"http://127.0.0.1:{server.port}"
             base = asyncio.run(measure(url, "ideal", 2000, args.concurrency))
             got = asyncio.run(measure(url, args.profile, args.requests, args.concurrency))
     overhead = percentile(base, 0.5)

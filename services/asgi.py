@@ -23,12 +23,21 @@ def _store(settings: Settings) -> CitizenStore | None:
     )
 
 
+def _with_faults(app: FastAPI, settings: Settings, service: str) -> FastAPI:
+    # Each process has its own fault controller: change a running replica's profile through
+    # its own PUT /__sim06/faults (sim06 up, one process, shares one controller instead).
+    from services.common.fault_middleware import install_faults
+
+    install_faults(app, settings, service)
+    return app
+
+
 def registry() -> FastAPI:
     """The population registry (``uvicorn --factory services.asgi:registry``)."""
     from services.registry.app import create_app
 
     settings = Settings()
-    return create_app(settings, _store(settings))
+    return _with_faults(create_app(settings, _store(settings)), settings, "registry")
 
 
 def identity() -> FastAPI:
@@ -42,7 +51,7 @@ def identity() -> FastAPI:
         from services.common.redis_state import RedisStateStore
 
         state = RedisStateStore(settings.redis_url, prefix=settings.redis_prefix + "identity:")
-    return create_app(settings, _store(settings), state)
+    return _with_faults(create_app(settings, _store(settings), state), settings, "identity")
 
 
 def gateway() -> FastAPI:
@@ -50,4 +59,4 @@ def gateway() -> FastAPI:
     from services.gateway.app import create_app
 
     settings = Settings()
-    return create_app(settings, _store(settings))
+    return _with_faults(create_app(settings, _store(settings)), settings, "gateway")
