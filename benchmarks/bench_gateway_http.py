@@ -1,6 +1,6 @@
 """Lookup by PIN through the gateway vs directly from the registry (issue 5 floor: >= 40%).
 
-``python benchmarks/bench_gateway_http.py [--db PATH] [--size N] [--rounds 3] [--duration 8]``
+``python -m benchmarks.bench_gateway_http [--db PATH] [--size N] [--rounds 3] [--duration 8]``
 
 The registry and the gateway (in-process registry behind it: token check, policy, field filter,
 request hash, detached ES256 JWS, durable group-committed audit append) each run on one uvicorn
@@ -16,18 +16,15 @@ import argparse
 import json
 import os
 import secrets
-import sqlite3
 import statistics
 import tempfile
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 
-from mock_registry.seed import seed_store
-from mock_registry.store import SQLiteCitizenStore
+from benchmarks.bench_registry_http import ensure_db, sample_pins
 from services.bench import encode_request, pin_cpu, run_load, start_uvicorn
 from services.gateway.audit import verify_chain
 
@@ -39,21 +36,6 @@ AGENCY: dict[str, Any] = {
     "procedures": [{"code": "BENCH.1", "purposes": {"investigation": {"grants": {"lookup": "*"}}}}],
     "officers": [{"code": "CB.BENCH", "permissions": ["BENCH.1"]}],
 }
-
-
-def ensure_db(path: Path, size: int) -> None:
-    if path.exists():
-        return
-    store = SQLiteCitizenStore(path)
-    seed_store(store, seed=6, size=size, as_of=date(2026, 7, 1))
-    store.close()
-
-
-def sample_pins(path: Path, n: int = 5000) -> list[str]:
-    db = sqlite3.connect(path)
-    rows = db.execute("SELECT pin FROM citizens ORDER BY random() LIMIT ?", (n,)).fetchall()
-    db.close()
-    return [f"{r[0]:012d}" for r in rows]
 
 
 def main() -> None:
