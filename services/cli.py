@@ -148,6 +148,21 @@ def cmd_contract(args: argparse.Namespace) -> int:
 def cmd_keys(args: argparse.Namespace) -> int:
     """Rotate the identity provider's signing key, or export the trust anchors."""
     settings = _settings(args)
+    if args.action == "agency-cert":
+        from services.gateway.mtls import issue_demo_agency_cert
+
+        if not args.args or len(args.args) > 2:
+            _err("usage: sim06 keys agency-cert CLIENT_ID [DIR]")
+            return 2
+        client_id, target = args.args[0], (args.args[1:] or ["agency-certs"])[0]
+        try:
+            paths = issue_demo_agency_cert(settings, client_id, Path(target))
+        except KeyError:
+            _err(f"no agency with client id {client_id!r}")
+            return 2
+        for path in paths:
+            _out(str(path))
+        return 0
     if args.action == "rotate":
         from services.identity import rotate_identity_key
 
@@ -160,7 +175,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from services.common.keys import KeyStore
     from services.identity.signing import identity_keys_dir
 
-    out = Path(args.dir)
+    out = Path((args.args or ["trust-anchors"])[0])
     out.mkdir(parents=True, exist_ok=True)
     Pki(settings.keys_dir / "pki").export(out)
     chip = KeyStore(settings.keys_dir / "chip", alg=settings.chip_attestation_alg)
@@ -226,8 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("keys", help=cmd_keys.__doc__)
-    p.add_argument("action", choices=("rotate", "export"))
-    p.add_argument("dir", nargs="?", default="trust-anchors", help="export: target directory")
+    p.add_argument("action", choices=("rotate", "export", "agency-cert"))
+    p.add_argument(
+        "args", nargs="*", help="export [DIR]; agency-cert CLIENT_ID [DIR]", metavar="ARG"
+    )
     p.add_argument("--alg", choices=("RS256", "ES256"), help="rotate: algorithm of the new key")
     p.set_defaults(func=cmd_keys)
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -69,18 +70,26 @@ async def serve_all(settings: Settings) -> int:
         sys.stderr.write(f"seeded {settings.database}\n")
     settings = embedded_settings(settings)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from services.gateway.mtls import tls_config
+
     servers = []
-    for name, (app, port) in build_apps(settings).items():
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=port,
-            access_log=False,
-            log_level="warning",
-            server_header=False,
-        )
-        servers.append(uvicorn.Server(config))
+    apps = build_apps(settings)
+
+    def config(app: FastAPI, **extra: Any) -> uvicorn.Config:
+        return uvicorn.Config(
+            app, host=settings.host, access_log=False, log_level="warning", server_header=False,
+            **extra,
+        )  # fmt: skip
+
+    for name, (app, port) in apps.items():
+        servers.append(uvicorn.Server(config(app, port=port)))
         sys.stderr.write(f"{name:>9}: http://{settings.host}:{port}/docs\n")
+    # The gateway again over HTTPS with optional client certificates (mTLS, RFC 8705): the same
+    # app object, so tokens, replay state and the audit chain are shared with port 8000.
+    tls = tls_config(settings)
+    gateway_app = apps["gateway"][0]
+    servers.append(uvicorn.Server(config(gateway_app, **tls)))
+    sys.stderr.write(f"{'gateway':>9}: https://{settings.host}:{tls['port']} (mTLS optional)\n")
     sys.stderr.write(
         f"try: curl http://{settings.host}:{settings.registry_port}/v1/citizens/001090104217\n"
     )

@@ -2,7 +2,9 @@
 without Docker — each service in its own uvicorn processes on the same ports as the embedded
 setup, reading the population from PostgreSQL and sharing state through Redis.
 
-The gateway keeps one process: its audit log is one hash chain in one SQLite file.
+The gateway runs N processes too: its audit log is then one hash chain in PostgreSQL
+(appends serialised by the database) and its quotas and replay caches are in Redis. Only with
+an explicit ``SIM06_GATEWAY_AUDIT_PATH`` (one SQLite file) does it keep a single process.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def replica_commands(settings: Settings, replicas: int) -> dict[str, list[str]]:
     ports = {
         "registry": (settings.registry_port, replicas),
         "identity": (settings.identity_port, replicas),
-        "gateway": (settings.gateway_port, 1),
+        "gateway": (settings.gateway_port, 1 if settings.gateway_audit_path else replicas),
     }
     return {
         name: [
@@ -62,6 +64,10 @@ def serve_replicas(settings: Settings, db_url: str, redis_url: str, replicas: in
         db_url, seed=settings.seed, size=settings.population_size, as_of=settings.as_of
     ):
         sys.stderr.write(f"seeded {settings.population_size:,} citizens into PostgreSQL\n")
+    # The gateway's signing key exists before its processes start, lest each make its own.
+    from services.common.keys import KeyStore
+
+    KeyStore(settings.keys_dir / "gateway", alg="ES256")
     # Passed through, not read for configuration: the children need PATH and the virtualenv.
     env = replica_environment(settings, db_url, redis_url, os.environ)
     procs = {

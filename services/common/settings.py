@@ -69,6 +69,18 @@ class Settings(BaseSettings):
     identity_key_retire_after: float = Field(
         default=86_400.0, description="Seconds an old signing key stays in the JWKS."
     )
+    identity_qr_ttl: int = Field(
+        default=120, ge=5, le=900, description="Life of a QR login transaction (seconds)."
+    )
+    identity_qr_test_api: bool = Field(
+        default=True,
+        description="POST /v1/test/qr/{txn}/approve|deny: CI approves QR logins without a page.",
+    )
+    identity_gateway_url: str | None = Field(
+        default=None,
+        description="Gateway base URL the /account/access-log page reads; default "
+        "http://HOST:GATEWAY_PORT.",
+    )
 
     # --- chip card settings: added by the chip service ---
     chip_attestation_alg: Literal["ES256", "RS256"] = Field(
@@ -101,6 +113,19 @@ class Settings(BaseSettings):
     )
     gateway_registry_timeout: float = Field(default=5.0, gt=0)
     gateway_token_ttl: int = Field(default=300, ge=10, le=3600, description="Access token life.")
+    gateway_tls_port: int = Field(
+        default=8443, description="Gateway HTTPS listener with optional mTLS (RFC 8705)."
+    )
+    gateway_tls_certfile: Path | None = Field(
+        default=None, description="Server certificate (PEM); default: generated under keys/."
+    )
+    gateway_tls_keyfile: Path | None = Field(
+        default=None, description="Server private key (PEM); default: generated under keys/."
+    )
+    gateway_mtls_trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of TLS-terminating proxies trusted to pass X-SSL-Client-Cert.",
+    )
     gateway_audit_path: Path | None = Field(
         default=None, description="Hash-chained audit log (SQLite); default DATA_DIR/audit.db."
     )

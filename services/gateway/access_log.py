@@ -4,9 +4,13 @@
 when, which agency and officer, which procedure, purpose and legal basis, which fields. Records
 of covert purposes (``hide_from_citizen_days``) appear only once that period has passed.
 
-Authentication for now: the admin token, or a gateway access token with the scope
-``citizen:access-log`` (an agency such as a citizen portal). The identity service will add the
-citizen's own access token (only their own PIN).
+Authentication: the admin token; a gateway access token with the scope
+``citizen:access-log`` (an agency such as a citizen portal); or the citizen's own access token
+from the identity service (scope ``access_log``, only their own PIN). The identity token is
+verified offline with the identity provider's keys (``DATA_DIR/keys/identity``): signature by
+the key its ``kid`` names, ``typ: at+jwt``, issuer, audience ``urn:sim06:gateway:access-log``,
+expiry; its ``SoDinhDanh`` claim is the PIN (``services/identity/citizen_token.py`` says why
+``sub`` cannot be used: it is a keyed hash).
 """
 
 from __future__ import annotations
@@ -24,6 +28,13 @@ from services.gateway.admin import admin_authorized
 from services.gateway.exchange import Gateway
 from services.gateway.oauth import TokenError
 from services.gateway.policy import ACCESS_LOG_SCOPE
+from services.identity.app import issuer_of
+from services.identity.citizen_token import (
+    CitizenTokenError,
+    is_identity_token,
+    verify_citizen_token,
+)
+from services.identity.signing import IdentityKeys
 from services.registry.service import invalid_pin
 
 
@@ -43,9 +54,42 @@ def _instant(value: str | None, name: str) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _authorize(gateway: Gateway, settings: Settings, request: Request) -> None:
+class CitizenTokens:
+    """Verifies identity-service access tokens; the key set is opened on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.issuer = issuer_of(settings)
+        self._keys: IdentityKeys | None = None
+
+    def pin_of(self, token: str) -> str:
+        """The PIN the token is for, or :class:`ProblemError` 401."""
+        if self._keys is None:
+            self._keys = IdentityKeys(self._settings)
+        try:
+            return verify_citizen_token(self._keys, self.issuer, token)
+        except CitizenTokenError as exc:
+            raise ProblemError(
+                "GATEWAY_UNAUTHENTICATED",
+                str(exc),
+                headers={
+                    "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc}"'
+                },  # fmt: skip
+            ) from None
+
+
+def _authorize(
+    gateway: Gateway, settings: Settings, citizens: CitizenTokens, request: Request, pin: str
+) -> None:
     authorization = request.headers.get("authorization")
     if admin_authorized(settings, authorization):
+        return
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and is_identity_token(value.strip(), citizens.issuer):
+        if citizens.pin_of(value.strip()) != pin:
+            raise ProblemError(
+                "GATEWAY_NOT_OWN_RECORD", "The citizen token is for another citizen's PIN."
+            )
         return
     try:
         token, _ = gateway.authenticate(authorization)
@@ -63,6 +107,7 @@ def _authorize(gateway: Gateway, settings: Settings, request: Request) -> None:
 
 def install(app: FastAPI, gateway: Gateway, settings: Settings) -> None:
     """Add the access-log route to ``app``."""
+    citizens = CitizenTokens(settings)
 
     @app.get(
         "/v1/citizens/{pin}/access-log",
@@ -79,7 +124,7 @@ def install(app: FastAPI, gateway: Gateway, settings: Settings) -> None:
         purpose: str | None = Query(None, description="Only this purpose."),
         limit: int = Query(1000, ge=1, le=10_000),
     ) -> Response:
-        _authorize(gateway, settings, request)
+        _authorize(gateway, settings, citizens, request, pin)
         if not is_valid_pin(pin):
             raise invalid_pin(pin)
         now = datetime.now(UTC).isoformat(timespec="microseconds")

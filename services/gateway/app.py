@@ -33,9 +33,9 @@ from services.common.settings import Settings
 from services.contract import install_contract_tools
 from services.gateway import access_log, admin, profile_json, profile_soap
 from services.gateway.agencies import AgencyDirectory, load_agencies
-from services.gateway.audit import AuditLog
 from services.gateway.exchange import Gateway
 from services.gateway.fastpath import LookupFastPath
+from services.gateway.mtls import ClientCertMiddleware
 from services.gateway.oauth import OAuthError, TokenService, parse_form
 from services.gateway.registry_client import (
     HttpRegistryClient,
@@ -43,6 +43,7 @@ from services.gateway.registry_client import (
     RegistryClient,
 )
 from services.gateway.signing import ResponseSigner
+from services.gateway.state import gateway_state, open_audit_log
 from services.registry.app import PROBLEM_RESPONSES, operation_id
 from services.registry.service import RegistryService
 
@@ -95,11 +96,12 @@ def create_app(
     check_safe(settings)
     directory = agencies or AgencyDirectory(load_agencies(settings.gateway_agencies_file))
     keys = KeyStore(settings.keys_dir / "gateway", alg="ES256")
-    tokens = TokenService(directory, keys, ttl=settings.gateway_token_ttl)
-    audit = AuditLog(
-        settings.gateway_audit_path or settings.data_dir / "audit.db",
-        durable=settings.gateway_audit_durable,
+    # In process, or shared by replicas (Redis, PostgreSQL) as the settings say: state.py.
+    state = gateway_state(settings)
+    tokens = TokenService(
+        directory, keys, ttl=settings.gateway_token_ttl, replay=state.assertions
     )
+    audit = open_audit_log(settings)
     gateway = Gateway(
         directory,
         tokens,
@@ -107,6 +109,7 @@ def create_app(
         registry if registry is not None else _registry(settings, store),
         request_id_ttl=settings.gateway_request_id_ttl,
     )
+    gateway.quota, gateway.request_ids = state.quota, state.request_ids
     signer = ResponseSigner(keys)
 
     @asynccontextmanager
@@ -165,6 +168,8 @@ def create_app(
     profile = profile_json.install(app, gateway, signer)
     # Plain lookups skip FastAPI's routing (same exchange, same reply; see fastpath.py).
     app.add_middleware(LookupFastPath, profile=profile)
+    # Outside the fast path: the client certificate of mTLS connections (RFC 8705, mtls.py).
+    app.add_middleware(ClientCertMiddleware, settings=settings)
     profile_soap.install(app, gateway, signer)
     access_log.install(app, gateway, settings)
     admin.install(app, gateway, settings)

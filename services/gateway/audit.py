@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import sqlite3
 import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,41 @@ def record_hash(row: dict[str, Any]) -> str:
     """The chain hash of a stored row (every column but ``hash``)."""
     canonical = orjson.dumps({k: row[k] for k in _COLUMNS}, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(row["prev_hash"].encode("ascii") + b"\n" + canonical).hexdigest()
+
+
+def chain(
+    batch: list[AuditEntry], seq: int, prev: str
+) -> tuple[list[tuple[Any, ...]], list[tuple[str, int]], int, str]:
+    """The rows (``_COLUMNS`` + hash) and ``(pin, seq)`` subjects of ``batch`` appended after
+    record ``seq`` whose hash is ``prev``, and the new head ``(seq, hash)``."""
+    rows: list[tuple[Any, ...]] = []
+    subjects: list[tuple[str, int]] = []
+    for entry in batch:
+        seq += 1
+        row = {
+            "seq": seq,
+            "ts": entry.ts,
+            "agency": entry.agency,
+            "officer": entry.officer,
+            "procedure": entry.procedure,
+            "purpose": entry.purpose,
+            "legal_basis": entry.legal_basis,
+            "request_id": entry.request_id,
+            "operation": entry.operation,
+            "pins": orjson.dumps(entry.pins).decode(),
+            "fields": orjson.dumps(entry.fields).decode(),
+            "status": entry.status,
+            "outcome": entry.outcome,
+            "latency_ms": entry.latency_ms,
+            "request_hash": entry.request_hash,
+            "response_hash": entry.response_hash,
+            "hidden_until": entry.hidden_until,
+            "prev_hash": prev,
+        }
+        prev = record_hash(row)
+        rows.append((*row.values(), prev))
+        subjects.extend((pin, seq) for pin in dict.fromkeys(entry.pins))
+    return rows, subjects, seq, prev
 
 
 @dataclass(slots=True)
@@ -282,34 +318,7 @@ class AuditLog:
 
     def _stage(self, batch: list[AuditEntry]) -> tuple[int, str]:
         """Open a transaction holding ``batch``; the chain's new head once it commits."""
-        rows = []
-        subjects: list[tuple[str, int]] = []
-        seq, prev = self._seq, self._prev
-        for entry in batch:
-            seq += 1
-            row = {
-                "seq": seq,
-                "ts": entry.ts,
-                "agency": entry.agency,
-                "officer": entry.officer,
-                "procedure": entry.procedure,
-                "purpose": entry.purpose,
-                "legal_basis": entry.legal_basis,
-                "request_id": entry.request_id,
-                "operation": entry.operation,
-                "pins": orjson.dumps(entry.pins).decode(),
-                "fields": orjson.dumps(entry.fields).decode(),
-                "status": entry.status,
-                "outcome": entry.outcome,
-                "latency_ms": entry.latency_ms,
-                "request_hash": entry.request_hash,
-                "response_hash": entry.response_hash,
-                "hidden_until": entry.hidden_until,
-                "prev_hash": prev,
-            }
-            prev = record_hash(row)
-            rows.append((*row.values(), prev))
-            subjects.extend((pin, seq) for pin in dict.fromkeys(entry.pins))
+        rows, subjects, seq, prev = chain(batch, self._seq, self._prev)
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -327,6 +336,15 @@ class AuditLog:
         return seq, prev
 
     # --- reading ---------------------------------------------------------------------------
+
+    def verify(self) -> ChainReport:
+        """Commit what is pending, then check the whole chain (``sim06 audit verify``)."""
+        self.flush()
+        return verify_chain(self.path)
+
+    def describe(self) -> str:
+        """Where the records go (for messages)."""
+        return str(self.path)
 
     def count(self) -> int:
         return int(self._reader.execute("SELECT count(*) FROM audit").fetchone()[0])
@@ -388,28 +406,37 @@ def verify_chain(path: Path) -> ChainReport:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         conn.row_factory = sqlite3.Row
-        prev, expected, count = GENESIS, 1, 0
-        for raw in conn.execute("SELECT * FROM audit ORDER BY seq"):
-            row = dict(raw)
-            seq = row["seq"]
-            if seq != expected:
-                return ChainReport(
-                    False, count, expected,
-                    f"record {expected} is missing (deleted); the next one is {seq}",
-                )  # fmt: skip
-            if row["prev_hash"] != prev:
-                return ChainReport(
-                    False, count, seq,
-                    f"record {seq} does not follow record {seq - 1} (reordered, inserted or "
-                    "the previous record was replaced)",
-                )  # fmt: skip
-            if record_hash(row) != row["hash"]:
-                return ChainReport(False, count, seq, f"record {seq} was altered")
-            prev, expected, count = row["hash"], expected + 1, count + 1
-        head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+        rows = (dict(raw) for raw in conn.execute("SELECT * FROM audit ORDER BY seq"))
+        return verify_rows(rows, lambda: conn.execute(_HEAD).fetchone())
     finally:
         conn.close()
-    head_seq, head_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS)
+
+
+_HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1"
+
+
+def verify_rows(rows: Iterable[dict[str, Any]], head: Callable[[], Any]) -> ChainReport:
+    """Walk ``rows`` (every stored column, in seq order), then compare the chain's end with
+    ``head()`` (the ``(seq, hash)`` of the head row, or None): the verdict of any backend."""
+    prev, expected, count = GENESIS, 1, 0
+    for row in rows:
+        seq = row["seq"]
+        if seq != expected:
+            return ChainReport(
+                False, count, expected,
+                f"record {expected} is missing (deleted); the next one is {seq}",
+            )  # fmt: skip
+        if row["prev_hash"] != prev:
+            return ChainReport(
+                False, count, seq,
+                f"record {seq} does not follow record {seq - 1} (reordered, inserted or "
+                "the previous record was replaced)",
+            )  # fmt: skip
+        if record_hash(row) != row["hash"]:
+            return ChainReport(False, count, seq, f"record {seq} was altered")
+        prev, expected, count = row["hash"], expected + 1, count + 1
+    found = head()
+    head_seq, head_hash = (int(found[0]), str(found[1])) if found else (0, GENESIS)
     if head_seq != count or head_hash != prev:
         return ChainReport(
             False, count, count + 1 if head_seq > count else head_seq,

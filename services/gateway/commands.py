@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from services.common.settings import Settings
-from services.gateway.audit import verify_chain
+from services.gateway.audit import ChainReport, verify_chain
+from services.gateway.state import audit_uses_postgres
 
 
 def audit_path(settings: Settings) -> Path:
@@ -18,9 +19,21 @@ def audit_path(settings: Settings) -> Path:
 
 
 def audit_verify(settings: Settings, path: Path | None = None) -> int:
-    """Check the audit chain; print the verdict; exit status 0 if intact, 1 otherwise."""
-    target = path or audit_path(settings)
-    report = verify_chain(target)
+    """Check the audit chain; print the verdict; exit status 0 if intact, 1 otherwise.
+
+    The chain is the file ``path`` if given, else the one the gateway writes with ``settings``:
+    the PostgreSQL database of ``SIM06_DATABASE_URL`` (replicas) or the SQLite file.
+    """
+    report: ChainReport
+    if path is None and audit_uses_postgres(settings):
+        from services.gateway.audit_postgres import PostgresAuditLog, verify_postgres
+
+        assert settings.database_url is not None
+        report = verify_postgres(settings.database_url)
+        target = PostgresAuditLog.where(settings.database_url)
+    else:
+        target = str(path or audit_path(settings))
+        report = verify_chain(Path(target))
     if report.ok:
         sys.stdout.write(f"audit log intact: {report.records} records ({target})\n")
         return 0

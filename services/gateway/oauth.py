@@ -1,7 +1,10 @@
 """OAuth 2.0 client credentials for agencies (RFC 6749 §4.4) and the access tokens it issues.
 
-Client authentication: ``client_secret_basic`` (RFC 6749 §2.3.1) or ``private_key_jwt``
-(RFC 7523 §2.2, OIDC Core §9) whose ``jti`` may be used once. Access tokens are short-lived
+Client authentication: ``client_secret_basic`` (RFC 6749 §2.3.1), ``private_key_jwt``
+(RFC 7523 §2.2, OIDC Core §9) whose ``jti`` may be used once, or ``tls_client_auth`` (RFC 8705
+§2.1) over the mTLS listener (:mod:`services.gateway.mtls`). A token requested over a connection
+that presented a client certificate is bound to it (``cnf.x5t#S256``, RFC 8705 §3) and refused
+when presented without that certificate. Access tokens are short-lived
 ES256 JWTs (RFC 9068 shape) signed with the gateway's key set; verified tokens are cached until
 they expire so the hot path checks a signature once per token, not once per request.
 
@@ -22,8 +25,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import jwt
+from cryptography.x509.oid import NameOID
 
 from services.common.keys import KeyStore
+from services.gateway import mtls
 from services.gateway.agencies import Agency, AgencyDirectory
 from services.gateway.replay import ReplayCache
 
@@ -71,6 +76,7 @@ class AccessToken:
     scopes: frozenset[str]
     expires_at: float
     jti: str
+    cnf: str | None = None  # x5t#S256 of the certificate the token is bound to (RFC 8705 §3)
 
 
 def parse_form(body: bytes) -> dict[str, str]:
@@ -134,7 +140,8 @@ class TokenService:
                 f"Not granted to this agency: {sorted(requested - agency.scopes)}.",
             )
         scopes = sorted(requested or agency.scopes)
-        token = self.issue(agency, scopes)
+        certificate = mtls.presented()
+        token = self.issue(agency, scopes, certificate.thumbprint if certificate else None)
         return {
             "access_token": token,
             "token_type": "Bearer",
@@ -170,7 +177,28 @@ class TokenService:
             return agency
         if assertion is not None:
             return self._assertion(form, assertion, token_url)
+        certificate = mtls.presented()
+        if certificate is not None and "client_id" in form:
+            return self._tls_client(form["client_id"], certificate)
         raise OAuthError("invalid_client", "No client authentication.", status=401)
+
+    def _tls_client(self, client_id: str, certificate: mtls.PresentedCertificate) -> Agency:
+        """RFC 8705 §2.1 (PKI method): the agency CA certified this subject for this client.
+
+        sim06's convention for the subject: CN = client_id, OU = agency code (the chain to the
+        agency CA was checked by the TLS layer and again by the middleware).
+        """
+        agency = self.agencies.by_client(client_id)
+        cn = certificate.subject(NameOID.COMMON_NAME)
+        ou = certificate.subject(NameOID.ORGANIZATIONAL_UNIT_NAME)
+        if agency is None or cn != client_id or ou != agency.code:
+            raise OAuthError(
+                "invalid_client",
+                "The client certificate's subject (CN=client_id, OU=agency code) does not "
+                "match this client.",
+                status=401,
+            )
+        return agency
 
     def _assertion(self, form: dict[str, str], assertion: str, token_url: str) -> Agency:
         if form.get("client_assertion_type") != ASSERTION_TYPE:
@@ -220,8 +248,8 @@ class TokenService:
             raise OAuthError("invalid_client", "The client assertion was already used.", status=401)
         return agency
 
-    def issue(self, agency: Agency, scopes: list[str]) -> str:
-        """A signed access token for ``agency`` with ``scopes``."""
+    def issue(self, agency: Agency, scopes: list[str], cnf: str | None = None) -> str:
+        """A signed access token for ``agency`` with ``scopes``, bound to ``cnf`` if given."""
         key = self.keys.current
         now = int(time.time())
         claims = {
@@ -235,6 +263,8 @@ class TokenService:
             "exp": now + self.ttl,
             "jti": secrets.token_urlsafe(16),
         }
+        if cnf is not None:
+            claims["cnf"] = {"x5t#S256": cnf}
         headers = {"kid": key.kid, "typ": "at+jwt"}
         return jwt.encode(claims, key.private_key, algorithm=key.alg, headers=headers)
 
@@ -242,6 +272,17 @@ class TokenService:
 
     def verify(self, token: str) -> AccessToken:
         """The claims of a valid access token; :class:`TokenError` otherwise."""
+        verified = self._verify(token)
+        if verified.cnf is not None:  # checked per request: the cache is per token, not per TLS
+            certificate = mtls.presented()
+            if certificate is None or certificate.thumbprint != verified.cnf:
+                raise TokenError(
+                    "The access token is bound to a client certificate (RFC 8705) that this "
+                    "connection did not present."
+                )
+        return verified
+
+    def _verify(self, token: str) -> AccessToken:
         now = time.time()
         cached = self._verified.get(token)
         if cached is not None:
@@ -271,12 +312,17 @@ class TokenService:
             raise TokenError("The access token was not signed by this gateway.") from None
         except jwt.PyJWTError:
             raise TokenError("The access token is invalid.") from None
+        cnf = claims.get("cnf")
+        bound = cnf.get("x5t#S256") if isinstance(cnf, dict) else None
+        if cnf is not None and not isinstance(bound, str):
+            raise TokenError("The access token's cnf claim is not an x5t#S256 binding.")
         verified = AccessToken(
             client_id=str(claims["sub"]),
             agency=str(claims.get("agency", "")),
             scopes=frozenset(str(claims.get("scope", "")).split()),
             expires_at=float(claims["exp"]),
             jti=str(claims.get("jti", "")),
+            cnf=bound,
         )
         if len(self._verified) >= 50_000:
             self._verified = {t: c for t, c in self._verified.items() if c.expires_at > now}

@@ -1,5 +1,13 @@
 """SOAP profile handler: authentication schemes, policy, audit and signature around
-:mod:`services.gateway.soap` (the envelopes themselves)."""
+:mod:`services.gateway.soap` (the envelopes themselves).
+
+Two entry points share one exchange (:func:`soap_exchange`):
+
+- ``POST /soap/dancu``: the envelope as the body; a gateway ``Bearer`` token or the observed
+  direct ``Timestamp`` + ``Basic`` digest scheme (domain §6.3, pattern 1).
+- ``POST /lgsp/dancu``: the envelope wrapped in the JSON the observed OpenCPS adapter sends to a
+  provincial LGSP (pattern 2); see :mod:`services.gateway.lgsp`.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +17,13 @@ import hashlib
 import hmac
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
 
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from services.common.problems import ProblemError
-from services.gateway import soap
+from services.gateway import lgsp, soap
 from services.gateway.agencies import Agency
 from services.gateway.exchange import Context, Gateway
 from services.gateway.oauth import AccessToken, TokenError
@@ -22,6 +31,14 @@ from services.gateway.signing import ResponseSigner, request_hash
 
 PATH = "/soap/dancu"
 _CLOCK_SKEW_MS = 300_000
+
+Authenticator = Callable[[soap.SoapCall], tuple[AccessToken, Agency]]
+_XML_ANSWER: dict[int | str, dict[str, object]] = {
+    200: {
+        "description": "SOAP 1.1 envelope (answers and Faults alike are text/xml)",
+        "content": {"text/xml": {"schema": {"type": "string"}}},
+    }
+}
 
 
 def _direct(gateway: Gateway, request: Request, authorization: str) -> tuple[AccessToken, Agency]:
@@ -52,7 +69,7 @@ def _authenticate(gateway: Gateway, request: Request) -> tuple[AccessToken, Agen
     return gateway.authenticate(authorization)
 
 
-def _context(request: Request, call: soap.SoapCall, agency: Agency) -> Context:
+def _context(headers: Mapping[str, str], call: soap.SoapCall, agency: Agency) -> Context:
     values = call.values
     procedure = values.get("MaDVC") or (
         agency.spec.default_procedure if call.name == "XacThucThongTinCongDan" else None
@@ -62,8 +79,8 @@ def _context(request: Request, call: soap.SoapCall, agency: Agency) -> Context:
         request_id=values.get("MaYeuCau", ""),
         procedure=procedure or "",
         officer=values.get("MaCanBo", ""),
-        purpose=request.headers.get("x-purpose", "").strip(),
-        legal_basis=request.headers.get("x-legal-basis", "").strip()[:300],
+        purpose=(headers.get("x-purpose") or "").strip(),
+        legal_basis=(headers.get("x-legal-basis") or "").strip()[:300],
         agency=agency,
     )
     missing = [n for n, v in (("MaYeuCau", ctx.request_id), ("MaCanBo", ctx.officer),
@@ -84,73 +101,123 @@ def _context(request: Request, call: soap.SoapCall, agency: Agency) -> Context:
     return ctx
 
 
+async def soap_exchange(
+    gateway: Gateway,
+    signer: ResponseSigner,
+    *,
+    path: str,
+    raw: bytes,
+    headers: Mapping[str, str],
+    unwrap: Callable[[bytes], bytes],
+    authenticate: Authenticator,
+) -> Response:
+    """One audited, signed SOAP exchange.
+
+    ``raw`` is the HTTP body (hashed into ``X-Request-Hash``); ``unwrap`` extracts the SOAP
+    envelope from it (identity for plain SOAP); ``authenticate`` names the caller once the
+    envelope is parsed. Refusals are SOAP Faults, audited like answers.
+    """
+    ctx = Context()
+    operation, pins, fields, status, outcome = "soap", [], [], 200, "ok"
+    out: dict[str, str] = {}
+    forwarded = False
+    try:
+        call = soap.parse(unwrap(raw))
+        operation = soap.OPERATIONS[call.name]
+        ctx.request_id = call.values.get("MaYeuCau", "")
+        ctx.officer = call.values.get("MaCanBo", "")
+        decl = soap.declaration(call.values)
+        if call.name == "TraCuuThongTinCongDan" and "pin" not in decl:
+            raise ProblemError(
+                "GATEWAY_SOAP_FAULT", "This slice looks up by SoDinhDanh only (not SoCMND)."
+            )
+        pins = [decl["pin"][:32]] if "pin" in decl else []
+        token, agency = authenticate(call)
+        ctx = _context(headers, call, agency)
+        grant = gateway.authorize(ctx, token, agency, operation, check_headers=False)
+        forwarded = True
+        result = await gateway.registry.verify(decl)
+        if call.name == "XacThucThongTinCongDan":
+            element = ET.Element(f"{{{soap.NS_DAN}}}KetQuaXacThucResponse")
+            soap.sub(element, f"{{{soap.NS_DAN}}}MaYeuCau", ctx.request_id)
+            soap.sub(element, f"{{{soap.NS_DAN}}}TonTai", str(result["matched"]).lower())
+            fields = ["matched"]
+        else:
+            element = ET.Element(f"{{{soap.NS_DAN}}}TraCuuThongTinCongDanResponse")
+            records = []
+            if result["matched"]:
+                records.append(await gateway.registry.record(decl["pin"]))
+            collection = soap.collection(element, ctx.request_id, records)
+            for record in records:
+                fields = soap.congdan(collection, record, grant.fields)
+        payload = soap.envelope(element)
+    except TokenError as exc:
+        status, outcome = 401, "GATEWAY_UNAUTHENTICATED"
+        payload = soap.fault(ProblemError(outcome, str(exc)))
+        out["WWW-Authenticate"] = exc.www_authenticate()
+    except ProblemError as exc:
+        status, outcome = exc.spec.status, exc.spec.code
+        payload = soap.fault(exc, source="registry" if forwarded else "gateway")
+        out.update(exc.headers or {})
+    rq_hash = request_hash("POST", path, ctx.request_id, raw)
+    await gateway.record(
+        ctx,
+        operation,
+        pins=pins,
+        status=status,
+        outcome=outcome,
+        fields=fields,
+        request_hash=rq_hash,
+        response_hash=hashlib.sha256(payload).hexdigest(),
+    )
+    out["X-Request-Hash"] = rq_hash
+    out["X-JWS-Signature"] = signer.sign(payload, rq_hash)
+    return Response(payload, status_code=status, media_type=soap.SOAP_MEDIA, headers=out)
+
+
 def install(app: FastAPI, gateway: Gateway, signer: ResponseSigner) -> None:
-    """Add ``POST /soap/dancu`` to ``app``."""
+    """Add ``POST /soap/dancu`` and the LGSP wrapper ``POST /lgsp/dancu`` to ``app``."""
 
     @app.post(
         PATH,
         tags=["soap"],
         name="dancu",
+        response_class=Response,
+        responses=_XML_ANSWER,
         summary="SOAP 1.1: XacThucThongTinCongDan, TraCuuThongTinCongDan (observed shapes)",
         openapi_extra={
             "requestBody": {"content": {"text/xml": {"schema": {"type": "string"}}}},
         },
     )
     async def dancu(request: Request) -> Response:
-        raw = await request.body()
-        ctx = Context()
-        operation, pins, fields, status, outcome = "soap", [], [], 200, "ok"
-        headers: dict[str, str] = {}
-        forwarded = False
-        try:
-            call = soap.parse(raw)
-            operation = soap.OPERATIONS[call.name]
-            ctx.request_id = call.values.get("MaYeuCau", "")
-            ctx.officer = call.values.get("MaCanBo", "")
-            decl = soap.declaration(call.values)
-            if call.name == "TraCuuThongTinCongDan" and "pin" not in decl:
-                raise ProblemError(
-                    "GATEWAY_SOAP_FAULT", "This slice looks up by SoDinhDanh only (not SoCMND)."
-                )
-            pins = [decl["pin"][:32]] if "pin" in decl else []
-            token, agency = _authenticate(gateway, request)
-            ctx = _context(request, call, agency)
-            grant = gateway.authorize(ctx, token, agency, operation, check_headers=False)
-            forwarded = True
-            result = await gateway.registry.verify(decl)
-            if call.name == "XacThucThongTinCongDan":
-                element = ET.Element(f"{{{soap.NS_DAN}}}KetQuaXacThucResponse")
-                soap.sub(element, f"{{{soap.NS_DAN}}}MaYeuCau", ctx.request_id)
-                soap.sub(element, f"{{{soap.NS_DAN}}}TonTai", str(result["matched"]).lower())
-                fields = ["matched"]
-            else:
-                element = ET.Element(f"{{{soap.NS_DAN}}}TraCuuThongTinCongDanResponse")
-                records = []
-                if result["matched"]:
-                    records.append(await gateway.registry.record(decl["pin"]))
-                collection = soap.collection(element, ctx.request_id, records)
-                for record in records:
-                    fields = soap.congdan(collection, record, grant.fields)
-            payload = soap.envelope(element)
-        except TokenError as exc:
-            status, outcome = 401, "GATEWAY_UNAUTHENTICATED"
-            payload = soap.fault(ProblemError(outcome, str(exc)))
-            headers["WWW-Authenticate"] = exc.www_authenticate()
-        except ProblemError as exc:
-            status, outcome = exc.spec.status, exc.spec.code
-            payload = soap.fault(exc, source="registry" if forwarded else "gateway")
-            headers.update(exc.headers or {})
-        rq_hash = request_hash("POST", PATH, ctx.request_id, raw)
-        await gateway.record(
-            ctx,
-            operation,
-            pins=pins,
-            status=status,
-            outcome=outcome,
-            fields=fields,
-            request_hash=rq_hash,
-            response_hash=hashlib.sha256(payload).hexdigest(),
+        return await soap_exchange(
+            gateway,
+            signer,
+            path=PATH,
+            raw=await request.body(),
+            headers=request.headers,
+            unwrap=lambda raw: raw,
+            authenticate=lambda _call: _authenticate(gateway, request),
         )
-        headers["X-Request-Hash"] = rq_hash
-        headers["X-JWS-Signature"] = signer.sign(payload, rq_hash)
-        return Response(payload, status_code=status, media_type=soap.SOAP_MEDIA, headers=headers)
+
+    @app.post(
+        lgsp.PATH,
+        tags=["soap"],
+        name="lgsp-dancu",
+        response_class=Response,
+        responses=_XML_ANSWER,
+        summary="SOAP via a provincial LGSP: JSON-wrapped envelope (observed OpenCPS shape)",
+        description=lgsp.DESCRIPTION,
+        openapi_extra={"requestBody": {"content": {"application/json": {"schema": lgsp.SCHEMA}}}},
+    )
+    async def lgsp_dancu(request: Request) -> Response:
+        wrapped = lgsp.LgspRequest(gateway, request.headers)
+        return await soap_exchange(
+            gateway,
+            signer,
+            path=lgsp.PATH,
+            raw=await request.body(),
+            headers=request.headers,
+            unwrap=wrapped.unwrap,
+            authenticate=wrapped.authenticate,
+        )

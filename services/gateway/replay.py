@@ -1,8 +1,9 @@
 """Replay protection: remember one-time identifiers (``jti`` of client assertions, ``MaYeuCau``
 of exchanges) for as long as they could be replayed.
 
-In-memory, for the embedded single-process gateway; several replicas would share a Redis
-``SET NX EX`` behind the same two methods.
+In memory for the embedded single-process gateway; with a shared cache (``RedisReplayCache``:
+``SET NX PX``, chosen by :mod:`services.gateway.state` when ``SIM06_REDIS_URL`` is set) an
+identifier used at one replica is refused at every other.
 """
 
 from __future__ import annotations
@@ -10,6 +11,13 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+
+class SharedReplay(Protocol):
+    """A replay cache shared by replicas: ``first_use`` as :meth:`ReplayCache.first_use`."""
+
+    def first_use(self, key: str, ttl: float) -> bool: ...
 
 
 class ReplayCache:
@@ -20,15 +28,22 @@ class ReplayCache:
     """
 
     def __init__(
-        self, *, max_entries: int = 2_000_000, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        max_entries: int = 2_000_000,
+        clock: Callable[[], float] = time.monotonic,
+        shared: SharedReplay | None = None,
     ) -> None:
         self._expiry: dict[str, float] = {}
         self._deadlines: list[tuple[float, str]] = []
         self._max = max_entries
         self._clock = clock
+        self.shared = shared
 
     def first_use(self, key: str, ttl: float) -> bool:
         """True the first time ``key`` is seen within ``ttl`` seconds; False on a replay."""
+        if self.shared is not None:
+            return self.shared.first_use(key, ttl)
         now = self._clock()
         expiry = self._expiry.get(key)
         if expiry is not None and expiry > now:

@@ -22,6 +22,8 @@ from services.chip import create_router as create_chip_router
 from services.common.http import BodyLimitMiddleware, install_problem_handlers
 from services.common.settings import Settings
 from services.contract import install_contract_tools
+from services.identity.access_log_source import AccessLogSource, HttpAccessLogSource
+from services.identity.account import install_account_routes
 from services.identity.authorize import parse_request
 from services.identity.client_auth import authenticate_client
 from services.identity.clients import Client, ClientRegistry
@@ -31,11 +33,13 @@ from services.identity.forms import read_form
 from services.identity.hotpath import HotPaths, hot_endpoints
 from services.identity.login import PAR_PREFIX, install_login_routes
 from services.identity.provider import Provider
+from services.identity.qr import QrLogins
+from services.identity.qr_routes import install_qr_routes
 from services.identity.signing import IdentityKeys, identity_keys_dir
 from services.identity.state import MemoryStateStore, StateStore
 from services.identity.subject import SubjectMaker
 
-__all__ = ["create_app", "issuer_of"]
+__all__ = ["create_app", "gateway_url_of", "issuer_of"]
 
 JSON = "application/json"
 PAR_TTL = 60
@@ -62,10 +66,23 @@ def operation_id(route: Any) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else str(route.name)
 
 
+def gateway_url_of(settings: Settings) -> str:
+    """The gateway the access-log page reads: the setting, else ``http://HOST:GATEWAY_PORT``."""
+    if settings.identity_gateway_url:
+        return settings.identity_gateway_url.rstrip("/")
+    return f"http://{settings.host}:{settings.gateway_port}"
+
+
 def create_app(
-    settings: Settings, store: CitizenStore | None = None, state: StateStore | None = None
+    settings: Settings,
+    store: CitizenStore | None = None,
+    state: StateStore | None = None,
+    access_log: AccessLogSource | None = None,
 ) -> FastAPI:
-    """Build the identity provider over ``store`` (default: the settings' SQLite file)."""
+    """Build the identity provider over ``store`` (default: the settings' SQLite file).
+
+    ``access_log``: where /account/access-log reads the gateway's log (default: HTTP to
+    :func:`gateway_url_of`)."""
     db: CitizenStore = (
         store if store is not None else SQLiteCitizenStore(settings.database, readonly=True)
     )
@@ -89,6 +106,11 @@ def create_app(
     )
     install_problem_handlers(app)
     install_login_routes(app, provider)
+    qr_logins = QrLogins(provider)
+    install_qr_routes(app, provider, qr_logins)
+    install_account_routes(
+        app, provider, access_log or HttpAccessLogSource(gateway_url_of(settings))
+    )
 
     async def authenticated(request: Request, form: dict[str, str], path: str) -> Client:
         return authenticate_client(
@@ -215,6 +237,7 @@ def create_app(
 
     app.state.store = db
     app.state.provider = provider
+    app.state.qr_logins = qr_logins
     # Chip-card reading and C06-style verification live beside the eID (architecture: bank and
     # teller apps call identity /v1/chip/verify).
     app.include_router(create_chip_router(settings, db))

@@ -120,7 +120,8 @@ SCOPE_CLAIMS: dict[str, list[str]] = {}
 for _claim, (_scope, _) in CLAIMS.items():
     SCOPE_CLAIMS.setdefault(_scope, []).append(_claim)
 
-SUPPORTED_SCOPES = ("openid", *SCOPE_CLAIMS, "offline_access")
+# access_log: the gateway may show the citizen who read their data (citizen_token.py).
+SUPPORTED_SCOPES = ("openid", *SCOPE_CLAIMS, "offline_access", "access_log")
 SUPPORTED_CLAIMS = ("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr",
                     "sid", *CLAIMS)  # fmt: skip
 

@@ -45,12 +45,73 @@ from services.identity.pages import (
     message_page,
 )
 from services.identity.provider import Provider
+from services.identity.state import StateStore
 
-__all__ = ["install_login_routes"]
+__all__ = ["Retry", "check_credentials", "install_login_routes", "load_tx", "set_session_cookie"]
 
 SESSION_COOKIE = "vneid_sid"
 CSRF_COOKIE = "vneid_csrf"
 PAR_PREFIX = "urn:ietf:params:oauth:request_uri:"
+
+
+class Retry(Exception):
+    """The login form must be shown again with this message (Vietnamese, English)."""
+
+    def __init__(self, vi: str, en: str) -> None:
+        super().__init__(en)
+        self.vi = vi
+        self.en = en
+
+
+def check_credentials(provider: Provider, form: dict[str, str], required: int) -> Account:
+    """The account a login form names, once passcode and (level 2) face check pass.
+
+    Raises :class:`Retry` for a wrong form and ``LoginRefused`` for an account that cannot
+    log in at the level (``form["level"]`` or ``required``, whichever is higher)."""
+    pin = (form.get("pin") or form.get("persona") or "").strip()
+    if not pin:
+        raise Retry("Chọn hoặc nhập số định danh.", "Pick a persona or enter a PIN.")
+    if not hmac.compare_digest(form.get("passcode", ""), pin[-6:]):
+        raise Retry("Mã bảo vệ không đúng.", "Wrong passcode.")
+    if login_level(form, required) == 2 and form.get("face") != "match":
+        raise Retry("Mức độ 2 cần xác thực khuôn mặt.", "Level 2 needs the (simulated) face check.")
+    account = provider.accounts.find(pin)
+    check_level(account, login_level(form, required))
+    return account
+
+
+def login_level(form: dict[str, str], required: int) -> int:
+    """The level a login form asks for: the chosen one, at least the required one."""
+    return max(required, 2 if form.get("level") == "2" else 1)
+
+
+def set_session_cookie(response: Response, sid: str, ttl: int, *, secure: bool) -> Response:
+    """The login session cookie (HttpOnly, SameSite=Lax so the redirect back carries it)."""
+    response.set_cookie(
+        SESSION_COOKIE, sid, max_age=ttl, httponly=True, samesite="lax", secure=secure
+    )
+    return response
+
+
+def load_tx(
+    state: StateStore, form: dict[str, str], request: Request, *, take: bool, prefix: str = "tx"
+) -> tuple[str, dict[str, Any]]:
+    """The login transaction a form names, after the double-submit CSRF check.
+
+    ``prefix``: ``tx`` (authorization) or ``acct_tx`` (account pages); never interchangeable."""
+    tx_id = form.get("tx", "")
+    tx = state.get(f"{prefix}:{tx_id}") if tx_id else None
+    csrf_cookie = request.cookies.get(CSRF_COOKIE, "")
+    if tx is None:
+        raise OAuthError("invalid_request", "the login transaction expired; start again")
+    if not (
+        hmac.compare_digest(form.get("csrf", ""), tx["csrf"])
+        and hmac.compare_digest(csrf_cookie, tx["csrf"])
+    ):
+        raise OAuthError("invalid_request", "CSRF check failed")
+    if take:
+        state.delete(f"{prefix}:{tx_id}")
+    return tx_id, tx
 
 
 def _untrusted(request: Request, exc: OAuthError) -> Response:
@@ -74,11 +135,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
         return redirect(areq, {"error": error, "error_description": description})
 
     def with_session(response: Response, sid: str) -> Response:
-        response.set_cookie(
-            SESSION_COOKIE, sid, max_age=settings.identity_session_ttl, httponly=True,
-            samesite="lax", secure=secure,
-        )  # fmt: skip
-        return response
+        return set_session_cookie(response, sid, settings.identity_session_ttl, secure=secure)
 
     def code_response(areq: AuthRequest, sid: str, session: dict[str, Any]) -> Response:
         code = provider.issue_code(areq, sid, session)
@@ -170,7 +227,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
     async def step_up_submit(request: Request) -> Response:
         try:
             form = await read_form(request)
-            _, tx = load_tx(form, request, take=True)
+            _, tx = load_tx(state, form, request, take=True)
             areq = parse_request(tx["params"], provider.registry)
         except OAuthError as exc:
             return error_page(exc.error, exc.description)
@@ -251,23 +308,6 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
                           name=f"authorize-{method.lower()}",
                           summary="Authorization endpoint (code flow, PKCE S256)")  # fmt: skip
 
-    def load_tx(
-        form: dict[str, str], request: Request, *, take: bool
-    ) -> tuple[str, dict[str, Any]]:
-        tx_id = form.get("tx", "")
-        tx = state.get(f"tx:{tx_id}") if tx_id else None
-        csrf_cookie = request.cookies.get(CSRF_COOKIE, "")
-        if tx is None:
-            raise OAuthError("invalid_request", "the login transaction expired; start again")
-        if not (
-            hmac.compare_digest(form.get("csrf", ""), tx["csrf"])
-            and hmac.compare_digest(csrf_cookie, tx["csrf"])
-        ):
-            raise OAuthError("invalid_request", "CSRF check failed")
-        if take:
-            state.delete(f"tx:{tx_id}")
-        return tx_id, tx
-
     async def login_search(request: Request) -> Response:
         tx_id = request.query_params.get("tx", "")
         tx = state.get(f"tx:{tx_id}") if tx_id else None
@@ -287,7 +327,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
     async def login_submit(request: Request) -> Response:
         try:
             form = await read_form(request)
-            tx_id, tx = load_tx(form, request, take=False)
+            tx_id, tx = load_tx(state, form, request, take=False)
             areq = parse_request(tx["params"], provider.registry)
         except OAuthError as exc:
             return error_page(exc.error, exc.description)
@@ -305,18 +345,11 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
             )  # fmt: skip
             return page
 
-        if not pin:
-            return again("Chọn hoặc nhập số định danh.", "Pick a persona or enter a PIN.")
-        if not hmac.compare_digest(form.get("passcode", ""), pin[-6:]):
-            return again("Mã bảo vệ không đúng.", "Wrong passcode.")
-        level = max(areq.required_level, 2 if form.get("level") == "2" else 1)
-        if level == 2 and form.get("face") != "match":
-            return again(
-                "Mức độ 2 cần xác thực khuôn mặt.", "Level 2 needs the (simulated) face check."
-            )
+        level = login_level(form, areq.required_level)
         try:
-            account: Account = provider.accounts.find(pin)
-            check_level(account, level)
+            account: Account = check_credentials(provider, form, areq.required_level)
+        except Retry as exc:
+            return again(exc.vi, exc.en)
         except LoginRefused as exc:
             if exc.error == "unmet_authentication_requirements":
                 state.delete(f"tx:{tx_id}")
@@ -336,7 +369,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
     async def consent_submit(request: Request) -> Response:
         try:
             form = await read_form(request)
-            _, tx = load_tx(form, request, take=True)
+            _, tx = load_tx(state, form, request, take=True)
             areq = parse_request(tx["params"], provider.registry)
         except OAuthError as exc:
             return error_page(exc.error, exc.description)

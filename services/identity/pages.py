@@ -15,7 +15,16 @@ from starlette.responses import HTMLResponse
 from mock_registry import personas
 from services.identity.claims import requested
 
-__all__ = ["consent_page", "error_page", "face_page", "login_page", "message_page"]
+__all__ = [
+    "consent_page",
+    "error_page",
+    "face_page",
+    "hidden_fields",
+    "login_page",
+    "message_page",
+    "page",
+    "security_headers",
+]
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;"
@@ -44,11 +53,14 @@ def security_headers(form_target: str | None = None) -> dict[str, str]:
     }
 
 
-def _page(
-    title: str, body: str, *, status: int = 200, form_target: str | None = None
-) -> HTMLResponse:
+def page(
+    title: str, body: str, *, status: int = 200, form_target: str | None = None,
+    refresh: int | None = None,
+) -> HTMLResponse:  # fmt: skip
+    """A complete page; ``refresh``: reload after that many seconds (polling without JS)."""
+    meta = f'<meta http-equiv="refresh" content="{refresh}">' if refresh else ""
     html = (
-        '<!doctype html><html lang="vi"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="vi"><head><meta charset="utf-8">{meta}'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
         f"<main>{body}</main>"
@@ -58,7 +70,7 @@ def _page(
     return HTMLResponse(html, status_code=status, headers=security_headers(form_target))
 
 
-def _hidden(tx: str, csrf: str) -> str:
+def hidden_fields(tx: str, csrf: str) -> str:
     return (
         f'<input type="hidden" name="tx" value="{escape(tx)}">'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
@@ -82,11 +94,13 @@ def _persona_rows(query: str) -> Iterable[str]:
 def login_page(
     *, tx: str, csrf: str, client_name: str, required_level: int, query: str = "",
     error: tuple[str, str] | None = None, hint: str = "", redirect_uri: str | None = None,
+    qr: bool = True,
 ) -> HTMLResponse:  # fmt: skip
     """Persona picker, PIN + 6-digit passcode, level choice with the simulated face check.
 
     ``redirect_uri``: where a submission may end up (cancel, remembered consent); browsers
-    enforce the CSP ``form-action`` on the redirect too."""
+    enforce the CSP ``form-action`` on the redirect too. ``qr``: offer the QR login with the
+    VNeID app (domain §5.6 item 4)."""
     rows = "".join(_persona_rows(query))
     err = (
         f'<p class="err" role="alert" id="error">{escape(error[0])}<br>'
@@ -114,7 +128,7 @@ def login_page(
 <button type="submit">Tìm / Search</button>
 </form>
 <form method="post" action="login" id="login-form">
-{_hidden(tx, csrf)}
+{hidden_fields(tx, csrf)}
 <fieldset><legend>Chọn công dân thử nghiệm / Pick a test persona</legend>
 <table><thead><tr><th></th><th>Họ tên / Name</th><th>Số định danh / PIN</th><th>Key</th>
 <th>Mức / Level</th></tr></thead><tbody>{rows}</tbody></table></fieldset>
@@ -135,9 +149,17 @@ def login_page(
  Simulate a matching face check (required for level 2)</label></fieldset>
 <button type="submit" id="login">Đăng nhập / Log in</button>
 <button type="submit" name="cancel" value="1" id="cancel">Hủy / Cancel</button>
-</form>"""
+</form>{_qr_offer(tx, csrf) if qr else ""}"""
     status = 400 if error else 200
-    return _page("Đăng nhập VNeID / VNeID login", body, status=status, form_target=redirect_uri)
+    return page("Đăng nhập VNeID / VNeID login", body, status=status, form_target=redirect_uri)
+
+
+def _qr_offer(tx: str, csrf: str) -> str:
+    return f"""
+<section aria-labelledby="qr-title"><h2 id="qr-title">Đăng nhập bằng ứng dụng VNeID</h2>
+<p class="en">Log in with the VNeID app: scan a QR code with the app (level-2 accounts).</p>
+<form method="post" action="qr/start" id="qr-form">{hidden_fields(tx, csrf)}
+<button type="submit" id="qr-start">Hiện mã QR / Show the QR code</button></form></section>"""
 
 
 def consent_page(
@@ -153,11 +175,11 @@ def consent_page(
 <span class="en">the service asks for:</span></p>
 <ul id="claims"><li><code>sub</code></li>{items}</ul>
 <form method="post" action="consent">
-{_hidden(tx, csrf)}
+{hidden_fields(tx, csrf)}
 <button type="submit" name="decision" value="allow" id="allow">Đồng ý / Allow</button>
 <button type="submit" name="decision" value="deny" id="deny">Từ chối / Deny</button>
 </form>"""
-    return _page("Đồng ý chia sẻ / Consent", body, form_target=redirect_uri)
+    return page("Đồng ý chia sẻ / Consent", body, form_target=redirect_uri)
 
 
 def face_page(
@@ -171,14 +193,14 @@ def face_page(
 <p><strong id="citizen">{escape(citizen)}</strong>: nhìn vào camera của ứng dụng VNeID /
 <span class="en">look into the VNeID app's camera (simulated).</span></p>
 <form method="post" action="stepup" id="face-form">
-{_hidden(tx, csrf)}
+{hidden_fields(tx, csrf)}
 <button type="submit" name="face" value="match" id="face-match">
 Khuôn mặt khớp / Face matches</button>
 <button type="submit" name="face" value="mismatch" id="face-mismatch">
 Khuôn mặt không khớp / Face does not match</button>
 <button type="submit" name="cancel" value="1" id="cancel">Hủy / Cancel</button>
 </form>"""
-    return _page("Xác thực khuôn mặt / Face check", body, form_target=redirect_uri)
+    return page("Xác thực khuôn mặt / Face check", body, form_target=redirect_uri)
 
 
 def error_page(error: str, description: str, *, status: int = 400) -> HTMLResponse:
@@ -188,10 +210,10 @@ def error_page(error: str, description: str, *, status: int = 400) -> HTMLRespon
         f'<p class="err" role="alert">Lỗi / Error: <code id="error">{escape(error)}</code><br>'
         f'<span id="error-description">{escape(description)}</span></p>'
     )
-    return _page("Lỗi / Error", body, status=status)
+    return page("Lỗi / Error", body, status=status)
 
 
 def message_page(title_vi: str, title_en: str) -> HTMLResponse:
     """A plain notice (logged out, and the like)."""
     body = f'<h1>{escape(title_vi)}</h1><p class="en">{escape(title_en)}</p>'
-    return _page(f"{title_vi} / {title_en}", body)
+    return page(f"{title_vi} / {title_en}", body)

@@ -10,7 +10,11 @@ responses. State lives in the :class:`StateStore` under these keys:
     at:{sha256(token)}   access token → grant, citizen and its claims           access TTL
     rt:{token}           refresh token → grant, client, scopes                  refresh TTL
     rt_used:{token}      a rotated refresh token (reuse → revoke the family)    refresh TTL
-    consent:{pin}:{cid}  scopes the citizen granted to a client                 none
+    consent:{pin}:{cid}  scopes the citizen granted to a client (consents.py)   none
+    consents:{pin}       index of the clients with a consent                   none
+
+An access token granted the scope ``access_log`` also carries the citizen's PIN and the
+gateway's access log in its audience (``citizen_token.py``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from services.common.settings import Settings
 from services.identity import claims as claim_sets, pkce
 from services.identity.accounts import AMR, Account, Accounts, LoginRefused, acr_for
 from services.identity.authorize import AuthRequest
+from services.identity.citizen_token import ACCESS_LOG_AUDIENCE, ACCESS_LOG_SCOPE, PIN_CLAIM
 from services.identity.clients import Client, ClientRegistry
+from services.identity.consents import Consents
 from services.identity.errors import BearerError, OAuthError
 from services.identity.signing import IdentityKeys, at_hash
 from services.identity.state import StateStore
@@ -68,15 +74,21 @@ class Provider:
         self.subjects = subjects
         self.registry = registry
         self.accounts = Accounts(store)
+        self.consents = Consents(state)
 
     # --- sessions and consent -------------------------------------------------------------
 
-    def new_session(self, account: Account, level: int) -> str:
+    def new_session(self, account: Account, level: int, amr: list[str] | None = None) -> str:
         """Start a login session at ``level``; its id is the ``sid`` claim and the cookie."""
         sid = _token()
         self.state.put(
             f"session:{sid}",
-            {"pin": account.pin, "level": level, "amr": AMR[level], "auth_time": int(time.time())},
+            {
+                "pin": account.pin,
+                "level": level,
+                "amr": amr or AMR[level],
+                "auth_time": int(time.time()),
+            },  # fmt: skip
             self.settings.identity_session_ttl,
         )
         return sid
@@ -92,12 +104,11 @@ class Provider:
 
     def consented(self, pin: str, client_id: str, scopes: tuple[str, ...]) -> bool:
         """True if the citizen already granted every scope to the client."""
-        given = self.state.get(f"consent:{pin}:{client_id}")
-        return given is not None and set(scopes) <= set(given["scopes"])
+        return self.consents.given(pin, client_id, scopes)
 
     def remember_consent(self, pin: str, client_id: str, scopes: tuple[str, ...]) -> None:
         """Remember the consent (until revoked)."""
-        self.state.put(f"consent:{pin}:{client_id}", {"scopes": list(scopes)}, None)
+        self.consents.remember(pin, client_id, scopes)
 
     def subject(self, client: Client, pin: str) -> str:
         """``sub`` for this client: public or pairwise (client setting, else the default)."""
@@ -178,6 +189,9 @@ class Provider:
             "acr": grant["acr"],
             "sid": grant["sid"],
         }
+        if ACCESS_LOG_SCOPE in grant["scopes"]:  # readable by the gateway's access log
+            access_claims["aud"] = [self.issuer, ACCESS_LOG_AUDIENCE]
+            access_claims[PIN_CLAIM] = grant["pin"]
         access, kid = self.keys.sign_kid(access_claims, typ=AT_TYPE)
         userinfo_extra = claim_sets.claims_request_names(grant.get("claims"), "userinfo")
         self.state.put(

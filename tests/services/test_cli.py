@@ -71,7 +71,7 @@ def test_personas_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.e2e
 def test_up_seeds_and_serves_every_service(tmp_path: Path) -> None:
-    names = ("registry", "identity", "gateway", "procedures", "admin")
+    names = ("registry", "identity", "gateway", "procedures", "admin", "gateway_tls")
     ports = {name: free_port() for name in names}
     env = {
         **os.environ,
@@ -82,6 +82,7 @@ def test_up_seeds_and_serves_every_service(tmp_path: Path) -> None:
         "SIM06_GATEWAY_PORT": str(ports["gateway"]),
         "SIM06_PROCEDURES_PORT": str(ports["procedures"]),
         "SIM06_ADMIN_PORT": str(ports["admin"]),
+        "SIM06_GATEWAY_TLS_PORT": str(ports["gateway_tls"]),
     }
     log = tmp_path / "up.log"
     with log.open("wb") as sink:

@@ -68,3 +68,59 @@ async def test_needs_admin_or_the_scope(client: httpx.AsyncClient, call: Call) -
     assert r.status_code == 403 and r.json()["code"] == "GATEWAY_INSUFFICIENT_SCOPE"
     r = await client.get("/v1/citizens/12345/access-log", headers=ADMIN_HEADERS)
     assert r.status_code == 422 and r.json()["code"] == "INVALID_PIN"
+
+
+async def citizen_token(gw_settings: Any, scope: str, pin: str = ADULT) -> str:
+    """An access token of the identity service for ``pin`` (auto-login, same key directory)."""
+    from services.identity import create_app as create_identity
+    from tests.services.identity.conftest import auth_params, pkce_pair
+
+    app = create_identity(gw_settings)  # public clients need no file: register one
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8002"
+    ) as idp:
+        client = (
+            await idp.post(
+                "/register",
+                json={"redirect_uris": ["https://rp.example/callback"], "client_name": "portal"},
+            )
+        ).json()
+        verifier, challenge = pkce_pair()
+        params = auth_params(challenge, client_id=client["client_id"], scope=scope, login_hint=pin)
+        r = await idp.get("/authorize", params=params, headers={"X-Sim-Auto-Login": "true"})
+        code = r.headers["location"].split("code=")[1].split("&")[0]
+        tokens = await idp.post(
+            "/token",
+            data={"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+                  "redirect_uri": "https://rp.example/callback"},
+            auth=(client["client_id"], client["client_secret"]),
+        )  # fmt: skip
+        assert tokens.status_code == 200, tokens.text
+    app.state.store.close()
+    token: str = tokens.json()["access_token"]
+    return token
+
+
+async def test_citizen_reads_own_log_with_an_identity_token(
+    client: httpx.AsyncClient, call: Call, gw_settings: Any
+) -> None:
+    await call(COMMUNE, "GET", f"/v1/registry/citizens/{ADULT}")
+    await call(POLICE, "GET", f"/v1/registry/citizens/{ADULT}")
+    token = await citizen_token(gw_settings, "openid access_log")
+    bearer = {"Authorization": f"Bearer {token}"}
+    r = await client.get(f"/v1/citizens/{ADULT}/access-log", headers=bearer)
+    assert r.status_code == 200, r.text
+    assert [a["agency"] for a in r.json()["accesses"]] == [COMMUNE["code"]]  # covert hidden
+    other = await client.get("/v1/citizens/001195208733/access-log", headers=bearer)
+    assert_problem(other, 403, "GATEWAY_NOT_OWN_RECORD", source=None)
+    tampered = token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB")
+    r = await client.get(
+        f"/v1/citizens/{ADULT}/access-log", headers={"Authorization": f"Bearer {tampered}"}
+    )
+    assert_problem(r, 401, "GATEWAY_UNAUTHENTICATED", source=None)
+    assert "invalid_token" in r.headers["www-authenticate"]
+    plain = await citizen_token(gw_settings, "openid profile")  # no access_log scope
+    r = await client.get(
+        f"/v1/citizens/{ADULT}/access-log", headers={"Authorization": f"Bearer {plain}"}
+    )
+    assert_problem(r, 401, "GATEWAY_UNAUTHENTICATED", source=None)

@@ -1,0 +1,323 @@
+"""The gateway's hash-chained audit log in PostgreSQL: one chain for every replica.
+
+Same records, same hash (:func:`services.gateway.audit.chain`), same verdict
+(:func:`services.gateway.audit.verify_rows`) as the SQLite file; what changes is who may append.
+Several gateway processes write to one chain, so each transaction first locks the one-row
+``audit_head`` (``SELECT ... FOR UPDATE``), reads the last seq and hash *there*, appends its
+records after them and moves the head, then commits: appends are serialised by the database,
+and a replica never trusts a head it remembers.
+
+Group commit as in :class:`~services.gateway.audit.AuditLog`: the records of one event-loop
+turn (and those arriving while a transaction is in flight) go into one transaction, run on a
+one-thread committer so the loop keeps serving while PostgreSQL commits (``synchronous_commit``
+on: durable once acknowledged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg.rows import dict_row
+
+from services.gateway.audit import (
+    _COLUMNS,
+    GENESIS,
+    AuditEntry,
+    AuditLog,
+    ChainReport,
+    chain,
+    verify_rows,
+)
+
+__all__ = ["PostgresAuditLog", "migrate", "verify_postgres"]
+
+log = logging.getLogger("sim06.gateway.audit")
+_LOCK_ID = 0x51306A  # advisory lock of the schema creation (replicas starting together)
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS audit (
+    seq bigint PRIMARY KEY,
+    ts text NOT NULL,
+    agency text NOT NULL,
+    officer text NOT NULL,
+    procedure text NOT NULL,
+    purpose text NOT NULL,
+    legal_basis text NOT NULL,
+    request_id text NOT NULL,
+    operation text NOT NULL,
+    pins text NOT NULL,
+    fields text NOT NULL,
+    status integer NOT NULL,
+    outcome text NOT NULL,
+    latency_ms double precision NOT NULL,
+    request_hash text NOT NULL,
+    response_hash text NOT NULL,
+    hidden_until text,
+    prev_hash text NOT NULL,
+    hash text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_subject (
+    pin text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (pin, seq)
+);
+CREATE TABLE IF NOT EXISTS audit_head (
+    id integer PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash text NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS}') ON CONFLICT (id) DO NOTHING;
+"""
+_INSERT = (
+    f"INSERT INTO audit ({', '.join(_COLUMNS)}, hash) "
+    f"VALUES ({', '.join(['%s'] * (len(_COLUMNS) + 1))})"
+)
+_ACCESS_COLUMNS = ("seq", "ts", "agency", "officer", "procedure", "purpose", "legal_basis",
+                   "operation", "fields", "request_id")  # fmt: skip
+
+Conn = psycopg.Connection[Any]
+
+
+def migrate(url: str) -> None:
+    """Create the audit tables and the head row if missing (safe from several replicas)."""
+    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+        conn.execute(_SCHEMA.encode())
+
+
+def _write(conn: Conn, batch: list[AuditEntry]) -> tuple[int, str]:
+    """Append ``batch`` in one transaction after the head, whichever replica wrote it."""
+    with conn.transaction():
+        head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE").fetchone()
+        if head is None:
+            raise RuntimeError("audit_head is missing: the audit schema was not created")
+        rows, subjects, seq, prev = chain(batch, int(head[0]), str(head[1]))
+        with conn.cursor() as cur:
+            cur.executemany(_INSERT, rows)
+            if subjects:
+                cur.executemany("INSERT INTO audit_subject (pin, seq) VALUES (%s, %s)", subjects)
+        conn.execute("UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1", (seq, prev))
+    return seq, prev
+
+
+def _resolve(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    """Settle each waiter on its own loop (from any thread)."""
+
+    def settle(future: asyncio.Future[None]) -> None:
+        if future.done():
+            return
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(RuntimeError(f"audit write failed: {type(error).__name__}"))
+
+    for future in waiters:
+        loop = future.get_loop()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            settle(future)
+        elif not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(settle, future)
+            except RuntimeError:  # closed in between: nobody waits any more
+                pass
+
+
+class PostgresAuditLog(AuditLog):
+    """:class:`AuditLog`'s interface over a PostgreSQL database shared by the replicas."""
+
+    def __init__(self, url: str, *, durable: bool = True) -> None:  # noqa: D107
+        # Not AuditLog.__init__: no SQLite file. Every public method is overridden here.
+        self.url = url
+        self.durable = durable
+        migrate(url)
+        self._pg_writer: Conn | None = None
+        self._pg_reader = psycopg.connect(url, autocommit=True)
+        self._read_lock = threading.Lock()
+        self._pg_committer = ThreadPoolExecutor(1, thread_name_prefix="sim06-audit-pg")
+        self._queue: list[AuditEntry] = []
+        self._queue_waiters: list[asyncio.Future[None]] = []
+        self._pg_scheduled = False
+        self._busy = False
+        self._closed = False
+
+    def describe(self) -> str:
+        """Where the records go (the database, without the password)."""
+        return self.where(self.url)
+
+    @staticmethod
+    def where(url: str) -> str:
+        """``url`` without credentials, for messages (secrets never printed)."""
+        info = psycopg.conninfo.conninfo_to_dict(url)
+        return f"postgresql://{info.get('host', '')}:{info.get('port', 5432)}/{info.get('dbname')}"
+
+    # --- appending (event loop) --------------------------------------------------------------
+
+    async def append(self, entry: AuditEntry) -> None:
+        """Queue ``entry`` for the next group commit; when durable, return once committed."""
+        loop = asyncio.get_running_loop()
+        self._queue.append(entry)
+        future: asyncio.Future[None] | None = None
+        if self.durable:
+            future = loop.create_future()
+            self._queue_waiters.append(future)
+        if not self._pg_scheduled and not self._busy:
+            self._pg_scheduled = True
+            loop.call_soon(self._pg_next_batch, loop)
+        if future is not None:
+            await future
+
+    def _pg_next_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._pg_scheduled = False
+        if self._busy or not self._queue:
+            return
+        batch, self._queue = self._queue, []
+        waiters, self._queue_waiters = self._queue_waiters, []
+        self._busy = True
+        done = self._pg_committer.submit(self._commit, batch)
+        done.add_done_callback(lambda f: self._threadsafe(loop, self._pg_settle, f, waiters, loop))
+
+    @staticmethod
+    def _threadsafe(loop: asyncio.AbstractEventLoop, callback: Any, *args: Any) -> None:
+        if not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(callback, *args)
+            except RuntimeError:
+                pass
+
+    def _pg_settle(
+        self,
+        done: Future[tuple[int, str]],
+        waiters: list[asyncio.Future[None]],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._busy = False
+        error = done.exception()
+        if error is not None and not waiters:
+            log.error("audit records lost (non-durable mode): %s", error)
+        _resolve(waiters, error)
+        if self._queue and not self._pg_scheduled:
+            self._pg_next_batch(loop)
+
+    # --- the committer thread ------------------------------------------------------------------
+
+    def _commit(self, batch: list[AuditEntry]) -> tuple[int, str]:
+        if not batch:
+            return 0, GENESIS
+        if self._pg_writer is None or self._pg_writer.closed or self._pg_writer.broken:
+            # A connection lost with the database (restart, failover) is replaced on next use.
+            self._pg_writer = psycopg.connect(self.url)
+        return _write(self._pg_writer, batch)
+
+    # --- synchronous callers -------------------------------------------------------------------
+
+    def append_nowait(self, entry: AuditEntry) -> None:
+        """Append and commit ``entry`` now (for callers outside an event loop)."""
+        self._queue.append(entry)
+        self.flush()
+
+    def flush(self) -> None:
+        """Commit whatever is pending, after the transaction in flight (same thread, in order)."""
+        if self._closed:
+            return
+        self._pg_scheduled = False
+        batch, self._queue = self._queue, []
+        waiters, self._queue_waiters = self._queue_waiters, []
+        error: BaseException | None = None
+        try:
+            self._pg_committer.submit(self._commit, batch).result()
+        except (psycopg.Error, RuntimeError) as exc:
+            error = exc
+        _resolve(waiters, error)
+        if error is not None:
+            raise RuntimeError(f"audit write failed: {error}") from error
+
+    def close(self) -> None:
+        """Commit what is pending and close the connections."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            self._pg_committer.shutdown(wait=True)
+            if self._pg_writer is not None:
+                self._pg_writer.close()
+            self._pg_reader.close()
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def verify(self) -> ChainReport:
+        """Commit what is pending, then check the whole shared chain."""
+        self.flush()
+        return verify_postgres(self.url)
+
+    def _read(self, query: str, args: list[Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._read_lock:
+            if self._pg_reader.closed or self._pg_reader.broken:
+                self._pg_reader = psycopg.connect(self.url, autocommit=True)  # after a restart
+            return self._pg_reader.execute(query.encode(), args).fetchall()
+
+    def count(self) -> int:
+        rows = self._read("SELECT count(*) FROM audit")
+        return int(rows[0][0]) if rows else 0
+
+    def accesses(
+        self,
+        pin: str,
+        *,
+        now: str,
+        since: str | None = None,
+        until: str | None = None,
+        agency: str | None = None,
+        purpose: str | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Successful exchanges that read ``pin``'s data, oldest first, hidden ones left out."""
+        sql = [
+            "SELECT a.seq, a.ts, a.agency, a.officer, a.procedure, a.purpose, a.legal_basis,"
+            " a.operation, a.fields, a.request_id FROM audit_subject s"
+            " JOIN audit a ON a.seq = s.seq WHERE s.pin = %s AND a.status < 400"
+            " AND (a.hidden_until IS NULL OR a.hidden_until <= %s)"
+        ]
+        args: list[Any] = [pin, now]
+        for column, op, value in (
+            ("ts", ">=", since),
+            ("ts", "<", until),
+            ("agency", "=", agency),
+            ("purpose", "=", purpose),
+        ):
+            if value is not None:
+                sql.append(f" AND a.{column} {op} %s")
+                args.append(value)
+        sql.append(" ORDER BY a.seq LIMIT %s")
+        args.append(limit)
+        out = []
+        for row in self._read("".join(sql), args):
+            item = dict(zip(_ACCESS_COLUMNS, row, strict=True))
+            item["fields"] = orjson.loads(item["fields"])
+            out.append(item)
+        return out
+
+
+def verify_postgres(url: str) -> ChainReport:
+    """Check the chain in PostgreSQL: rows and head read from one snapshot (REPEATABLE READ),
+    so replicas appending meanwhile do not make an intact chain look broken."""
+    with psycopg.connect(url) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        exists = conn.execute("SELECT to_regclass('audit') IS NOT NULL").fetchone()
+        if not exists or not exists[0]:
+            return ChainReport(False, 0, None, "no audit log in this database")
+        with conn.cursor("sim06_audit_verify", row_factory=dict_row) as cur:
+            cur.itersize = 5000
+            cur.execute("SELECT * FROM audit ORDER BY seq")
+            return verify_rows(
+                cur,
+                lambda: conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone(),
+            )
