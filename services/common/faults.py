@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -97,6 +97,13 @@ class FaultController:
     journal: deque[Exchange] = field(default_factory=lambda: deque(maxlen=500))
     _rngs: dict[str, random.Random] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # The state as configured at start: what a test-harness reset "to startup" restores, even
+    # if the state was changed (PUT /__sim06/faults) before anything else saw a request.
+    initial: FaultState | None = None
+
+    def __post_init__(self) -> None:
+        if self.initial is None:
+            self.initial = replace(self.state, services=list(self.state.services))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FaultController:

@@ -28,7 +28,7 @@ from services.identity.accounts import LoginRefused
 from services.identity.citizen_token import mint_page_token
 from services.identity.errors import OAuthError
 from services.identity.forms import read_form
-from services.identity.login import (
+from services.identity.login_forms import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     Retry,

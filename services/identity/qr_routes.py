@@ -11,6 +11,7 @@ POST /v1/test/qr/{txn}/deny       CI: deny likewise (SIM06_IDENTITY_QR_TEST_API=
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from typing import Any
 from urllib.parse import urlencode
@@ -19,13 +20,14 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 
+from mock_registry.personas import BY_KEY
 from services.common.problems import ProblemError, openapi_responses
-from services.identity.accounts import LoginRefused, check_level, resolve_pin
+from services.identity.accounts import LoginRefused, check_level
 from services.identity.authorize import AuthRequest, parse_request, redirect_url
 from services.identity.claims import claims_request_names
 from services.identity.errors import OAuthError
 from services.identity.forms import read_form
-from services.identity.login import load_tx, set_session_cookie
+from services.identity.login_forms import load_tx, set_session_cookie
 from services.identity.pages import error_page
 from services.identity.provider import Provider
 from services.identity.qr import APP_AMR, GRACE, QrError, QrLogins
@@ -37,12 +39,13 @@ __all__ = ["install_qr_routes"]
 QR_COOKIE = "vneid_qr"
 APP_CSRF_COOKIE = "vneid_app_csrf"
 _CI_BODY = {
-    "type": "object",
-    "properties": {
-        "persona": {"type": "string", "description": "Persona key, e.g. adult-level2"},
-        "pin": {"type": "string", "pattern": "^[0-9]{12}$"},
-    },
-}
+    "oneOf": [
+        {"type": "object", "required": ["persona"], "properties": {"persona": {
+            "type": "string", "enum": sorted(BY_KEY), "description": "Persona key"}}},
+        {"type": "object", "required": ["pin"], "properties": {"pin": {
+            "type": "string", "pattern": "^[0-9]{12}$", "description": "12-digit PIN"}}},
+    ]
+}  # fmt: skip
 
 
 def install_qr_routes(app: FastAPI, provider: Provider, qr: QrLogins) -> None:
@@ -177,9 +180,11 @@ def install_qr_routes(app: FastAPI, provider: Provider, qr: QrLogins) -> None:
                 body = orjson.loads(await request.body())
             except orjson.JSONDecodeError:
                 raise ProblemError("MALFORMED_BODY", "The body is not JSON.") from None
-            who = body.get("persona") or body.get("pin") if isinstance(body, dict) else None
-            pin = resolve_pin(who) if isinstance(who, str) else None
-            if pin is None:
+            body = body if isinstance(body, dict) else {}
+            persona, pin = body.get("persona"), body.get("pin")
+            if isinstance(persona, str) and persona in BY_KEY:
+                pin = BY_KEY[persona].pin
+            if not (isinstance(pin, str) and re.fullmatch("[0-9]{12}", pin)):
                 raise ProblemError(
                     "VALIDATION_FAILED", "Send {\"persona\": key} or {\"pin\": PIN}.",
                     errors=[{"pointer": "/persona", "rule": "required",

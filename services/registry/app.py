@@ -21,6 +21,7 @@ from services.common.settings import Settings
 from services.contract import install_contract_tools
 from services.registry import schemas
 from services.registry.service import RegistryService
+from services.testing import install_testing_tools
 
 JSON = "application/json"
 
@@ -162,5 +163,6 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
 
     app.state.store = db
     app.state.service = service
+    install_testing_tools(app, settings)  # snapshot/reset and expectations (before the journal)
     install_contract_tools(app, settings)  # strict mode and journal, when the settings ask
     return app

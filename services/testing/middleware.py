@@ -126,7 +126,7 @@ class TestingMiddleware:
         # create_app, so the startup state is taken once everything is in place.
         if self.parts is None:
             self.parts = discover_parts(self.owner.state)
-            self.parts.startup = self.parts.capture()
+            self.parts.startup = self.parts.capture_startup()
         return self.parts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

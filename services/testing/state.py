@@ -29,11 +29,13 @@ Restore = Callable[[Any], None]
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """One piece of mutable state and how to save and bring it back."""
+    """One piece of mutable state and how to save and bring it back; ``initial`` (optional)
+    gives the state the owner was configured with, when it knows it better than a capture."""
 
     name: str
     snapshot: Snapshot
     restore: Restore
+    initial: Snapshot | None = None
 
 
 class StateParts:
@@ -53,6 +55,13 @@ class StateParts:
         chosen = self._select(names)
         with self._lock:
             return {name: self.parts[name].snapshot() for name in chosen}
+
+    def capture_startup(self) -> dict[str, Any]:
+        """The startup point: each part's configured state where it has one, else a capture."""
+        with self._lock:
+            return {
+                name: (part.initial or part.snapshot)() for name, part in sorted(self.parts.items())
+            }
 
     def restore(self, tokens: dict[str, Any], names: list[str] | None = None) -> list[str]:
         """Bring the named parts (all by default) back to ``tokens``; the names restored."""
@@ -150,7 +159,11 @@ def _faults_part(controller: Any) -> Part:
             controller.state = replace(token, services=list(token.services))
             controller._rngs.clear()  # the same seed replays the same draws from the start
 
-    return Part("faults", snapshot, restore)
+    def initial() -> Any:
+        start = getattr(controller, "initial", None)
+        return snapshot() if start is None else replace(start, services=list(start.services))
+
+    return Part("faults", snapshot, restore, initial)
 
 
 def _journal_part(journal: Any) -> Part:

@@ -83,9 +83,7 @@ pytestmark = pytest.mark.anyio
 
 def test_plugin_in_process(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_agency=SUITE)
-    result = pytester.runpytest_subprocess(
-        "-p", "services.testing.plugin", "-p", "anyio", "--sim06-population", "200", "-q"
-    )
+    result = pytester.runpytest_subprocess("-p", "anyio", "--sim06-population", "200", "-q")
     result.assert_outcomes(passed=8)
 
 
@@ -101,7 +99,7 @@ def _wired() -> bool:
 def test_plugin_live(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_agency=SUITE)
     result = pytester.runpytest_subprocess(
-        "-p", "services.testing.plugin", "-p", "anyio", "--sim06-population", "200",
+        "-p", "anyio", "--sim06-population", "200",
         "--sim06-live", "-q",
     )  # fmt: skip
     result.assert_outcomes(passed=8)
@@ -109,6 +107,6 @@ def test_plugin_live(pytester: pytest.Pytester) -> None:
 
 def test_plugin_is_inert_without_the_option(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
-    result = pytester.runpytest_subprocess("-p", "services.testing.plugin", "-q")
+    result = pytester.runpytest_subprocess("-q")
     result.assert_outcomes(passed=1)
     assert not list(pytester.path.glob("**/population.db"))
