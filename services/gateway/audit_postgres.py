@@ -131,7 +131,7 @@ def _resolve(waiters: list[asyncio.Future[None]], error: BaseException | None) -
 class PostgresAuditLog(AuditLog):
     """:class:`AuditLog`'s interface over a PostgreSQL database shared by the replicas."""
 
-    def __init__(self, url: str, *, durable: bool = True) -> None:  # noqa: D107
+    def __init__(self, url: str, *, durable: bool = True) -> None:
         # Not AuditLog.__init__: no SQLite file. Every public method is overridden here.
         self.url = url
         self.durable = durable

@@ -38,6 +38,7 @@ from services.identity.qr_routes import install_qr_routes
 from services.identity.signing import IdentityKeys, identity_keys_dir
 from services.identity.state import MemoryStateStore, StateStore
 from services.identity.subject import SubjectMaker
+from services.testing import install_testing_tools
 
 __all__ = ["create_app", "gateway_url_of", "issuer_of"]
 
@@ -244,5 +245,6 @@ def create_app(
     # Added last, so the body limit wraps the direct dispatch of the login endpoints.
     app.add_middleware(HotPaths, endpoints=hot_endpoints(app.routes))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_testing_tools(app, settings)  # snapshot/reset and expectations (before the journal)
     install_contract_tools(app, settings)  # strict mode and journal, when the settings ask
     return app

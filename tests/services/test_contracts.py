@@ -43,6 +43,7 @@ def test_only_settings_reads_the_environment() -> None:
         "services/common/settings.py",
         "services/bench/servers.py",
         "services/serve_replicas.py",
+        "services/testing/harness.py",
     }
     for path in list((ROOT / "services").rglob("*.py")) + list(
         (ROOT / "mock_registry").rglob("*.py")
