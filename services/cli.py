@@ -182,6 +182,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
     (out / "chip-jwks.json").write_text(json.dumps(chip.jwks(), indent=2), "utf-8")
     identity = KeyStore(identity_keys_dir(settings), alg=settings.identity_alg)
     (out / "identity-jwks.json").write_text(json.dumps(identity.jwks(), indent=2), "utf-8")
+    # Also creates the gateway's signing key, so that several gateway workers share one.
+    gateway = KeyStore(settings.keys_dir / "gateway", alg="ES256")
+    (out / "gateway-jwks.json").write_text(json.dumps(gateway.jwks(), indent=2), "utf-8")
     for path in sorted(out.iterdir()):
         _out(str(path))
     return 0

@@ -15,7 +15,6 @@ from starlette.responses import Response
 from services.common.problems import ProblemError
 from services.common.settings import Settings
 from services.gateway.agencies import AgencySpec, DuplicateAgency
-from services.gateway.audit import verify_chain
 from services.gateway.exchange import Gateway
 
 
@@ -73,8 +72,7 @@ def install(app: FastAPI, gateway: Gateway, settings: Settings) -> None:
     )
     async def verify_audit(request: Request) -> Response:
         require_admin(settings, request)
-        gateway.audit.flush()
-        report = verify_chain(gateway.audit.path)
+        report = gateway.audit.verify()  # SQLite or PostgreSQL; commits pending records first
         return Response(
             orjson.dumps(
                 {"ok": report.ok, "records": report.records, "index": report.index,

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
@@ -46,6 +47,7 @@ from services.gateway.signing import ResponseSigner
 from services.gateway.state import gateway_state, open_audit_log
 from services.registry.app import PROBLEM_RESPONSES, operation_id
 from services.registry.service import RegistryService
+from services.testing import install_testing_tools
 
 log = logging.getLogger("sim06.gateway")
 UNSAFE_ADMIN_TOKENS = frozenset({"changethis", "", "admin", "secret"})
@@ -85,6 +87,45 @@ def _registry(settings: Settings, store: CitizenStore | None) -> RegistryClient:
     return InProcessRegistryClient(RegistryService(settings, db))
 
 
+class OAuthErrorBody(BaseModel):
+    """An RFC 6749 §5.2 error response (not problem+json: OAuth clients parse this shape)."""
+
+    error: str
+    error_description: str | None = None
+
+
+_OAUTH_SCHEMA = {"schema": {"$ref": "#/components/schemas/OAuthErrorBody"}}
+OAUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "model": OAuthErrorBody,
+        "description": description,
+        "content": {"application/json": _OAUTH_SCHEMA},
+    }
+    for status, description in ((400, "RFC 6749 §5.2 error"), (401, "invalid_client"))
+}
+TOKEN_REQUEST: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "scope": {"type": "string"},
+                        "client_id": {"type": "string"},
+                        "client_secret": {"type": "string"},
+                        "client_assertion_type": {"type": "string"},
+                        "client_assertion": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 def create_app(
     settings: Settings,
     store: CitizenStore | None = None,
@@ -98,9 +139,7 @@ def create_app(
     keys = KeyStore(settings.keys_dir / "gateway", alg="ES256")
     # In process, or shared by replicas (Redis, PostgreSQL) as the settings say: state.py.
     state = gateway_state(settings)
-    tokens = TokenService(
-        directory, keys, ttl=settings.gateway_token_ttl, replay=state.assertions
-    )
+    tokens = TokenService(directory, keys, ttl=settings.gateway_token_ttl, replay=state.assertions)
     audit = open_audit_log(settings)
     gateway = Gateway(
         directory,
@@ -137,7 +176,14 @@ def create_app(
     app.state.keys = keys
     app.state.settings = settings
 
-    @app.post("/oauth/token", tags=["oauth"], name="token", summary="Client credentials grant")
+    @app.post(
+        "/oauth/token",
+        tags=["oauth"],
+        name="token",
+        summary="Client credentials grant",
+        responses=OAUTH_ERRORS,
+        openapi_extra=TOKEN_REQUEST,
+    )
     async def token(request: Request) -> Response:
         headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
         try:
@@ -173,6 +219,7 @@ def create_app(
     profile_soap.install(app, gateway, signer)
     access_log.install(app, gateway, settings)
     admin.install(app, gateway, settings)
+    install_testing_tools(app, settings)  # snapshot/reset and expectations (before the journal)
     install_contract_tools(app, settings)  # strict mode and journal, when the settings ask
     return app
 

@@ -22,6 +22,7 @@ from services.gateway.state import gateway_state
 from tests.services.gateway.replica_agencies import (
     QUOTA,
     QUOTA_PER_MINUTE,
+    clear_redis,
     fresh_window,
     lookup_headers,
     redis_prefix,
@@ -42,12 +43,16 @@ def test_two_trackers_on_one_redis_admit_exactly_n() -> None:
     prefix = redis_prefix()
     a = QuotaTracker(shared=RedisRateLimiter(REDIS_URL, prefix=prefix))
     b = QuotaTracker(shared=RedisRateLimiter(REDIS_URL, prefix=prefix))
-    waits = [(a if i % 2 else b).take("agency-x", 7) for i in range(20)]
+    try:
+        waits = [(a if i % 2 else b).take("agency-x", 7) for i in range(20)]
+        other = a.take("agency-y", 7)
+    finally:
+        clear_redis(REDIS_URL, prefix)
     assert waits.count(None) == 7
     refused = [w for w in waits if w is not None]
     assert len(refused) == 13 and all(1 <= w <= 60 for w in refused)
     # Another agency has its own window; the in-process default still counts alone.
-    assert a.take("agency-y", 7) is None
+    assert other is None
     alone = QuotaTracker()
     assert [alone.take("agency-x", 2) for _ in range(3)][-1] is not None
 

@@ -17,6 +17,7 @@ from tests.services.gateway.replica_agencies import (
     QUOTA,
     assertion,
     assertion_form,
+    clear_redis,
     lookup_headers,
     redis_prefix,
     two_gateways,
@@ -35,10 +36,13 @@ def test_two_caches_on_one_redis_refuse_each_others_identifiers() -> None:
     prefix = redis_prefix()
     a = ReplayCache(shared=RedisReplayCache(REDIS_URL, prefix=prefix))
     b = ReplayCache(shared=RedisReplayCache(REDIS_URL, prefix=prefix))
-    assert a.first_use("id-1", 30)
-    assert not b.first_use("id-1", 30) and not a.first_use("id-1", 30)
-    assert b.first_use("id-2", 30)
-    assert len(a) == 0  # nothing kept in process: the state is in Redis
+    try:
+        assert a.first_use("id-1", 30)
+        assert not b.first_use("id-1", 30) and not a.first_use("id-1", 30)
+        assert b.first_use("id-2", 30)
+        assert len(a) == 0  # nothing kept in process: the state is in Redis
+    finally:
+        clear_redis(REDIS_URL, prefix)
 
 
 @pytest.fixture
