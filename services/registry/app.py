@@ -20,6 +20,7 @@ from services.common.problems import GENERIC_CODES, openapi_responses
 from services.common.settings import Settings
 from services.contract import install_contract_tools
 from services.registry import schemas
+from services.registry.fastpath import LookupFastPath
 from services.registry.service import RegistryService
 from services.testing import install_testing_tools
 
@@ -79,6 +80,8 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         ),
         generate_unique_id_function=operation_id,
     )
+    # Added first, so it runs innermost: faults, expectations and the journal still see lookups.
+    app.add_middleware(LookupFastPath, store=db)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
 

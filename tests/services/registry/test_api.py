@@ -240,3 +240,16 @@ async def test_operation_ids_are_stable(client: httpx.AsyncClient) -> None:
         "health-live",
         "health-ready",
     ]
+
+
+async def test_fast_path_answers_like_the_route(client: httpx.AsyncClient) -> None:
+    fast = await client.get(f"/v1/citizens/{ADULT}")
+    # A query string sends the same lookup through FastAPI's route instead of the fast path.
+    routed = await client.get(f"/v1/citizens/{ADULT}?via=route")
+    assert fast.status_code == routed.status_code == 200
+    assert fast.content == routed.content
+    assert fast.headers["content-type"] == routed.headers["content-type"] == "application/json"
+    assert fast.headers["content-length"] == routed.headers["content-length"]
+    # What the fast path does not serve still gets the route's problem answers.
+    assert_problem(await client.get("/v1/citizens/003090104217"), 422, "INVALID_PIN")
+    assert_problem(await client.get("/v1/citizens/001090999999"), 404, "CITIZEN_NOT_FOUND")
