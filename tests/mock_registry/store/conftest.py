@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,8 +35,20 @@ def throwaway_database(admin_url: str) -> Iterator[str]:
     try:
         yield psycopg.conninfo.make_conninfo(admin_url, dbname=name)
     finally:
+        _drop(psycopg, admin_url, name)
+
+
+def _drop(psycopg: Any, admin_url: str, name: str) -> None:
+    # FORCE cannot end a session of another role (an autovacuum worker that just started on
+    # the new database): wait for it to finish. A database left behind only costs disk.
+    for _ in range(20):
         with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except psycopg.errors.InsufficientPrivilege:
+                pass
+        time.sleep(0.25)
 
 
 @pytest.fixture(scope="session")
