@@ -21,7 +21,6 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg.rows import dict_row
 
@@ -31,6 +30,8 @@ from services.gateway.audit import (
     AuditEntry,
     AuditLog,
     ChainReport,
+    access_row,
+    accesses_query,
     chain,
     verify_rows,
 )
@@ -74,9 +75,6 @@ _INSERT = (
     f"INSERT INTO audit ({', '.join(_COLUMNS)}, hash) "
     f"VALUES ({', '.join(['%s'] * (len(_COLUMNS) + 1))})"
 )
-_ACCESS_COLUMNS = ("seq", "ts", "agency", "officer", "procedure", "purpose", "legal_basis",
-                   "operation", "fields", "request_id")  # fmt: skip
-
 Conn = psycopg.Connection[Any]
 
 
@@ -279,30 +277,8 @@ class PostgresAuditLog(AuditLog):
         limit: int = 1000,
     ) -> list[dict[str, Any]]:
         """Successful exchanges that read ``pin``'s data, oldest first, hidden ones left out."""
-        sql = [
-            "SELECT a.seq, a.ts, a.agency, a.officer, a.procedure, a.purpose, a.legal_basis,"
-            " a.operation, a.fields, a.request_id FROM audit_subject s"
-            " JOIN audit a ON a.seq = s.seq WHERE s.pin = %s AND a.status < 400"
-            " AND (a.hidden_until IS NULL OR a.hidden_until <= %s)"
-        ]
-        args: list[Any] = [pin, now]
-        for column, op, value in (
-            ("ts", ">=", since),
-            ("ts", "<", until),
-            ("agency", "=", agency),
-            ("purpose", "=", purpose),
-        ):
-            if value is not None:
-                sql.append(f" AND a.{column} {op} %s")
-                args.append(value)
-        sql.append(" ORDER BY a.seq LIMIT %s")
-        args.append(limit)
-        out = []
-        for row in self._read("".join(sql), args):
-            item = dict(zip(_ACCESS_COLUMNS, row, strict=True))
-            item["fields"] = orjson.loads(item["fields"])
-            out.append(item)
-        return out
+        sql, args = accesses_query("%s", pin, now, since, until, agency, purpose, limit)
+        return [access_row(row) for row in self._read(sql, args)]
 
 
 def verify_postgres(url: str) -> ChainReport:
