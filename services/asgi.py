@@ -24,8 +24,8 @@ def _store(settings: Settings) -> CitizenStore | None:
 
 
 def _with_faults(app: FastAPI, settings: Settings, service: str) -> FastAPI:
-    # Each process has its own fault controller: change a running replica's profile through
-    # its own PUT /__sim06/faults (sim06 up, one process, shares one controller instead).
+    # Each process has its own fault controller; with SIM06_REDIS_URL it shares its state with
+    # every replica through Redis (a PUT /__sim06/faults to one is in force on all within ~0.5 s).
     from services.common.fault_middleware import install_faults
 
     install_faults(app, settings, service)

@@ -18,7 +18,12 @@ from fastapi import FastAPI, Request
 from pydantic import ValidationError
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from services.common.faults import FaultController, FaultUpdate, InvalidOverride
+from services.common.faults import (
+    FaultController,
+    FaultUpdate,
+    InvalidOverride,
+    SharedStateUnavailable,
+)
 from services.common.http import install_problem_handlers
 from services.common.latency import FAULT_KINDS
 from services.common.problems import ProblemError
@@ -126,7 +131,7 @@ def create_app(
                 services=services_field,
             )
             controller.update(update)
-        except (ValidationError, InvalidOverride, ValueError) as exc:
+        except (ValidationError, InvalidOverride, ValueError, SharedStateUnavailable) as exc:
             message = str(exc).splitlines()[0]
             return HTMLResponse(render(controller, known, csrf, message), status_code=422)
         return RedirectResponse("/", status_code=303)

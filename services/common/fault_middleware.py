@@ -14,7 +14,9 @@ expose on their ``receive`` method; without one (an in-process ASGI client) ``re
 
 Admin API (every service): ``GET /__sim06/faults`` shows the state, ``PUT /__sim06/faults``
 changes it (JSON :class:`FaultUpdate`). Outside the embedded demo it needs
-``Authorization: Bearer <SIM06_GATEWAY_ADMIN_TOKEN>``.
+``Authorization: Bearer <SIM06_GATEWAY_ADMIN_TOKEN>``. With ``SIM06_REDIS_URL`` the state is
+shared by every replica (:class:`services.common.redis_state.RedisFaultState`): a PUT to one
+is in force on all within half a second (503 NOT_READY if Redis does not answer).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from services.common.faults import (
     FaultController,
     FaultUpdate,
     InvalidOverride,
+    SharedFaultState,
+    SharedStateUnavailable,
 )
 from services.common.problems import PROBLEM_MEDIA_TYPE, problem_body
 from services.common.settings import Settings
@@ -246,17 +250,34 @@ class FaultMiddleware:
         except InvalidOverride as exc:
             await _problem(send, "SIM_FAULT_INVALID", str(exc), path)
             return
+        except SharedStateUnavailable as exc:
+            await _problem(send, "NOT_READY", f"The shared fault state is unavailable: {exc}",
+                           path, retry_after="1")  # fmt: skip
+            return
         await _send_json(send, 200, snapshot)
 
 
 def install_faults(
     app: FastAPI, settings: Settings, service: str, controller: FaultController | None = None
 ) -> FaultController:
-    """Wrap ``app`` with the fault middleware (outermost); returns the controller it uses."""
-    ctl = controller or FaultController.from_settings(settings)
+    """Wrap ``app`` with the fault middleware (outermost); returns the controller it uses.
+
+    Without a ``controller`` and with ``settings.redis_url``, the new controller shares its
+    state with every replica through Redis (``<redis_prefix>faults:state``).
+    """
+    ctl = controller or FaultController.from_settings(settings, shared_state(settings))
     app.add_middleware(FaultMiddleware, controller=ctl, service=service, settings=settings)
     app.state.faults = ctl
     return ctl
 
 
-__all__ = ["ADMIN_PATH", "FaultMiddleware", "install_faults", "reset_connection"]
+def shared_state(settings: Settings) -> SharedFaultState | None:
+    """The Redis fault state of ``settings.redis_url``, or None (this process only)."""
+    if not settings.redis_url:
+        return None
+    from services.common.redis_state import RedisFaultState
+
+    return RedisFaultState(settings.redis_url, prefix=settings.redis_prefix)
+
+
+__all__ = ["ADMIN_PATH", "FaultMiddleware", "install_faults", "reset_connection", "shared_state"]

@@ -11,17 +11,26 @@ Determinism: each service draws from its own ``random.Random(f"{seed}:{service}"
 numbers per request (delay, fault), whatever the profile; so the same seed replays the same
 sequence of delays and faults for the same sequence of requests. Changing the seed through the
 admin API restarts every sequence.
+
+Replicas (``SIM06_REDIS_URL``): the state is a small JSON document in Redis (see
+:class:`services.common.redis_state.RedisFaultState`) with a version counter. A change (admin API
+or console) is written there with a compare-and-set on the version; every controller checks the
+version at most every ``refresh_seconds`` (one ``GET``), and reloads the document when it moved.
+Replicas share the *settings*, not the draw sequence: each process still draws from its own
+``Random(f"{seed}:{service}")``, so N replicas at ``rate: 0.1`` each fail about 10% of their own
+requests, and a seed change restarts every replica's sequences.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,10 +41,31 @@ FaultKind = Literal["timeout", "reset", "truncated", "http_503"]
 PROFILE_HEADER = "x-sim-latency-profile"
 FAULT_HEADER = "x-sim-fault"
 SERVICES = ("gateway", "registry", "identity", "procedures", "admin")
+log = logging.getLogger(__name__)
 
 
 class InvalidOverride(ValueError):
     """A request header names an unknown profile or fault."""
+
+
+class SharedStateUnavailable(RuntimeError):
+    """The shared fault state (Redis) cannot be read or written."""
+
+
+class SharedFaultState(Protocol):
+    """Where replicas keep one fault state (``RedisFaultState``); errors: SharedStateUnavailable."""
+
+    def version(self) -> int:
+        """The version counter (0: nothing published yet)."""
+        ...
+
+    def load(self) -> tuple[int, dict[str, Any] | None]:
+        """The version and the document, read together."""
+        ...
+
+    def save(self, document: dict[str, Any], expected: int) -> int | None:
+        """Publish if the version is still ``expected``: the new version, else None."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +130,22 @@ class FaultController:
     # The state as configured at start: what a test-harness reset "to startup" restores, even
     # if the state was changed (PUT /__sim06/faults) before anything else saw a request.
     initial: FaultState | None = None
+    # Replicas: the shared state and how often (s) to check its version; None: this process only.
+    shared: SharedFaultState | None = None
+    refresh_seconds: float = 0.5
+    _version: int = 0
+    _reseeds: int = 0  # seed changes published so far: a new count restarts the draws
+    _checked: float = -math.inf
+    _unreachable: bool = False
 
     def __post_init__(self) -> None:
         if self.initial is None:
             self.initial = replace(self.state, services=list(self.state.services))
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> FaultController:
+    def from_settings(
+        cls, settings: Settings, shared: SharedFaultState | None = None
+    ) -> FaultController:
         book = ProfileBook.load(settings.latency_profiles_file)
         state = FaultState(
             profile=book.resolve(settings.latency_profile),
@@ -117,10 +156,14 @@ class FaultController:
             hold_seconds=settings.fault_hold_seconds,
             retry_after=settings.fault_retry_after,
         )
-        return cls(state=state, book=book)
+        return cls(state=state, book=book, shared=shared)
 
     def snapshot(self) -> dict[str, Any]:
-        """The state, the known profiles and fault kinds (JSON-ready)."""
+        """The state, the known profiles and fault kinds (JSON-ready); replicas: the latest."""
+        self.sync(force=True)
+        return self._snapshot()
+
+    def _snapshot(self) -> dict[str, Any]:
         with self._lock:
             data = asdict(self.state)
         data["profiles"] = {n: p.description for n, p in self.book.profiles.items()}
@@ -128,27 +171,111 @@ class FaultController:
         return data
 
     def update(self, change: FaultUpdate) -> dict[str, Any]:
-        """Apply a runtime change; :class:`InvalidOverride` for an unknown profile."""
+        """Apply a runtime change; :class:`InvalidOverride` for an unknown profile.
+
+        Replicas: read the latest state, change it, publish it if nobody else published in
+        between (compare-and-set on the version), else retry; :class:`SharedStateUnavailable`
+        when Redis does not answer.
+        """
+        shared = self.shared
+        if shared is None:
+            with self._lock:
+                self.state, reseed = self._changed(self.state, change)
+                if reseed:
+                    self._rngs.clear()  # the same seed replays from the start
+            return self._snapshot()
+        for _ in range(10):
+            version, document = shared.load()
+            with self._lock:
+                self._adopt(version, document)
+                new, reseed = self._changed(self.state, change)
+                published = {**asdict(new), "reseeds": self._reseeds + int(reseed)}
+            saved = shared.save(published, version)
+            if saved is not None:
+                with self._lock:
+                    self._adopt(saved, published)
+                return self._snapshot()
+        raise SharedStateUnavailable("the fault state keeps changing under us; retry")
+
+    def _changed(self, base: FaultState, change: FaultUpdate) -> tuple[FaultState, bool]:
+        """``base`` with ``change`` applied, and whether the draws restart (seed given)."""
         given = change.model_fields_set
+        state = replace(base, services=list(base.services))
+        if "profile" in given and change.profile is not None:
+            try:
+                state.profile = self.book.resolve(change.profile)
+            except KeyError:
+                raise InvalidOverride(f"unknown profile {change.profile!r}") from None
+        if "fault" in given:
+            state.fault = change.fault
+        for name in ("rate", "services", "hold_seconds", "retry_after"):
+            value = getattr(change, name)
+            if name in given and value is not None:
+                setattr(state, name, value)
+        reseed = "seed" in given and change.seed is not None
+        if reseed:
+            state.seed = int(change.seed or 0)
+        return state, reseed
+
+    def sync(self, force: bool = False) -> None:
+        """Replicas: reload the shared state if its version moved (checked once per interval).
+
+        The check is one short Redis ``GET``; if Redis does not answer, the last known state
+        stays in force (logged once) until it answers again.
+        """
+        shared = self.shared
+        if shared is None:
+            return
+        moment = time.monotonic()
+        if not force and moment - self._checked < self.refresh_seconds:
+            return
+        self._checked = moment
+        try:
+            if shared.version() == self._version:
+                self._reachable()
+                return
+            version, document = shared.load()
+        except SharedStateUnavailable as exc:
+            if not self._unreachable:
+                log.warning("shared fault state unavailable, keeping the last one: %s", exc)
+            self._unreachable = True
+            return
+        self._reachable()
         with self._lock:
-            if "profile" in given and change.profile is not None:
-                try:
-                    self.state.profile = self.book.resolve(change.profile)
-                except KeyError:
-                    raise InvalidOverride(f"unknown profile {change.profile!r}") from None
-            if "fault" in given:
-                self.state.fault = change.fault
-            for name in ("rate", "services", "hold_seconds", "retry_after"):
-                value = getattr(change, name)
-                if name in given and value is not None:
-                    setattr(self.state, name, value)
-            if "seed" in given and change.seed is not None:
-                self.state.seed = change.seed
-                self._rngs.clear()  # the same seed replays from the start
-        return self.snapshot()
+            self._adopt(version, document)
+
+    def _reachable(self) -> None:
+        if self._unreachable:
+            log.warning("shared fault state reachable again")
+        self._unreachable = False
+
+    def _adopt(self, version: int, document: dict[str, Any] | None) -> None:
+        # Caller holds the lock. Version 0 (nothing published): keep the state from settings.
+        if document is None or version == self._version:
+            self._version = version
+            return
+        try:
+            state = FaultState(
+                profile=self.book.resolve(str(document["profile"])),
+                fault=_fault_kind(document["fault"]),
+                rate=float(document["rate"]),
+                services=[str(s) for s in document["services"]],
+                seed=int(document["seed"]),
+                hold_seconds=float(document["hold_seconds"]),
+                retry_after=int(document["retry_after"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            # Another replica knows a profile this one does not (different profile files).
+            log.warning("ignoring shared fault state version %s: %r", version, exc)
+            self._version = version
+            return
+        reseeds = int(document.get("reseeds", 0))
+        if reseeds != self._reseeds:
+            self._rngs.clear()
+        self.state, self._version, self._reseeds = state, version, reseeds
 
     def reseed(self) -> None:
-        """Restart every draw sequence from the current seed."""
+        """Restart this process's draw sequences (a published seed change restarts them all)."""
         with self._lock:
             self._rngs.clear()
 
@@ -163,6 +290,7 @@ class FaultController:
         self, service: str, profile_header: str | None, fault_header: str | None
     ) -> Decision:
         """The delay and fault of the next request to ``service``."""
+        self.sync()
         u, v = self._draws(service)
         state = self.state
         applies = not state.services or service in state.services
@@ -215,6 +343,12 @@ class FaultController:
         return rows
 
 
+def _fault_kind(value: Any) -> str | None:
+    if value is None or value in FAULT_KINDS:
+        return None if value is None else str(value)
+    raise ValueError(f"unknown fault {value!r}")
+
+
 def percentile(sorted_values: list[float], q: float) -> float:
     """Nearest-rank percentile of an ascending list (``q`` in [0, 1])."""
     if not sorted_values:
@@ -237,5 +371,7 @@ __all__ = [
     "FaultState",
     "FaultUpdate",
     "InvalidOverride",
+    "SharedFaultState",
+    "SharedStateUnavailable",
     "percentile",
 ]

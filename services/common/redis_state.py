@@ -6,6 +6,8 @@
 - :class:`RedisRateLimiter` counts hits in fixed windows aligned on Redis's own clock (one Lua
   script: replicas with skewed clocks still share one window), and admits exactly ``limit``.
 - :class:`RedisReplayCache` remembers one-time identifiers with ``SET NX PX``.
+- :class:`RedisFaultState` holds the fault-injection state (``<prefix>faults:state``, a JSON
+  document, and ``<prefix>faults:version``), which ``FaultController`` polls and publishes.
 
 Every key is prefixed (default ``sim06:``) so several environments or test runs can share one
 Redis. The client is synchronous, like the embedded stores it replaces: a loopback round trip
@@ -20,7 +22,15 @@ from typing import Any
 import orjson
 import redis
 
-__all__ = ["RedisRateLimiter", "RedisReplayCache", "RedisStateStore", "connect"]
+from services.common.faults import SharedStateUnavailable
+
+__all__ = [
+    "RedisFaultState",
+    "RedisRateLimiter",
+    "RedisReplayCache",
+    "RedisStateStore",
+    "connect",
+]
 
 DEFAULT_PREFIX = "sim06:"
 
@@ -43,6 +53,18 @@ if used == 0 then
   redis.call('PEXPIRE', key, left + 1000)
 end
 return {1, left}
+"""
+
+
+# KEYS[1]: state, KEYS[2]: version; ARGV[1]: JSON document, ARGV[2]: the version it was based on.
+# Returns the new version, or -1 if someone published in between (compare-and-set).
+_PUBLISH_IF_VERSION = """
+local v = tonumber(redis.call('GET', KEYS[2]) or '0')
+if v ~= tonumber(ARGV[2]) then
+  return -1
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return redis.call('INCR', KEYS[2])
 """
 
 
@@ -148,6 +170,65 @@ class RedisReplayCache:
     def first_use(self, key: str, ttl: float) -> bool:
         """True the first time ``key`` is seen within ``ttl`` seconds; False on a replay."""
         return bool(self._r.set(self.prefix + key, b"1", px=_ms(ttl), nx=True))
+
+
+class RedisFaultState:
+    """The fault state shared by replicas (``services.common.faults.SharedFaultState``).
+
+    The client has a short socket timeout (``timeout``, default 0.25 s): controllers poll the
+    version from the event loop, at most every half second, and must not stall it when Redis
+    is away; failures surface as ``SharedStateUnavailable``.
+    """
+
+    def __init__(
+        self, url: str | redis.Redis, *, prefix: str = DEFAULT_PREFIX, timeout: float = 0.25
+    ) -> None:
+        if isinstance(url, str):
+            url = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._r = url
+        self.key = prefix + "faults:state"
+        self.version_key = prefix + "faults:version"
+        self._publish = self._r.register_script(_PUBLISH_IF_VERSION)
+
+    def version(self) -> int:
+        """The version counter (0: nothing published yet)."""
+        try:
+            raw = self._r.get(self.version_key)
+        except redis.RedisError as exc:
+            raise _unavailable(exc) from exc
+        return int(raw or 0)
+
+    def load(self) -> tuple[int, dict[str, Any] | None]:
+        """The version and the document, read in one transaction (MULTI/EXEC)."""
+        try:
+            pipe = self._r.pipeline(transaction=True)
+            pipe.get(self.version_key)
+            pipe.get(self.key)
+            raw_version, raw = pipe.execute()
+        except redis.RedisError as exc:
+            raise _unavailable(exc) from exc
+        return int(raw_version or 0), None if raw is None else _loads(raw)
+
+    def save(self, document: dict[str, Any], expected: int) -> int | None:
+        """Publish ``document`` if the version is still ``expected``: the new version, or None."""
+        try:
+            version = int(self._publish(keys=[self.key, self.version_key],
+                                        args=[orjson.dumps(document), expected]))  # fmt: skip
+        except redis.RedisError as exc:
+            raise _unavailable(exc) from exc
+        return None if version < 0 else version
+
+    def clear(self) -> None:
+        """Forget the shared state (tests; a fresh environment): replicas keep their own."""
+        self._r.delete(self.key, self.version_key)
+
+    def close(self) -> None:
+        """Release the connections."""
+        self._r.close()
+
+
+def _unavailable(exc: Exception) -> SharedStateUnavailable:
+    return SharedStateUnavailable(f"redis: {exc}")
 
 
 def _loads(raw: Any) -> dict[str, Any]:

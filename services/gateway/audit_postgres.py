@@ -30,11 +30,10 @@ from services.gateway.audit import (
     AuditEntry,
     AuditLog,
     ChainReport,
-    access_row,
-    accesses_query,
     chain,
     verify_rows,
 )
+from services.gateway.audit_access import access_row, accesses_query
 
 __all__ = ["PostgresAuditLog", "migrate", "verify_postgres"]
 

@@ -16,7 +16,7 @@ import copy
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from starlette.datastructures import State
@@ -155,6 +155,12 @@ def _faults_part(controller: Any) -> Part:
             return replace(controller.state, services=list(controller.state.services))
 
     def restore(token: Any) -> None:
+        if getattr(controller, "shared", None) is not None:
+            # Replicas share the state through Redis: publish the reset so all of them see it.
+            from services.common.faults import FaultUpdate
+
+            controller.update(FaultUpdate(**asdict(token)))
+            return
         with controller._lock:
             controller.state = replace(token, services=list(token.services))
             controller._rngs.clear()  # the same seed replays the same draws from the start

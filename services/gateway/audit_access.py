@@ -1,0 +1,49 @@
+"""The citizen access-log query over the audit chain, shared by its SQLite and PostgreSQL forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+ACCESS_COLUMNS = ("seq", "ts", "agency", "officer", "procedure", "purpose", "legal_basis",
+                  "operation", "fields", "request_id")  # fmt: skip
+
+
+def accesses_query(
+    mark: str,
+    pin: str,
+    now: str,
+    since: str | None,
+    until: str | None,
+    agency: str | None,
+    purpose: str | None,
+    limit: int,
+) -> tuple[str, list[Any]]:
+    """The access-log query of both audit backends; ``mark`` is the driver's placeholder."""
+    sql = [
+        "SELECT a.seq, a.ts, a.agency, a.officer, a.procedure, a.purpose, a.legal_basis,"
+        " a.operation, a.fields, a.request_id FROM audit_subject s"
+        f" JOIN audit a ON a.seq = s.seq WHERE s.pin = {mark} AND a.status < 400"
+        f" AND (a.hidden_until IS NULL OR a.hidden_until <= {mark})"
+    ]
+    args: list[Any] = [pin, now]
+    for column, op, value in (
+        ("ts", ">=", since),
+        ("ts", "<", until),
+        ("agency", "=", agency),
+        ("purpose", "=", purpose),
+    ):
+        if value is not None:
+            sql.append(f" AND a.{column} {op} {mark}")
+            args.append(value)
+    sql.append(f" ORDER BY a.seq LIMIT {mark}")
+    args.append(limit)
+    return "".join(sql), args
+
+
+def access_row(row: Any) -> dict[str, Any]:
+    """One access-log row as a dict, its field list decoded."""
+    item = dict(zip(ACCESS_COLUMNS, row, strict=True))
+    item["fields"] = orjson.loads(item["fields"])
+    return item
