@@ -12,14 +12,13 @@ from typing import Annotated, Any, Literal
 import orjson
 import segno
 from fastapi import APIRouter, FastAPI, Path, Query
-from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
 from services.chip import schemas
 from services.chip.biometrics import EXPECTED, FaceMatcher
 from services.chip.service import ChipService
-from services.common.http import BodyLimitMiddleware, install_problem_handlers
+from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
 from services.common.settings import Settings
 
 JSON = "application/json"
@@ -39,11 +38,6 @@ PROBE_HELP = (
 
 def _json(data: Any) -> Response:
     return Response(orjson.dumps(data), media_type=JSON)
-
-
-def operation_id(route: APIRoute) -> str:
-    """Stable operation ids: ``{tag}-{name}``."""
-    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
 def create_router(

@@ -124,6 +124,11 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+def operation_id(route: Any) -> str:
+    """Stable operation ids for every service's contract: ``{tag}-{name}``."""
+    return f"{route.tags[0]}-{route.name}" if route.tags else str(route.name)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Render every error of ``app`` as RFC 9457 problem+json."""
     app.add_exception_handler(ProblemError, _on_problem)

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
-from services.common.http import BodyLimitMiddleware, install_problem_handlers
+from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
 from services.common.keys import KeyStore
 from services.common.settings import Settings
 from services.contract import install_contract_tools
@@ -45,7 +45,7 @@ from services.gateway.registry_client import (
 )
 from services.gateway.signing import ResponseSigner
 from services.gateway.state import gateway_state, open_audit_log
-from services.registry.app import PROBLEM_RESPONSES, operation_id
+from services.registry.app import PROBLEM_RESPONSES
 from services.registry.service import RegistryService
 from services.testing import install_testing_tools
 

@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
 from services.chip import create_router as create_chip_router
-from services.common.http import BodyLimitMiddleware, install_problem_handlers
+from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
 from services.common.settings import Settings
 from services.contract import install_contract_tools
 from services.identity.access_log_source import AccessLogSource, HttpAccessLogSource
@@ -60,11 +60,6 @@ def _json(data: Any, status: int = 200, *, no_store: bool = False) -> Response:
         media_type=JSON,
         headers=NO_STORE if no_store else None,
     )
-
-
-def operation_id(route: Any) -> str:
-    """Stable operation ids: ``{tag}-{name}``."""
-    return f"{route.tags[0]}-{route.name}" if route.tags else str(route.name)
 
 
 def gateway_url_of(settings: Settings) -> str:

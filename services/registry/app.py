@@ -10,12 +10,11 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Path
-from fastapi.routing import APIRoute
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
-from services.common.http import BodyLimitMiddleware, install_problem_handlers
+from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
 from services.common.problems import GENERIC_CODES, openapi_responses
 from services.common.settings import Settings
 from services.contract import install_contract_tools
@@ -56,11 +55,6 @@ class PinSegment(Convertor[str]):
 
 
 register_url_convertor("pin", PinSegment())
-
-
-def operation_id(route: APIRoute) -> str:
-    """Stable operation ids: ``{tag}-{name}``."""
-    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
 def _json(data: Any) -> Response:
