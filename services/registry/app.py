@@ -26,6 +26,28 @@ from services.testing import install_testing_tools
 JSON = "application/json"
 
 
+# OpenAPI links (stateful testing: a tool can follow a lookup to the household and CT07, and a
+# verification of a PIN to the record).
+LINKS_FROM_RECORD = {
+    "household": {
+        "operationId": "citizens-household",
+        "parameters": {"pin": "$response.body#/pin"},
+        "description": "The household of the citizen just read.",
+    },
+    "residenceConfirmation": {
+        "operationId": "citizens-residence-confirmation",
+        "parameters": {"pin": "$response.body#/pin"},
+        "description": "The CT07 data of the citizen just read.",
+    },
+}
+LINKS_FROM_VERIFY = {
+    "record": {
+        "operationId": "citizens-get",
+        "parameters": {"pin": "$request.body#/pin"},
+        "description": "The record of the citizen just verified (when verified by PIN).",
+    },
+}
+
 # The generic problems every operation may answer (also used by the gateway's app).
 PROBLEM_RESPONSES = openapi_responses(schemas.Problem)
 
@@ -91,7 +113,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         name="get",
         summary="Look up a citizen by personal identification number",
         responses={
-            200: {"model": schemas.CitizenRecord},
+            200: {"model": schemas.CitizenRecord, "links": LINKS_FROM_RECORD},
             **errors("INVALID_PIN", "CITIZEN_NOT_FOUND"),
         },
     )
@@ -106,7 +128,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         name="verify",
         summary="Verify declared identity data against the population database",
         response_model=schemas.VerifyResult,
-        responses=errors("INVALID_PIN", "INVALID_CMND"),
+        responses={200: {"links": LINKS_FROM_VERIFY}, **errors("INVALID_PIN", "INVALID_CMND")},
     )
     async def verify(body: schemas.VerifyRequest) -> Response:
         return _json(service.verify(body))
