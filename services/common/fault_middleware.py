@@ -6,7 +6,13 @@ Faults as a production client sees them (on a live uvicorn server):
     reset      TCP RST: SO_LINGER=0 on the socket, then abort (httpx.RemoteProtocolError/
                ReadError "connection reset")
     truncated  Content-Length promises the whole body, half is sent, the connection closes
-    http_503   503 problem+json SIM_FAULT_UNAVAILABLE with Retry-After
+    http_503   503 problem+json SIM_FAULT_UNAVAILABLE with Retry-After (also a scheduled
+               outage, whose Retry-After is the time left in its window)
+    http_429   429 SIM_FAULT_RATE_LIMITED with Retry-After; http_500 SIM_FAULT_INTERNAL;
+               http_502 SIM_FAULT_BAD_GATEWAY (problem+json, RFC 9457)
+    slow_body  the real answer, sent in small chunks with pauses (slow_body_ms in all)
+    malformed  a 200 whose JSON body is cut and corrupted (Content-Length correct), so the
+               client's parser fails
 
 ``reset`` and ``truncated`` need the connection's transport, which uvicorn's protocol objects
 expose on their ``receive`` method; without one (an in-process ASGI client) ``reset`` raises
@@ -49,6 +55,15 @@ from services.common.problems import PROBLEM_MEDIA_TYPE, problem_body
 from services.common.settings import Settings
 
 ADMIN_PATH = "/__sim06/faults"
+# fault kind -> (catalogue code, sends Retry-After)
+STATUS_FAULTS = {
+    "http_503": ("SIM_FAULT_UNAVAILABLE", True),
+    "http_429": ("SIM_FAULT_RATE_LIMITED", True),
+    "http_500": ("SIM_FAULT_INTERNAL", False),
+    "http_502": ("SIM_FAULT_BAD_GATEWAY", False),
+}
+SLOW_CHUNK = 64  # bytes per piece of a slow body
+SLOW_PIECES = 20  # at most this many pauses, whatever the body's size
 EXEMPT = ("/__sim06/", "/healthz", "/readyz")
 
 
@@ -131,7 +146,7 @@ class FaultMiddleware:
         try:
             decision = self.controller.decide(
                 self.service, _header(scope, PROFILE_HEADER.encode()),
-                _header(scope, FAULT_HEADER.encode()),
+                _header(scope, FAULT_HEADER.encode()), path, _header(scope, b"x-road-client"),
             )  # fmt: skip
         except InvalidOverride as exc:
             status = await _problem(send, "SIM_FAULT_INVALID", str(exc), path)
@@ -154,11 +169,13 @@ class FaultMiddleware:
     async def _apply(self, d: Decision, scope: Scope, receive: Receive, send: Send) -> int:
         state = self.controller.state
         path = scope["path"]
-        if d.fault == "http_503":
-            return await _problem(
-                send, "SIM_FAULT_UNAVAILABLE", f"injected fault http_503 ({self.service})", path,
-                retry_after=str(state.retry_after),
-            )  # fmt: skip
+        if d.fault in STATUS_FAULTS:
+            code, retry = STATUS_FAULTS[d.fault]
+            what = "scheduled outage" if d.retry_after is not None else f"injected fault {d.fault}"
+            headers = {"retry_after": str(d.retry_after or state.retry_after)} if retry else {}
+            return await _problem(send, code, f"{what} ({self.service})", path, **headers)
+        if d.fault in ("slow_body", "malformed"):
+            return await self._rewritten(d.fault, scope, receive, send)
         if d.fault == "timeout":
             if await _wait_disconnect(receive, state.hold_seconds):
                 return 499  # the client gave up, as intended
@@ -183,7 +200,8 @@ class FaultMiddleware:
         await self.app(scope, receive, tracking_send)
         return status
 
-    async def _truncated(self, scope: Scope, receive: Receive, send: Send) -> int:
+    async def _captured(self, scope: Scope, receive: Receive) -> tuple[Message, bytes]:
+        """The app's answer: its start message and whole body."""
         start: Message = {}
         chunks: list[bytes] = []
 
@@ -195,7 +213,31 @@ class FaultMiddleware:
                 chunks.append(message.get("body", b""))
 
         await self.app(scope, receive, capture)
-        body = b"".join(chunks)
+        return start, b"".join(chunks)
+
+    async def _rewritten(self, kind: str, scope: Scope, receive: Receive, send: Send) -> int:
+        start, body = await self._captured(scope, receive)
+        status = int(start.get("status", 200))
+        if kind == "malformed":
+            # Any prefix of JSON cut mid-way, followed by "<", is invalid JSON: the parser fails.
+            body, status = body[: len(body) // 2] + b"<!-- upstream error -->", 200
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        if kind == "malformed" or not body:
+            await send({"type": "http.response.body", "body": body})
+            return status
+        pieces = [body[i : i + SLOW_CHUNK] for i in range(0, len(body), SLOW_CHUNK)]
+        pieces = pieces[: SLOW_PIECES - 1] + [b"".join(pieces[SLOW_PIECES - 1 :])]
+        pause = self.controller.state.slow_body_ms / 1000 / len(pieces)
+        for i, piece in enumerate(pieces):
+            await asyncio.sleep(pause)
+            last = i == len(pieces) - 1
+            await send({"type": "http.response.body", "body": piece, "more_body": not last})
+        return status
+
+    async def _truncated(self, scope: Scope, receive: Receive, send: Send) -> int:
+        start, body = await self._captured(scope, receive)
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(max(len(body), 2)).encode()))
         await send({**start, "headers": headers})

@@ -5,7 +5,14 @@ which starts from the settings, which default to no delay and no fault.
 
     X-Sim-Latency-Profile: typical     profile of this request (ideal, typical, evening-peak, ...)
     X-Sim-Fault: reset                 fault of this request (timeout, reset, truncated,
+                                       slow_body, malformed, http_500, http_429, http_502,
                                        http_503, or none to suppress the configured one)
+
+Then, in order: a scheduled outage of the service (503 with Retry-After until the window ends,
+on the controller's ``clock``), the configured fault (share ``rate``), the error rates by status
+(``errors``), the profile's own fault rates. The profile and faults apply only to the
+``services`` and requests of the ``scope`` (route glob, agency, persona PIN); outages have their
+own service.
 
 Determinism: each service draws from its own ``random.Random(f"{seed}:{service}")``, two
 numbers per request (delay, fault), whatever the profile; so the same seed replays the same
@@ -29,15 +36,22 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.common.fault_rules import ERROR_KINDS, FaultScope, Outage, outage_remaining
 from services.common.latency import FAULT_KINDS, ProfileBook, sample_delay
 from services.common.settings import Settings
 
-FaultKind = Literal["timeout", "reset", "truncated", "http_503"]
+FaultKind = Literal[
+    "timeout", "reset", "truncated", "http_503",
+    "slow_body", "malformed", "http_500", "http_429", "http_502",
+]  # fmt: skip
+ErrorStatus = Literal["429", "500", "502", "503"]
 PROFILE_HEADER = "x-sim-latency-profile"
 FAULT_HEADER = "x-sim-fault"
 SERVICES = ("gateway", "registry", "identity", "procedures", "admin")
@@ -75,6 +89,7 @@ class Decision:
     profile: str
     delay_ms: float
     fault: str | None
+    retry_after: int | None = None  # an outage: seconds until its window ends
 
 
 @dataclass(slots=True)
@@ -88,6 +103,10 @@ class FaultState:
     seed: int
     hold_seconds: float
     retry_after: int
+    errors: dict[str, float] = field(default_factory=dict)
+    scope: FaultScope | None = None
+    outages: list[Outage] = field(default_factory=list)
+    slow_body_ms: float = 2000.0
 
 
 class FaultUpdate(BaseModel):
@@ -102,6 +121,19 @@ class FaultUpdate(BaseModel):
     seed: int | None = None
     hold_seconds: float | None = Field(default=None, gt=0, le=3600)
     retry_after: int | None = Field(default=None, ge=0, le=86_400)
+    errors: dict[ErrorStatus, float] | None = Field(
+        default=None, description='Error rate by status: {"503": 0.05, "500": 0.01}'
+    )
+    scope: FaultScope | None = None
+    outages: list[Outage] | None = None
+    slow_body_ms: float | None = Field(default=None, ge=0, le=600_000)
+
+    @field_validator("errors")
+    @classmethod
+    def _rates(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is not None and (any(r < 0 for r in value.values()) or sum(value.values()) > 1):
+            raise ValueError("error rates must be >= 0 and sum to <= 1")
+        return value
 
 
 @dataclass(slots=True)
@@ -137,6 +169,8 @@ class FaultController:
     _reseeds: int = 0  # seed changes published so far: a new count restarts the draws
     _checked: float = -math.inf
     _unreachable: bool = False
+    # The wall clock of outage windows (aware datetime); tests inject one instead of sleeping.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
         if self.initial is None:
@@ -165,7 +199,7 @@ class FaultController:
 
     def _snapshot(self) -> dict[str, Any]:
         with self._lock:
-            data = asdict(self.state)
+            data = state_document(self.state)
         data["profiles"] = {n: p.description for n, p in self.book.profiles.items()}
         data["fault_kinds"] = list(FAULT_KINDS)
         return data
@@ -189,7 +223,7 @@ class FaultController:
             with self._lock:
                 self._adopt(version, document)
                 new, reseed = self._changed(self.state, change)
-                published = {**asdict(new), "reseeds": self._reseeds + int(reseed)}
+                published = {**state_document(new), "reseeds": self._reseeds + int(reseed)}
             saved = shared.save(published, version)
             if saved is not None:
                 with self._lock:
@@ -208,10 +242,16 @@ class FaultController:
                 raise InvalidOverride(f"unknown profile {change.profile!r}") from None
         if "fault" in given:
             state.fault = change.fault
-        for name in ("rate", "services", "hold_seconds", "retry_after"):
+        if "scope" in given:
+            state.scope = change.scope
+        for name in ("rate", "services", "hold_seconds", "retry_after", "slow_body_ms"):
             value = getattr(change, name)
             if name in given and value is not None:
                 setattr(state, name, value)
+        if "errors" in given:
+            state.errors = {str(k): r for k, r in (change.errors or {}).items()}
+        if "outages" in given:
+            state.outages = list(change.outages or [])
         reseed = "seed" in given and change.seed is not None
         if reseed:
             state.seed = int(change.seed or 0)
@@ -263,6 +303,12 @@ class FaultController:
                 seed=int(document["seed"]),
                 hold_seconds=float(document["hold_seconds"]),
                 retry_after=int(document["retry_after"]),
+                errors={str(k): float(v) for k, v in (document.get("errors") or {}).items()},
+                scope=FaultScope.model_validate(scope)
+                if (scope := document.get("scope"))
+                else None,
+                outages=[Outage.model_validate(o) for o in document.get("outages") or []],
+                slow_body_ms=float(document.get("slow_body_ms", 2000.0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             # Another replica knows a profile this one does not (different profile files).
@@ -287,13 +333,20 @@ class FaultController:
             return rng.random(), rng.random()
 
     def decide(
-        self, service: str, profile_header: str | None, fault_header: str | None
+        self,
+        service: str,
+        profile_header: str | None,
+        fault_header: str | None,
+        path: str = "",
+        client: str | None = None,
     ) -> Decision:
-        """The delay and fault of the next request to ``service``."""
+        """The delay and fault of the next request to ``service`` (``client``: X-Road-Client)."""
         self.sync()
         u, v = self._draws(service)
         state = self.state
-        applies = not state.services or service in state.services
+        applies = (not state.services or service in state.services) and (
+            state.scope is None or state.scope.matches(path, client)
+        )
         if profile_header:
             try:
                 name = self.book.resolve(profile_header.strip())
@@ -313,10 +366,21 @@ class FaultController:
             if kind not in FAULT_KINDS:
                 raise InvalidOverride(f"unknown fault {kind!r}; use one of {list(FAULT_KINDS)}")
             return Decision(name, delay, kind)
-        if applies and state.fault is not None and v < state.rate:
-            return Decision(name, delay, state.fault)
+        if state.outages:
+            left = outage_remaining(state.outages, service, self.clock())
+            if left is not None:
+                return Decision(name, delay, "http_503", retry_after=max(1, math.ceil(left)))
+        edge = 0.0
+        if applies and state.fault is not None:
+            if v < state.rate:
+                return Decision(name, delay, state.fault)
+            edge = state.rate
+        if applies:
+            for status, rate in state.errors.items():
+                edge += rate
+                if v < edge:
+                    return Decision(name, delay, ERROR_KINDS[status])
         if applies or profile_header:
-            edge = 0.0
             for kind, rate in profile.fault_rates(service).items():
                 edge += rate
                 if v < edge:
@@ -347,6 +411,14 @@ def _fault_kind(value: Any) -> str | None:
     if value is None or value in FAULT_KINDS:
         return None if value is None else str(value)
     raise ValueError(f"unknown fault {value!r}")
+
+
+def state_document(state: FaultState) -> dict[str, Any]:
+    """The state as JSON-ready data (the admin API's view and the Redis document)."""
+    data = asdict(state)
+    data["scope"] = state.scope.model_dump() if state.scope is not None else None
+    data["outages"] = [o.model_dump() for o in state.outages]
+    return data
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

@@ -26,21 +26,44 @@ _Z = NormalDist()
 Z95 = _Z.inv_cdf(0.95)
 Z99 = _Z.inv_cdf(0.99)
 VIETNAM = timedelta(hours=7)  # Asia/Ho_Chi_Minh, no daylight saving
-FAULT_KINDS = ("timeout", "reset", "truncated", "http_503")
+FAULT_KINDS = (
+    "timeout", "reset", "truncated", "http_503",
+    "slow_body", "malformed", "http_500", "http_429", "http_502",
+)  # fmt: skip
 ALIASES = {"none": "ideal", "peak": "evening-peak"}
 
 
-class HopLatency(BaseModel):
-    """Delay of one hop in milliseconds, given by its percentiles."""
+class NormalLatency(BaseModel):
+    """A normal delay (ms), truncated at 0."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    p50: float = Field(ge=0)
-    p95: float = Field(ge=0)
-    p99: float = Field(ge=0)
+    mean: float = Field(ge=0)
+    sd: float = Field(ge=0)
+
+
+class HopLatency(BaseModel):
+    """Delay of one hop in milliseconds: ``{"fixed": ms}``, ``{"normal": {"mean", "sd"}}``, or
+    percentiles ``{"p50", "p95", "p99"}`` (piecewise lognormal)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    p50: float = Field(default=0, ge=0)
+    p95: float = Field(default=0, ge=0)
+    p99: float = Field(default=0, ge=0)
+    fixed: float | None = Field(default=None, ge=0)
+    normal: NormalLatency | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> HopLatency:
+        given = self.model_fields_set
+        forms = [
+            bool(given & {"p50", "p95", "p99"}),
+            self.fixed is not None,
+            self.normal is not None,
+        ]
+        if sum(forms) > 1:
+            raise ValueError("give one of: fixed, normal, or p50/p95/p99")
         if not self.p50 <= self.p95 <= self.p99:
             raise ValueError("percentiles must satisfy p50 <= p95 <= p99")
         if self.p50 == 0 and self.p99 > 0:
@@ -49,14 +72,29 @@ class HopLatency(BaseModel):
 
     def quantile(self, u: float) -> float:
         """The delay (ms) at cumulative probability ``u`` in (0, 1)."""
+        if self.fixed is not None:
+            return self.fixed
+        z = _Z.inv_cdf(min(max(u, 1e-12), 1 - 1e-12))
+        if self.normal is not None:
+            # Truncated at 0 by inverting the normal's CDF above P(X < 0): no mass at negatives.
+            n = self.normal
+            if n.sd == 0:
+                return n.mean
+            below = NormalDist(n.mean, n.sd).cdf(0.0)
+            p = below + min(max(u, 1e-12), 1 - 1e-12) * (1 - below)
+            return max(0.0, NormalDist(n.mean, n.sd).inv_cdf(min(p, 1 - 1e-12)))
         if self.p50 == 0:
             return 0.0
-        z = _Z.inv_cdf(min(max(u, 1e-12), 1 - 1e-12))
         if z <= Z95:
             return self.p50 * math.exp(math.log(self.p95 / self.p50) / Z95 * z)
         return self.p95 * math.exp(math.log(self.p99 / self.p95) / (Z99 - Z95) * (z - Z95))
 
     def scaled(self, factor: float) -> HopLatency:
+        if self.fixed is not None:
+            return HopLatency(fixed=self.fixed * factor)
+        if self.normal is not None:
+            n = self.normal
+            return HopLatency(normal=NormalLatency(mean=n.mean * factor, sd=n.sd * factor))
         return HopLatency(p50=self.p50 * factor, p95=self.p95 * factor, p99=self.p99 * factor)
 
 
@@ -192,6 +230,7 @@ __all__ = [
     "FAULT_KINDS",
     "SHIPPED",
     "HopLatency",
+    "NormalLatency",
     "Profile",
     "ProfileBook",
     "diurnal_factor",

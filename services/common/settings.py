@@ -188,7 +188,20 @@ class Settings(BaseSettings):
     latency_profiles_file: Path | None = Field(
         default=None, description="YAML of extra or replaced latency profiles."
     )
-    fault: Literal["timeout", "reset", "truncated", "http_503"] | None = Field(
+    fault: (
+        Literal[
+            "timeout",
+            "reset",
+            "truncated",
+            "http_503",
+            "slow_body",
+            "malformed",
+            "http_500",
+            "http_429",
+            "http_502",
+        ]
+        | None
+    ) = Field(
         default=None, description="Fault injected into requests (per request: header X-Sim-Fault)."
     )
     fault_rate: float = Field(
