@@ -233,66 +233,47 @@ def install(app: FastAPI, gateway: Gateway, signer: ResponseSigner) -> JsonProfi
     common: dict[str, Any] = {"tags": ["registry"], "openapi_extra": OPENAPI_EXTRA}
     with_pin: dict[str, Any] = {"tags": ["registry"], "openapi_extra": PIN_OPENAPI_EXTRA}
 
-    @app.get(
-        "/v1/registry/citizens/{pin}",
-        name="lookup",
-        summary="Look up a citizen, filtered to the fields the purpose grants",
-        description="Optional `fields=a,b` narrows the answer further (data minimisation).",
-        responses={200: {"model": schemas.CitizenRecord}},
-        **with_pin,
-    )
-    async def lookup(request: Request) -> Response:
-        # The PIN is read from the path directly: no per-request dependency solving.
-        pin = request.path_params["pin"]
-        reply = await profile.exchange(await Incoming.of(request), "lookup", pin)
-        return reply.response()
-
-    @app.post(
-        "/v1/registry/citizens/verify",
-        name="verify",
-        summary="Verify declared identity data (body: the registry's VerifyRequest)",
-        responses={200: {"model": schemas.VerifyResult}},
-        **common,
-    )
-    async def verify(request: Request) -> Response:
-        reply = await profile.exchange(await Incoming.of(request), "verify", None)
-        return reply.response()
-
-    @app.post(
-        "/v1/registry/citizens/verify-batch",
-        name="verify-batch",
-        summary="Verify up to 1,000 declarations (body: the registry's BatchRequest)",
-        responses={200: {"model": schemas.BatchResult}},
-        **common,
-    )
-    async def verify_batch(request: Request) -> Response:
-        reply = await profile.exchange(await Incoming.of(request), "verify-batch", None)
-        return reply.response()
-
-    @app.get(
-        "/v1/registry/citizens/{pin}/household",
-        name="household",
-        summary="The citizen's household (replaces the household book)",
-        responses={200: {"model": schemas.Household}},
-        **with_pin,
-    )
-    async def household(request: Request) -> Response:
-        # The PIN is read from the path directly: no per-request dependency solving.
-        pin = request.path_params["pin"]
-        reply = await profile.exchange(await Incoming.of(request), "household", pin)
-        return reply.response()
-
-    @app.get(
-        "/v1/registry/citizens/{pin}/residence-confirmation",
-        name="residence-confirmation",
-        summary="Residence confirmation (CT07) data",
-        responses={200: {"model": schemas.ResidenceConfirmation}},
-        **with_pin,
-    )
-    async def residence_confirmation(request: Request) -> Response:
-        # The PIN is read from the path directly: no per-request dependency solving.
-        pin = request.path_params["pin"]
-        reply = await profile.exchange(await Incoming.of(request), "residence-confirmation", pin)
-        return reply.response()
-
+    # (method, path, operation, summary, response model, whether the path carries the PIN)
+    routes: list[tuple[str, str, str, str, Any, bool]] = [
+        ("GET", "/v1/registry/citizens/{pin}", "lookup",
+         "Look up a citizen, filtered to the fields the purpose grants", schemas.CitizenRecord,
+         True),
+        ("POST", "/v1/registry/citizens/verify", "verify",
+         "Verify declared identity data (body: the registry's VerifyRequest)",
+         schemas.VerifyResult, False),
+        ("POST", "/v1/registry/citizens/verify-batch", "verify-batch",
+         "Verify up to 1,000 declarations (body: the registry's BatchRequest)",
+         schemas.BatchResult, False),
+        ("GET", "/v1/registry/citizens/{pin}/household", "household",
+         "The citizen's household (replaces the household book)", schemas.Household, True),
+        ("GET", "/v1/registry/citizens/{pin}/residence-confirmation", "residence-confirmation",
+         "Residence confirmation (CT07) data", schemas.ResidenceConfirmation, True),
+    ]  # fmt: skip
+    for method, path, operation, summary, model, has_pin in routes:
+        app.add_api_route(
+            path,
+            _endpoint(profile, operation, has_pin),
+            methods=[method],
+            name=operation,
+            summary=summary,
+            description=(
+                "Optional `fields=a,b` narrows the answer further (data minimisation)."
+                if operation == "lookup"
+                else None
+            ),
+            responses={200: {"model": model}},
+            **(with_pin if has_pin else common),
+        )
     return profile
+
+
+def _endpoint(profile: JsonProfile, operation: str, has_pin: bool) -> Any:
+    """The route handler of one operation: the same exchange for all of them."""
+
+    async def endpoint(request: Request) -> Response:
+        # The PIN is read from the path directly: no per-request dependency solving.
+        pin = request.path_params["pin"] if has_pin else None
+        reply = await profile.exchange(await Incoming.of(request), operation, pin)
+        return reply.response()
+
+    return endpoint
