@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from services.common.fault_middleware import install_faults
 from services.common.settings import Settings
@@ -14,21 +11,6 @@ from services.registry.app import create_app
 
 pytestmark = pytest.mark.anyio
 ADULT = "/v1/citizens/001090104217"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app: FastAPI = create_app(settings)
-    install_faults(app, settings, "registry")
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://registry"
-    ) as c:
-        yield c
 
 
 async def test_no_fault_by_default(client: httpx.AsyncClient) -> None:

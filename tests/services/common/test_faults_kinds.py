@@ -5,36 +5,19 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.types import Message
 
-from services.common.fault_middleware import FaultMiddleware, install_faults
+from services.common.fault_middleware import FaultMiddleware
 from services.common.faults import FaultController, FaultUpdate
 from services.common.settings import Settings
 from services.registry.app import create_app
 
 pytestmark = pytest.mark.anyio
 ADULT = "/v1/citizens/001090104217"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app: FastAPI = create_app(settings)
-    install_faults(app, settings, "registry")
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://registry"
-    ) as c:
-        yield c
 
 
 @pytest.mark.parametrize(

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import mean, stdev
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import ValidationError
 
-from services.common.fault_middleware import install_faults
 from services.common.fault_rules import FaultScope
 from services.common.faults import FaultController, FaultUpdate
 from services.common.latency import HopLatency, ProfileBook
 from services.common.redis_state import RedisFaultState
 from services.common.settings import Settings
-from services.registry.app import create_app
 
 ADULT = "/v1/citizens/001090104217"
 OTHER = "/v1/citizens/001190000001"
@@ -152,22 +150,13 @@ def test_bad_outages_are_refused(outage: dict[str, object]) -> None:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    ctl = install_faults(app, settings, "registry")
-    ctl.clock = Clock("2026-07-01T19:05:00+07:00")
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://registry"
-    ) as c:
-        yield c
+def frozen_clock(faults_app: FastAPI) -> None:
+    """The fault controller's clock at 19:05 on 1 July 2026 (Vietnam time)."""
+    faults_app.state.faults.clock = Clock("2026-07-01T19:05:00+07:00")
 
 
 @pytest.mark.anyio
+@pytest.mark.usefixtures("frozen_clock")
 async def test_scope_and_outage_over_http(client: httpx.AsyncClient) -> None:
     r = await client.put(
         "/__sim06/faults",
