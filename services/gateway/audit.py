@@ -99,38 +99,63 @@ def record_hash(row: dict[str, Any]) -> str:
     return hashlib.sha256(row["prev_hash"].encode("ascii") + b"\n" + canonical).hexdigest()
 
 
+_SORTED = tuple(sorted(_COLUMNS))  # the canonical key order of record_hash (OPT_SORT_KEYS)
+
+
 def chain(
     batch: list[AuditEntry], seq: int, prev: str
 ) -> tuple[list[tuple[Any, ...]], list[tuple[str, int]], int, str]:
     """The rows (``_COLUMNS`` + hash) and ``(pin, seq)`` subjects of ``batch`` appended after
-    record ``seq`` whose hash is ``prev``, and the new head ``(seq, hash)``."""
+    record ``seq`` whose hash is ``prev``, and the new head ``(seq, hash)``.
+
+    Each hash is :func:`record_hash` of the row; the canonical JSON is built with its keys
+    already in sorted order (what ``OPT_SORT_KEYS`` yields, byte for byte) since this runs once
+    per exchange on the event loop.
+    """
     rows: list[tuple[Any, ...]] = []
     subjects: list[tuple[str, int]] = []
+    dumps, sha256 = orjson.dumps, hashlib.sha256
     for entry in batch:
         seq += 1
-        row = {
-            "seq": seq,
-            "ts": entry.ts,
-            "agency": entry.agency,
-            "officer": entry.officer,
-            "procedure": entry.procedure,
-            "purpose": entry.purpose,
-            "legal_basis": entry.legal_basis,
-            "request_id": entry.request_id,
-            "operation": entry.operation,
-            "pins": orjson.dumps(entry.pins).decode(),
-            "fields": orjson.dumps(entry.fields).decode(),
-            "status": entry.status,
-            "outcome": entry.outcome,
-            "latency_ms": entry.latency_ms,
-            "request_hash": entry.request_hash,
-            "response_hash": entry.response_hash,
-            "hidden_until": entry.hidden_until,
-            "prev_hash": prev,
-        }
-        prev = record_hash(row)
-        rows.append((*row.values(), prev))
-        subjects.extend((pin, seq) for pin in dict.fromkeys(entry.pins))
+        pins = dumps(entry.pins).decode()
+        fields = dumps(entry.fields).decode()
+        canonical = dumps(
+            {
+                "agency": entry.agency,
+                "fields": fields,
+                "hidden_until": entry.hidden_until,
+                "latency_ms": entry.latency_ms,
+                "legal_basis": entry.legal_basis,
+                "officer": entry.officer,
+                "operation": entry.operation,
+                "outcome": entry.outcome,
+                "pins": pins,
+                "prev_hash": prev,
+                "procedure": entry.procedure,
+                "purpose": entry.purpose,
+                "request_hash": entry.request_hash,
+                "request_id": entry.request_id,
+                "response_hash": entry.response_hash,
+                "seq": seq,
+                "status": entry.status,
+                "ts": entry.ts,
+            }
+        )
+        digest = sha256(prev.encode("ascii") + b"\n" + canonical).hexdigest()
+        rows.append(
+            (
+                seq, entry.ts, entry.agency, entry.officer, entry.procedure, entry.purpose,
+                entry.legal_basis, entry.request_id, entry.operation, pins, fields, entry.status,
+                entry.outcome, entry.latency_ms, entry.request_hash, entry.response_hash,
+                entry.hidden_until, prev, digest,
+            )
+        )  # fmt: skip
+        prev = digest
+        pin_list = entry.pins
+        if len(pin_list) == 1:
+            subjects.append((pin_list[0], seq))
+        else:
+            subjects.extend((pin, seq) for pin in dict.fromkeys(pin_list))
     return rows, subjects, seq, prev
 
 

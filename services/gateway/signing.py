@@ -43,16 +43,26 @@ class ResponseSigner:
         if keys.alg != "ES256":
             raise ValueError("the gateway signs responses with ES256")
         self.keys = keys
+        # The protected header without sim06_rqh, as JSON, per key id: every response signed
+        # with one key shares it, so only the request hash is spliced in per response.
+        self._prefix: dict[str, bytes] = {}
+
+    def _header_json(self, kid: str, request_hash: str | None) -> bytes:
+        prefix = self._prefix.get(kid)
+        if prefix is None:
+            header = {"alg": "ES256", "kid": kid, "b64": False, "crit": ["b64"]}
+            prefix = self._prefix[kid] = orjson.dumps(header)[:-1]
+        if request_hash is None:
+            return prefix + b"}"
+        # orjson.dumps(header | {"sim06_rqh": request_hash}), without re-serialising the rest.
+        return prefix + b',"sim06_rqh":' + orjson.dumps(request_hash) + b"}"
 
     def sign(self, body: bytes, request_hash: str | None = None) -> str:
         """``protected..signature`` (RFC 7515 Appendix F) over ``body``."""
         key = self.keys.current
         private = key.private_key
         assert isinstance(private, ec.EllipticCurvePrivateKey)
-        header: dict[str, object] = {"alg": "ES256", "kid": key.kid, "b64": False, "crit": ["b64"]}
-        if request_hash is not None:
-            header["sim06_rqh"] = request_hash
-        protected = b64url(orjson.dumps(header))
+        protected = b64url(self._header_json(key.kid, request_hash))
         signing_input = protected.encode("ascii") + b"." + body
         r, s = decode_dss_signature(private.sign(signing_input, _ES256))
         return f"{protected}..{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
