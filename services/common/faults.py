@@ -44,7 +44,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.common.fault_rules import ERROR_KINDS, FaultScope, Outage, outage_remaining
-from services.common.latency import FAULT_KINDS, ProfileBook, sample_delay
+from services.common.latency import FAULT_KINDS, ZERO, ProfileBook, sample_delay
 from services.common.settings import Settings
 
 FaultKind = Literal[
@@ -386,6 +386,18 @@ class FaultController:
                 if v < edge:
                     return Decision(name, delay, kind)
         return Decision(name, delay, None)
+
+    def quiet(self, service: str) -> bool:
+        """Whether :meth:`decide` would pass every request to ``service`` untouched now (no
+        delay, no fault) whatever its path or client: a hot path may then skip it. Conservative:
+        a profile that names ``service`` at all, or any fault, error rate or outage, is not quiet.
+        """
+        self.sync()
+        state = self.state
+        if state.fault is not None or state.outages or any(state.errors.values()):
+            return False
+        profile = self.book.get(state.profile)
+        return profile.hop(service) is ZERO and not profile.fault_rates(service)
 
     def record(self, exchange: Exchange) -> None:
         self.journal.append(exchange)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import cast
 
 import orjson
 from cryptography.hazmat.primitives import hashes
@@ -60,8 +61,9 @@ class ResponseSigner:
     def sign(self, body: bytes, request_hash: str | None = None) -> str:
         """``protected..signature`` (RFC 7515 Appendix F) over ``body``."""
         key = self.keys.current
-        private = key.private_key
-        assert isinstance(private, ec.EllipticCurvePrivateKey)
+        if key.kid not in self._prefix:  # a new key: check its type once, not per response
+            assert isinstance(key.private_key, ec.EllipticCurvePrivateKey)
+        private = cast(ec.EllipticCurvePrivateKey, key.private_key)
         protected = b64url(self._header_json(key.kid, request_hash))
         signing_input = protected.encode("ascii") + b"." + body
         r, s = decode_dss_signature(private.sign(signing_input, _ES256))

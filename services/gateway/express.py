@@ -1,0 +1,130 @@
+"""The express lane: plain lookups served before the middleware stack when it would do nothing.
+
+A gateway lookup is signed and durably audited; what wraps it in the ASGI stack (FastAPI's
+error and telemetry layers, fault injection, the test harness, the mTLS certificate layer) costs
+about a quarter of the lookup, and for an ordinary request none of those layers changes
+anything. :class:`GatewayApp` therefore answers a lookup (what :func:`fastpath.lookup_pin
+<services.gateway.fastpath.lookup_pin>` recognises) directly through the same
+:class:`~services.gateway.profile_json.JsonProfile` exchange — same bytes, headers and audit
+record — when, at that moment, every layer is known to be idle:
+
+- only the known middlewares are installed (no strict mode, no contract journal, nothing else);
+- the connection carries no TLS client certificate and no proxy is trusted to forward one
+  (certificate-bound tokens go through :mod:`services.gateway.mtls`);
+- the fault controller is quiet for the gateway (:meth:`FaultController.quiet
+  <services.common.faults.FaultController.quiet>`) and the request asks for no latency profile
+  or fault by header;
+- no expectation is registered in the test harness.
+
+Otherwise the request takes the full stack, where :class:`~services.gateway.fastpath.
+LookupFastPath` still skips FastAPI's routing. Lookups served here are still entered in the
+fault controller's journal (the admin console's timeline), as the fault middleware would.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+
+from services.common.faults import FAULT_HEADER, PROFILE_HEADER, Exchange, FaultController
+from services.common.http import BodyLimitMiddleware
+from services.common.problems import PROBLEM_MEDIA_TYPE, problem_body
+from services.gateway import fastpath
+from services.gateway.fastpath import LookupFastPath, exchange_headers, send_reply
+from services.gateway.mtls import ClientCertMiddleware
+from services.gateway.profile_json import Incoming, JsonProfile
+
+log = logging.getLogger("sim06.gateway")
+
+_OVERRIDES = frozenset({PROFILE_HEADER.encode("ascii"), FAULT_HEADER.encode("ascii")})
+_SERVICE = "gateway"
+
+
+def _known_middlewares() -> frozenset[type]:
+    # Imported here: the fault and harness layers import the services' settings lazily too.
+    from services.common.fault_middleware import FaultMiddleware
+    from services.testing.middleware import TestingMiddleware
+
+    return frozenset(
+        {BodyLimitMiddleware, LookupFastPath, ClientCertMiddleware, TestingMiddleware,
+         FaultMiddleware}
+    )  # fmt: skip
+
+
+class GatewayApp(FastAPI):
+    """The gateway's FastAPI application with the express lane for lookups."""
+
+    express_profile: JsonProfile | None = None
+    _stack_ok: bool | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        profile = self.express_profile
+        if profile is not None and scope["type"] == "http":
+            pin = fastpath.lookup_pin(scope)  # by attribute: tests swap it to compare paths
+            if pin is not None and self._idle(scope):
+                await self._serve(profile, scope, pin, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    def _idle(self, scope: Scope) -> bool:
+        """Whether every layer of the stack would pass this request through unchanged."""
+        if self._stack_ok is None:
+            known = _known_middlewares()
+            classes: list[Any] = [m.cls for m in self.user_middleware]
+            self._stack_ok = all(cls in known for cls in classes)
+        if not self._stack_ok:
+            return False
+        state: Any = self.state
+        if scope.get("extensions", {}).get("tls") or state.settings.gateway_mtls_trusted_proxies:
+            return False
+        expectations = getattr(state, "sim06_expectations", None)
+        if expectations:
+            return False
+        faults: FaultController | None = getattr(state, "faults", None)
+        if faults is not None:
+            if not faults.quiet(_SERVICE):
+                return False
+            if any(name in _OVERRIDES for name, _ in scope["headers"]):
+                return False
+        return True
+
+    async def _serve(self, profile: JsonProfile, scope: Scope, pin: str, send: Send) -> None:
+        started = time.perf_counter()
+        path: str = scope["path"]
+        status = 500
+        try:
+            request = Incoming("GET", path, "", exchange_headers(scope["headers"]))
+            reply = await profile.exchange(request, "lookup", pin)
+            status = reply.status
+            await send_reply(reply, send)
+        except Exception as exc:  # as ServerErrorMiddleware and the problem handler would
+            log.error("unhandled %s on GET %s", type(exc).__name__, path)
+            if status == 500:
+                body = problem_body(
+                    "INTERNAL_ERROR", "Unexpected error; this is a sim06 bug.", instance=path
+                )
+                payload = orjson.dumps(body)
+                await send({"type": "http.response.start", "status": 500, "headers": [
+                    (b"content-length", str(len(payload)).encode("ascii")),
+                    (b"content-type", PROBLEM_MEDIA_TYPE.encode("ascii")),
+                ]})  # fmt: skip
+                await send({"type": "http.response.body", "body": payload})
+            raise
+        finally:
+            faults: FaultController | None = getattr(self.state, "faults", None)
+            if faults is not None:
+                faults.record(
+                    Exchange(
+                        at=time.time(), service=_SERVICE, method="GET", path=path, status=status,
+                        ms=(time.perf_counter() - started) * 1000, profile=faults.state.profile,
+                        fault=None,
+                    )
+                )  # fmt: skip
+
+
+__all__ = ["GatewayApp"]
