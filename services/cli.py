@@ -122,6 +122,16 @@ def cmd_contract(args: argparse.Namespace) -> int:
     """Write, check, diff the published OpenAPI contracts, or report a client's coverage."""
     from services.contracts import check_contracts, write_contracts
 
+    if args.action in ("release", "compat"):
+        from services.contract.release import compat, release
+
+        contracts, root = Path(args.dir), Path(args.released)
+        if args.action == "release":
+            outcome = release(args.version, contracts, root)
+        else:
+            outcome = compat(contracts, root)
+        (_err if outcome.status == 2 else _out)(outcome.text)
+        return outcome.status
     if args.action in ("diff", "coverage"):
         from services.contract.commands import run_coverage, run_diff
 
@@ -270,6 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("old", help="OpenAPI file or directory (YAML/JSON)")
     q.add_argument("new", help="OpenAPI file or directory (YAML/JSON)")
     q.set_defaults(func=cmd_contract)
+    q = actions.add_parser("release", help="freeze the contracts as released VERSION")
+    q.add_argument("version", help="MAJOR.MINOR.PATCH")
+    q = actions.add_parser(
+        "compat", help="breaking changes since the newest release; exit 1 if any"
+    )
+    for q in (actions.choices["release"], actions.choices["compat"]):
+        q.add_argument("--dir", default="contracts/openapi", help="the current contracts")
+        q.add_argument("--released", default="contracts/released", help="the released ones")
+        q.set_defaults(func=cmd_contract)
     q = actions.add_parser("coverage", help="what a client exercised of the contract (journal)")
     q.add_argument("--url", action="append", default=[], help="a live service (repeatable)")
     q.add_argument("--journal", action="append", type=Path, default=[], help="saved journal")
