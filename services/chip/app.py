@@ -19,10 +19,12 @@ from services.chip import schemas
 from services.chip.biometrics import EXPECTED, FaceMatcher
 from services.chip.service import ChipService
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
+from services.common.problems import openapi_responses
 from services.common.settings import Settings
+from services.registry.schemas import PIN_PATTERN, Problem
 
 JSON = "application/json"
-PROBLEM = {"model": dict[str, Any], "content": {"application/problem+json": {}}}
+CARD_CODES = ("INVALID_PIN", "CITIZEN_NOT_FOUND", "NO_CHIP_CARD")
 DEFECT_HELP = (
     "Produce a realistic bad card: tampered_dg (DG13 altered after signing), untrusted_signer "
     "(SOD signed by a DS not chained to the CSCA), expired_signer, revoked_signer (DS on the "
@@ -40,13 +42,24 @@ def _json(data: Any) -> Response:
     return Response(orjson.dumps(data), media_type=JSON)
 
 
+def errors(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """The problem responses of an operation: its own codes plus the generic ones."""
+    return openapi_responses(Problem, *codes)
+
+
 def create_router(
     settings: Settings, store: CitizenStore, service: ChipService | None = None
 ) -> APIRouter:
     """The chip endpoints over ``store``; keys and PKI live under ``settings.keys_dir``."""
     chip = service if service is not None else ChipService(settings, store)
-    router = APIRouter(responses=dict.fromkeys((404, 413, 415, 422), PROBLEM))
-    pin_path = Path(pattern=schemas.PIN_PATTERN, examples=["001090104217"])
+    router = APIRouter()
+    # 12 digits enforced here; the published pattern also holds the province codes, which the
+    # service checks, saying which rule a PIN breaks (INVALID_PIN), as the registry does.
+    pin_path = Path(
+        pattern=schemas.DIGITS_12,
+        json_schema_extra={"pattern": PIN_PATTERN},
+        examples=["001090104217"],
+    )
 
     @router.get(
         "/v1/cards/{pin}/chip",
@@ -54,6 +67,7 @@ def create_router(
         name="read",
         summary="Read the card's chip as an NFC reader hands the files to an app (base64)",
         response_model=schemas.ChipFilesOut,
+        responses=errors(*CARD_CODES),
     )
     async def read(
         pin: str = pin_path,
@@ -68,6 +82,7 @@ def create_router(
         name="verify",
         summary="Passive authentication of chip files and match against the population database",
         response_model=schemas.Verdict,
+        responses=errors("INVALID_CHIP_FILE"),
     )
     async def verify(body: schemas.ChipFilesIn) -> Response:
         return _json(chip.verify(body))
@@ -78,6 +93,7 @@ def create_router(
         name="jwks",
         summary="Public keys of the simulated C06 verdict signature",
         response_model=schemas.JWKS,
+        responses=errors(),
     )
     async def jwks() -> Response:
         return _json(chip.jwks())
@@ -88,7 +104,7 @@ def create_router(
         name="qr",
         summary="The card's QR code as text (JSON) or as a PNG/SVG image",
         response_model=schemas.QRText,
-        responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}},
+        responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}, **errors(*CARD_CODES)},
     )
     async def qr_code(
         pin: str = pin_path,
@@ -114,6 +130,7 @@ def create_router(
         name="qr-parse",
         summary="Parse a card QR text and compare it with the population database",
         response_model=schemas.QRParsed,
+        responses=errors("INVALID_QR_PAYLOAD"),
     )
     async def qr_parse(body: schemas.QRParseIn) -> Response:
         return _json(chip.qr_parse(body.text))
@@ -126,6 +143,9 @@ def create_router(
         name="face-match",
         summary="Compare a face capture with the chip photo (DG2): quality, liveness, score",
         response_model=schemas.FaceMatchOut,
+        responses=errors(
+            *CARD_CODES, "INVALID_FACE_IMAGE", "FACE_IMAGE_TOO_LARGE", "INVALID_CHIP_FILE"
+        ),
     )
     def face_match(body: schemas.FaceMatchIn) -> Response:
         # A plain def: image analysis is CPU work, so it runs in the thread pool.
@@ -137,7 +157,7 @@ def create_router(
         name="probe",
         summary="A synthetic face capture of the card holder that yields a chosen decision",
         response_class=Response,
-        responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
+        responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, **errors(*CARD_CODES)},
     )
     def probe(
         pin: str = pin_path,

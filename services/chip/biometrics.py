@@ -7,8 +7,6 @@ Order of the gates, as a bank's eKYC flow applies them: an unusable capture is `
 
 from __future__ import annotations
 
-import base64
-import binascii
 from functools import lru_cache
 from typing import Any
 
@@ -28,8 +26,8 @@ EXPECTED = {
 
 def _b64(value: str, pointer: str, code: str) -> bytes:
     try:
-        return base64.b64decode(value.replace("\n", "").replace("\r", ""), validate=True)
-    except (binascii.Error, ValueError) as exc:
+        return schemas.decode_base64(value)
+    except ValueError as exc:  # binascii.Error is one
         raise ProblemError(
             code,
             f"{pointer[1:]} is not valid base64.",

@@ -7,19 +7,74 @@ endpoint answers exactly the body the verify endpoint takes, so a test can post 
 
 from __future__ import annotations
 
+import base64
+import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mock_registry.passive_auth import CHECKS, REASONS
+from services.registry.schemas import PIN_PATTERN
 
-PIN_PATTERN = r"^[0-9]{12}$"
-B64_PATTERN = r"^[A-Za-z0-9+/\r\n]*={0,2}$"
+# Each field's published pattern is exact; the model enforces a looser one and the service
+# checks the rest, so that what gets through is reported with its own code (INVALID_PIN,
+# INVALID_CHIP_FILE, INVALID_FACE_IMAGE, INVALID_QR_PAYLOAD) and the rule it breaks.
+DIGITS_12 = r"^[0-9]{12}$"
+B64_CHARS = r"^[A-Za-z0-9+/\r\n]*(?:=[\r\n]*){0,2}$"
+# Standard base64, padded, as decode_base64 takes it: line breaks anywhere are dropped first.
+_B64 = r"[A-Za-z0-9+/][\r\n]*"
+B64_PATTERN = rf"^[\r\n]*(?:(?:{_B64}){{4}})*(?:(?:{_B64}){{2}}=[\r\n]*=|(?:{_B64}){{3}}=)?[\r\n]*$"
+# The card QR (mock_registry/qr.py): 7 fields, or 10 with cancelled PINs, father and mother.
+_DATE = "(?:[0-9]{8}|[0-9]{4})"
+QR_PATTERN = (
+    rf"^[\r\n]*[0-9]{{12}}\|(?:[0-9]{{9}})?\|[^|]*[^|\s\x1c-\x1f][^|]*\|{_DATE}\|(?:Nam|Nữ)\|"
+    rf"[^|]*\|{_DATE}(?:\|,*(?:[0-9]{{12}},+)*(?:[0-9]{{12}})?,*\|[^|]*\|[^|]*)?[\r\n]*$"
+)
+QR_TEXT = re.compile(QR_PATTERN)
 MAX_FILE_B64 = 200_000  # a DG2 with a large JPEG2000 portrait stays far below this
 Defect = Literal[
     "tampered_dg", "untrusted_signer", "expired_signer", "revoked_signer", "lost", "moved"
 ]
-B64Field = Field(default=None, pattern=B64_PATTERN, max_length=MAX_FILE_B64)
+
+
+def decode_base64(value: str) -> bytes:
+    """The bytes of padded standard base64 (B64_PATTERN); ``ValueError`` otherwise.
+
+    ``b64decode(validate=True)`` alone also takes surplus padding after a full group."""
+    text = value.replace("\n", "").replace("\r", "")
+    if len(text) % 4 or len(text) - len(text.rstrip("=")) > 2:
+        raise ValueError("base64 must come in groups of 4 characters, with at most 2 '='")
+    return base64.b64decode(text, validate=True)
+
+
+def published(pattern: str) -> Callable[[dict[str, Any]], None]:
+    """``json_schema_extra`` that publishes ``pattern`` in place of the enforced one (in the
+    string branch of an optional field: two patterns at once defeat test generators)."""
+
+    def update(schema: dict[str, Any]) -> None:
+        branches = [b for b in schema.get("anyOf", ()) if b.get("type") == "string"]
+        (branches[0] if branches else schema)["pattern"] = pattern
+
+    return update
+
+
+def b64_field(description: str, *, optional: bool = False, max_length: int = MAX_FILE_B64) -> Any:
+    """A base64 field: the alphabet enforced here, the padding by :func:`decode_base64`."""
+    return Field(
+        default=None if optional else ...,
+        pattern=B64_CHARS,
+        max_length=max_length,
+        json_schema_extra=published(B64_PATTERN),
+        description=description,
+    )
+
+
+def pin_field(description: str) -> Any:
+    """A PIN: 12 digits enforced here; the province code is the service's (INVALID_PIN)."""
+    return Field(
+        pattern=DIGITS_12, json_schema_extra=published(PIN_PATTERN), description=description
+    )
 
 
 class ChipFilesIn(BaseModel):
@@ -28,14 +83,15 @@ class ChipFilesIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    idNumber: str = Field(pattern=PIN_PATTERN, description="12-digit PIN of the card holder.")
-    comData: str | None = B64Field
-    dg1Data: str = Field(pattern=B64_PATTERN, max_length=MAX_FILE_B64, description="DG1 (MRZ).")
-    dg2Data: str | None = B64Field
-    dg13Data: str = Field(pattern=B64_PATTERN, max_length=MAX_FILE_B64, description="DG13.")
-    dg14Data: str | None = B64Field
-    dg15Data: str | None = B64Field
-    sodData: str = Field(pattern=B64_PATTERN, max_length=MAX_FILE_B64, description="EF.SOD.")
+    # 12 digits: the verdict, not the edge, says when it is no PIN of the registry.
+    idNumber: str = Field(pattern=DIGITS_12, description="12-digit PIN of the card holder.")
+    comData: str | None = b64_field("EF.COM.", optional=True)
+    dg1Data: str = b64_field("DG1 (MRZ).")
+    dg2Data: str | None = b64_field("DG2 (face).", optional=True)
+    dg13Data: str = b64_field("DG13.")
+    dg14Data: str | None = b64_field("DG14.", optional=True)
+    dg15Data: str | None = b64_field("DG15.", optional=True)
+    sodData: str = b64_field("EF.SOD.")
 
 
 class Out(BaseModel):
@@ -99,7 +155,14 @@ class QRText(Out):
 class QRParseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=2000, description="The QR's text, one line.")
+    text: str = Field(
+        min_length=1,
+        max_length=2000,
+        json_schema_extra=published(QR_PATTERN),  # the service names the field that breaks it
+        description="The QR's text, one line: PIN|CMND|full name|date of birth|Nam or "
+        "Nữ|address|issue date (ddmmyyyy, or the year alone), plus |cancelled PINs|father|mother "
+        "on the 2024 card.",
+    )
 
 
 class QRParsed(Out):
@@ -122,18 +185,17 @@ class FaceMatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    pin: str = Field(pattern=PIN_PATTERN, description="12-digit PIN of the card holder.")
+    pin: str = pin_field("12-digit PIN of the card holder.")
     image: str = Field(
-        pattern=B64_PATTERN,
+        pattern=B64_CHARS,
         min_length=1,
         max_length=1_400_000,
+        json_schema_extra=published(B64_PATTERN),
         description="The capture, base64 JPEG or PNG, frontal, framed like the chip photo (3:4).",
     )
-    dg2Data: str | None = Field(
-        default=None,
-        pattern=B64_PATTERN,
-        max_length=MAX_FILE_B64,
-        description="DG2 as read from the chip (base64); default: the DG2 of the current card.",
+    dg2Data: str | None = b64_field(
+        "DG2 as read from the chip (base64); default: the DG2 of the current card.",
+        optional=True,
     )
     threshold: float | None = Field(
         default=None, ge=0.0, le=1.0, description="Overrides SIM06_FACE_MATCH_THRESHOLD."

@@ -9,7 +9,6 @@ database describe), never the wall clock, so verdicts are reproducible.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import time
 import uuid
@@ -97,10 +96,8 @@ class ChipService:
             if value is None:
                 continue
             try:
-                files[name] = base64.b64decode(
-                    value.replace("\n", "").replace("\r", ""), validate=True
-                )
-            except (binascii.Error, ValueError) as exc:
+                files[name] = schemas.decode_base64(value)
+            except ValueError as exc:  # binascii.Error is one
                 raise ProblemError(
                     "INVALID_CHIP_FILE",
                     f"{wire} is not valid base64.",
@@ -164,6 +161,13 @@ class ChipService:
                 str(exc),
                 errors=[{"pointer": "/text", "rule": exc.field, "reason": str(exc)}],
             ) from exc
+        if schemas.QR_TEXT.fullmatch(text) is None:  # e.g. non-ASCII digits, which \d takes
+            reason = "digits must be ASCII 0-9 (the published pattern)"
+            raise ProblemError(
+                "INVALID_QR_PAYLOAD",
+                reason,
+                errors=[{"pointer": "/text", "rule": "pattern", "reason": reason}],
+            )
         record = self._lookup(parsed.pin) if is_valid_pin(parsed.pin) else None
         mismatched = qr.compare(parsed, record) if record is not None else []
         fields = {k: v for k, v in parsed.__dict__.items() if k != "layout"}

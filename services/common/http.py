@@ -22,6 +22,31 @@ log = logging.getLogger("sim06.http")
 
 _JSON_TYPES = ("application/json", "application/problem+json")
 
+# What the edge says for each generic problem (also the contracts' examples: openapi_docs.py).
+SEND_JSON = "Send the body as JSON with 'Content-Type: application/json'."
+NOT_JSON = "The request body is not valid JSON."
+BAD_CONTENT_LENGTH = "The Content-Length header is not a valid number."
+
+
+def not_found_detail(path: str) -> str:
+    """The detail of NOT_FOUND for ``path``."""
+    return f"No operation at {path}."
+
+
+def method_not_allowed_detail(method: str, path: str) -> str:
+    """The detail of METHOD_NOT_ALLOWED for ``method path``."""
+    return f"{method} is not allowed on {path}."
+
+
+def too_large_detail(max_bytes: int) -> str:
+    """The detail of PAYLOAD_TOO_LARGE for a limit of ``max_bytes``."""
+    return f"The body must be at most {max_bytes} bytes."
+
+
+def validation_detail(count: int) -> str:
+    """The detail of VALIDATION_FAILED for ``count`` errors."""
+    return f"{count} field(s) break the contract; see 'errors'."
+
 
 def _is_json(request: Request) -> bool:
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -67,21 +92,14 @@ async def _on_validation(request: Request, exc: Exception) -> Response:
         e.get("loc", ("",))[0] == "body" for e in errors
     ):
         if not _is_json(request):
-            return problem_response(
-                "UNSUPPORTED_MEDIA_TYPE",
-                "Send the body as JSON with 'Content-Type: application/json'.",
-                instance=path,
-            )
+            return problem_response("UNSUPPORTED_MEDIA_TYPE", SEND_JSON, instance=path)
         if any(e.get("type") == "json_invalid" for e in errors):
             return problem_response(
-                "MALFORMED_BODY",
-                "The request body is not valid JSON.",
-                instance=path,
-                errors=validation_errors(errors),
+                "MALFORMED_BODY", NOT_JSON, instance=path, errors=validation_errors(errors)
             )
     return problem_response(
         "VALIDATION_FAILED",
-        f"{len(errors)} field(s) break the contract; see 'errors'.",
+        validation_detail(len(errors)),
         instance=path,
         errors=validation_errors(errors),
     )
@@ -103,12 +121,12 @@ async def _on_http(request: Request, exc: Exception) -> Response:
         headers = {"Allow": ", ".join(allowed)} if allowed else dict(exc.headers or {})
         return problem_response(
             "METHOD_NOT_ALLOWED",
-            f"{request.method} is not allowed on {path}.",
+            method_not_allowed_detail(request.method, path),
             instance=path,
             headers=headers,
         )
     if exc.status_code == 404:
-        return problem_response("NOT_FOUND", f"No operation at {path}.", instance=path)
+        return problem_response("NOT_FOUND", not_found_detail(path), instance=path)
     if exc.status_code == 413:
         return problem_response("PAYLOAD_TOO_LARGE", str(exc.detail), instance=path)
     if exc.status_code == 400:
@@ -176,11 +194,7 @@ class BodyLimitMiddleware:
             await self._refuse(scope, send, received)
 
     async def _refuse(self, scope: Scope, send: Send, size: int) -> None:
-        detail = (
-            f"The body must be at most {self.max_bytes} bytes."
-            if size >= 0
-            else "The Content-Length header is not a valid number."
-        )
+        detail = too_large_detail(self.max_bytes) if size >= 0 else BAD_CONTENT_LENGTH
         code = "PAYLOAD_TOO_LARGE" if size >= 0 else "MALFORMED_BODY"
         response = problem_response(code, detail, instance=scope.get("path"))
         await response(scope, _drain_receive, send)

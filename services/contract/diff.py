@@ -11,7 +11,9 @@ one. The direction matters:
   Narrowing a response (an enum value or ``null`` that can no longer come) is safe.
 
 Removed operations, removed status codes and removed media types are breaking; additions are
-listed as information.
+listed as information. A response schema moving to a media type the old contract already
+declared untyped (application/json → application/problem+json) is information: the server could
+already answer that media type.
 """
 
 from __future__ import annotations
@@ -186,7 +188,12 @@ def _responses(ctx: _Ctx, old: Mapping[str, Any], new: Mapping[str, Any]) -> Non
         old_media, new_media = _content(ctx.old, entry), _content(ctx.new, new[status])
         for media, body in old_media.items():
             if media not in new_media:
-                ctx.add("breaking", "response-media-type-removed", where, f"{media} removed")
+                moved = _moved_to(old_media, new_media, body.get("schema"))
+                if moved is None:
+                    ctx.add("breaking", "response-media-type-removed", where, f"{media} removed")
+                else:  # the server could already answer `moved`: the response only narrowed
+                    message = f"{media} removed, its schema moved to {moved}"
+                    ctx.add("info", "response-schema-moved", where, message)
                 continue
             old_schema, new_schema = body.get("schema"), new_media[media].get("schema")
             _schema(ctx, old_schema, new_schema, "response", where, "", 0, set())
@@ -194,6 +201,25 @@ def _responses(ctx: _Ctx, old: Mapping[str, Any], new: Mapping[str, Any]) -> Non
             ctx.add("info", "response-media-type-added", where, f"{media} added")
     for status in new.keys() - old.keys():
         ctx.add("info", "status-added", f"response {status}", f"status {status} added")
+
+
+def _moved_to(
+    old_media: Mapping[str, Any], new_media: Mapping[str, Any], schema: Any
+) -> str | None:
+    """The media type, declared untyped before, that now carries ``schema`` (e.g. a problem
+    schema moved from application/json to application/problem+json), if any."""
+    if schema is None:
+        return None
+    return next(
+        (
+            media
+            for media, entry in new_media.items()
+            if media in old_media
+            and "schema" not in old_media[media]
+            and entry.get("schema") == schema
+        ),
+        None,
+    )
 
 
 def _types(doc: Mapping[str, Any], schema: Any) -> set[str] | None:

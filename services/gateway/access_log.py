@@ -18,13 +18,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Path, Query, Request
 from starlette.responses import Response
 
 from mock_registry.ids import is_valid_pin
-from services.common.problems import ProblemError
+from services.common.problems import ProblemError, openapi_responses
 from services.common.settings import Settings
 from services.gateway.admin import admin_authorized
+from services.gateway.contract_docs import security
 from services.gateway.exchange import Gateway
 from services.gateway.oauth import TokenError
 from services.gateway.policy import ACCESS_LOG_SCOPE
@@ -35,7 +36,18 @@ from services.identity.citizen_token import (
     verify_citizen_token,
 )
 from services.identity.signing import IdentityKeys
+from services.registry.schemas import PIN_PATTERN, Problem
 from services.registry.service import invalid_pin
+
+# Also the admin token or the citizen's own identity access token (scope access_log).
+ACCESS_LOG_PROBLEMS = openapi_responses(
+    Problem, "GATEWAY_UNAUTHENTICATED", "GATEWAY_INSUFFICIENT_SCOPE", "GATEWAY_NOT_OWN_RECORD",
+    "INVALID_PIN",
+)  # fmt: skip
+ACCESS_LOG_PROBLEMS[401]["headers"] = {
+    "WWW-Authenticate": {"required": True, "schema": {"type": "string"},
+                         "description": "Bearer challenge: error and error_description."}
+}  # fmt: skip
 
 
 def _instant(value: str | None, name: str) -> str | None:
@@ -114,10 +126,12 @@ def install(app: FastAPI, gateway: Gateway, settings: Settings) -> None:
         tags=["citizens"],
         name="access-log",
         summary="Who accessed this citizen's data, when and for what purpose",
+        responses=ACCESS_LOG_PROBLEMS,
+        **security(ACCESS_LOG_SCOPE),
     )
     async def access_log(
         request: Request,
-        pin: str,
+        pin: str = Path(json_schema_extra={"pattern": PIN_PATTERN}, examples=["001090104217"]),
         since: str | None = Query(None, description="From (inclusive), ISO 8601."),
         until: str | None = Query(None, description="Until (exclusive), ISO 8601."),
         agency: str | None = Query(None, description="Only this agency code."),

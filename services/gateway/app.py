@@ -20,24 +20,27 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi import FastAPI, Request
-from pydantic import BaseModel
-from starlette.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse, Response
 
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
+from services.chip.schemas import JWKS
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
 from services.common.keys import KeyStore
+from services.common.openapi_docs import install_openapi_docs
 from services.common.settings import Settings
 from services.contract import install_contract_tools
-from services.gateway import access_log, admin, profile_json, profile_soap
+from services.gateway import access_log, admin, examples, profile_json, profile_soap
 from services.gateway.agencies import AgencyDirectory, load_agencies
 from services.gateway.exchange import Gateway
+from services.gateway.express import GatewayApp
 from services.gateway.fastpath import LookupFastPath
 from services.gateway.mtls import ClientCertMiddleware
-from services.gateway.oauth import OAuthError, TokenService, parse_form
+from services.gateway.oauth import ASSERTION_TYPE, OAuthError, TokenService, parse_form
 from services.gateway.registry_client import (
     HttpRegistryClient,
     InProcessRegistryClient,
@@ -87,6 +90,12 @@ def _registry(settings: Settings, store: CitizenStore | None) -> RegistryClient:
     return InProcessRegistryClient(RegistryService(settings, db))
 
 
+class JwkSetResponse(JSONResponse):
+    """A JWK Set (RFC 7517 §8.5): JSON under its own media type."""
+
+    media_type = "application/jwk-set+json"
+
+
 class OAuthErrorBody(BaseModel):
     """An RFC 6749 §5.2 error response (not problem+json: OAuth clients parse this shape)."""
 
@@ -94,15 +103,40 @@ class OAuthErrorBody(BaseModel):
     error_description: str | None = None
 
 
+class TokenResponse(BaseModel):
+    """RFC 6749 §5.1: an access token for the registry operations its scopes allow."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    access_token: str = Field(description="An ES256 JWT (RFC 9068); cnf-bound over mTLS.")
+    token_type: Literal["Bearer"]
+    expires_in: int = Field(ge=1)
+    scope: str = Field(description="The granted scopes, space-separated.")
+
+
 _OAUTH_SCHEMA = {"schema": {"$ref": "#/components/schemas/OAuthErrorBody"}}
 OAUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {
+    400: {
         "model": OAuthErrorBody,
-        "description": description,
+        "description": "RFC 6749 §5.2 error: invalid_request, unsupported_grant_type, "
+        "invalid_scope.",
         "content": {"application/json": _OAUTH_SCHEMA},
-    }
-    for status, description in ((400, "RFC 6749 §5.2 error"), (401, "invalid_client"))
+    },
+    401: {
+        "model": OAuthErrorBody,
+        "description": "invalid_client: unknown client, wrong secret or assertion, "
+        "client_secret_post, or no client authentication.",
+        "content": {"application/json": _OAUTH_SCHEMA},
+        "headers": {
+            "WWW-Authenticate": {
+                "description": "Sent when the client tried HTTP Basic.",
+                "required": False,
+                "schema": {"type": "string"},
+            }
+        },
+    },
 }
+_TEXT: dict[str, Any] = {"type": "string"}
 TOKEN_REQUEST: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -110,19 +144,44 @@ TOKEN_REQUEST: dict[str, Any] = {
             "application/x-www-form-urlencoded": {
                 "schema": {
                     "type": "object",
+                    "description": "Each parameter at most once; an empty one counts as omitted "
+                    "(RFC 6749 §3.2). The client authenticates with HTTP Basic "
+                    "(client_secret_basic), a client assertion (private_key_jwt, RFC 7523) or "
+                    "its mTLS certificate and client_id (tls_client_auth, RFC 8705).",
                     "required": ["grant_type"],
                     "properties": {
                         "grant_type": {"type": "string", "enum": ["client_credentials"]},
-                        "scope": {"type": "string"},
-                        "client_id": {"type": "string"},
-                        "client_secret": {"type": "string"},
-                        "client_assertion_type": {"type": "string"},
-                        "client_assertion": {"type": "string"},
+                        "scope": {
+                            **_TEXT,
+                            "description": "Space-separated; default: all the agency's scopes.",
+                        },  # fmt: skip
+                        "client_id": {**_TEXT, "description": "tls_client_auth: the client."},
+                        "client_secret": {
+                            **_TEXT,
+                            "description": "Refused (401): use client_secret_basic.",
+                        },
+                        "client_assertion_type": {"type": "string", "enum": [ASSERTION_TYPE, ""]},
+                        "client_assertion": {
+                            **_TEXT,
+                            "description": "A JWT signed with a key of the agency's JWKS: iss "
+                            "= sub = client_id, aud = the token URL, exp, jti (used once).",
+                            "pattern": r"^$|^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$",
+                        },
                     },
+                    "additionalProperties": {"type": "string"},
                 }
             }
         },
     }
+}
+_BEARER = "Bearer {$response.body#/access_token}"
+TOKEN_LINKS: dict[str, Any] = {
+    name: {
+        "operationId": f"registry-{name}",
+        "parameters": {"header.Authorization": _BEARER},
+        "description": f"Call {name} through the gateway with the token just issued.",
+    }
+    for name in ("lookup", "verify", "household", "residence-confirmation")
 }
 
 
@@ -157,7 +216,7 @@ def create_app(
         await gateway.registry.aclose()
         audit.close()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="sim06 data-sharing gateway (NDXP/LGSP mock)",
         version="1.0.0",
         description=(
@@ -181,7 +240,14 @@ def create_app(
         tags=["oauth"],
         name="token",
         summary="Client credentials grant",
-        responses=OAUTH_ERRORS,
+        responses={
+            200: {
+                "model": TokenResponse,
+                "description": "The access token (no-store).",
+                "links": TOKEN_LINKS,
+            },
+            **OAUTH_ERRORS,
+        },
         openapi_extra=TOKEN_REQUEST,
     )
     async def token(request: Request) -> Response:
@@ -203,9 +269,17 @@ def create_app(
             orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
         )
 
-    @app.get("/.well-known/jwks.json", tags=["keys"], name="jwks", summary="Gateway public keys")
+    @app.get(
+        "/.well-known/jwks.json",
+        tags=["keys"],
+        name="jwks",
+        summary="Gateway public keys",
+        response_class=JwkSetResponse,
+        response_model=JWKS,
+        responses={200: {"description": "Keys of access tokens and response signatures."}},
+    )
     async def jwks() -> Response:
-        return Response(orjson.dumps(keys.jwks()), media_type="application/jwk-set+json")
+        return Response(orjson.dumps(keys.jwks()), media_type=JwkSetResponse.media_type)
 
     @app.get("/healthz", tags=["health"], name="live")
     async def healthz() -> Response:
@@ -214,11 +288,14 @@ def create_app(
     profile = profile_json.install(app, gateway, signer)
     # Plain lookups skip FastAPI's routing (same exchange, same reply; see fastpath.py).
     app.add_middleware(LookupFastPath, profile=profile)
+    # ... and before the whole stack while every layer of it is idle (see express.py).
+    app.express_profile = profile
     # Outside the fast path: the client certificate of mTLS connections (RFC 8705, mtls.py).
     app.add_middleware(ClientCertMiddleware, settings=settings)
     profile_soap.install(app, gateway, signer)
     access_log.install(app, gateway, settings)
     admin.install(app, gateway, settings)
+    install_openapi_docs(app, examples.examples)  # before the contract tools read app.openapi
     install_testing_tools(app, settings)  # snapshot/reset and expectations (before the journal)
     install_contract_tools(app, settings)  # strict mode and journal, when the settings ask
     return app

@@ -80,7 +80,8 @@ class AccessToken:
 
 
 def parse_form(body: bytes) -> dict[str, str]:
-    """An ``application/x-www-form-urlencoded`` body; repeated parameters are refused."""
+    """An ``application/x-www-form-urlencoded`` body; repeated parameters are refused and
+    empty ones count as omitted (RFC 6749 §3.2)."""
     try:
         text = body.decode("utf-8")
         parsed = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text))
@@ -89,7 +90,7 @@ def parse_form(body: bytes) -> dict[str, str]:
     repeated = sorted(k for k, v in parsed.items() if len(v) > 1)
     if repeated:
         raise OAuthError("invalid_request", f"Parameters sent more than once: {repeated}.")
-    return {k: v[0] for k, v in parsed.items()}
+    return {k: v[0] for k, v in parsed.items() if v[0]}
 
 
 def _basic(header: str) -> tuple[str, str]:

@@ -19,50 +19,29 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from services.common.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_body
-from services.gateway.exchange import HEADERS, Context, Gateway, context_from_headers
+from services.gateway import contract_docs
+from services.gateway.exchange import Context, Gateway, context_from_headers
 from services.gateway.oauth import TokenError
-from services.gateway.policy import known_fields
+from services.gateway.policy import OPERATIONS, known_fields
 from services.gateway.signing import ResponseSigner, request_hash
 from services.registry import schemas
 
 ALL_LOOKUP_FIELDS = sorted(known_fields("lookup"))
 _ID_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:/-")
 
-_HEADER_DOCS = {
-    "client": "Calling agency code (QCVN 102:2016), e.g. 000.21.01.H26; must match the token.",
-    "request_id": "MaYeuCau: request id, unique per call (a replay is refused).",
-    "procedure": "MaDVC: administrative procedure code the lookup serves.",
-    "officer": "MaCanBo: officer or system account accountable for the call.",
-    "purpose": "Purpose of processing, one licensed for the procedure (e.g. residence).",
-    "legal_basis": "Legal basis (free text; percent-encode non-Latin-1 characters).",
-}
-OPENAPI_EXTRA: dict[str, Any] = {
-    "parameters": [
-        {
-            "name": HEADERS[name],
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string"},
-            "description": text,
-        }
-        for name, text in _HEADER_DOCS.items()
-    ],
-    "security": [{"bearer": []}],
-}
-
-
+OPENAPI_EXTRA: dict[str, Any] = {"parameters": contract_docs.EXCHANGE_PARAMETERS}
 PIN_OPENAPI_EXTRA: dict[str, Any] = {
-    **OPENAPI_EXTRA,
     "parameters": [
         {
             "name": "pin",
             "in": "path",
             "required": True,
+            # Published, not enforced by the route: the registry says which rule a PIN breaks.
             "schema": {"type": "string", "pattern": schemas.PIN_PATTERN},
             "description": "Personal identification number (số định danh cá nhân), 12 digits.",
             "example": "001090104217",
         },
-        *OPENAPI_EXTRA["parameters"],
+        *contract_docs.EXCHANGE_PARAMETERS,
     ],
 }
 
@@ -228,41 +207,43 @@ class JsonProfile:
 
 
 def install(app: FastAPI, gateway: Gateway, signer: ResponseSigner) -> JsonProfile:
-    """Add the ``/v1/registry/...`` routes to ``app``; the profile serving them."""
-    profile = JsonProfile(gateway, signer)
-    common: dict[str, Any] = {"tags": ["registry"], "openapi_extra": OPENAPI_EXTRA}
-    with_pin: dict[str, Any] = {"tags": ["registry"], "openapi_extra": PIN_OPENAPI_EXTRA}
+    """Add the ``/v1/registry/...`` routes to ``app``; the profile serving them.
 
-    # (method, path, operation, summary, response model, whether the path carries the PIN)
-    routes: list[tuple[str, str, str, str, Any, bool]] = [
-        ("GET", "/v1/registry/citizens/{pin}", "lookup",
-         "Look up a citizen, filtered to the fields the purpose grants", schemas.CitizenRecord,
-         True),
+    ``{pin:pin}`` is the registry's convertor: ``GET .../citizens/verify`` is a 405, not the
+    lookup of a PIN "verify"."""
+    profile = JsonProfile(gateway, signer)
+
+    # (method, path, operation, summary, whether the path carries the PIN)
+    routes: list[tuple[str, str, str, str, bool]] = [
+        ("GET", "/v1/registry/citizens/{pin:pin}", "lookup",
+         "Look up a citizen, filtered to the fields the purpose grants", True),
         ("POST", "/v1/registry/citizens/verify", "verify",
-         "Verify declared identity data (body: the registry's VerifyRequest)",
-         schemas.VerifyResult, False),
+         "Verify declared identity data (body: the registry's VerifyRequest)", False),
         ("POST", "/v1/registry/citizens/verify-batch", "verify-batch",
-         "Verify up to 1,000 declarations (body: the registry's BatchRequest)",
-         schemas.BatchResult, False),
-        ("GET", "/v1/registry/citizens/{pin}/household", "household",
-         "The citizen's household (replaces the household book)", schemas.Household, True),
-        ("GET", "/v1/registry/citizens/{pin}/residence-confirmation", "residence-confirmation",
-         "Residence confirmation (CT07) data", schemas.ResidenceConfirmation, True),
+         "Verify up to 1,000 declarations (body: the registry's BatchRequest)", False),
+        ("GET", "/v1/registry/citizens/{pin:pin}/household", "household",
+         "The citizen's household (replaces the household book)", True),
+        ("GET", "/v1/registry/citizens/{pin:pin}/residence-confirmation",
+         "residence-confirmation",
+         "Residence confirmation (CT07) data", True),
     ]  # fmt: skip
-    for method, path, operation, summary, model, has_pin in routes:
+    for method, path, operation, summary, has_pin in routes:
+        extra = dict(PIN_OPENAPI_EXTRA if has_pin else OPENAPI_EXTRA)
+        if operation == "lookup":
+            extra["parameters"] = [*extra["parameters"], contract_docs.FIELDS_PARAMETER]
+        extra.update(contract_docs.REQUEST_BODIES.get(operation, {}))
         app.add_api_route(
             path,
             _endpoint(profile, operation, has_pin),
             methods=[method],
             name=operation,
+            tags=["registry"],
             summary=summary,
-            description=(
-                "Optional `fields=a,b` narrows the answer further (data minimisation)."
-                if operation == "lookup"
-                else None
+            responses=contract_docs.exchange_responses(
+                operation, links=contract_docs.LINKS.get(operation)
             ),
-            responses={200: {"model": model}},
-            **(with_pin if has_pin else common),
+            openapi_extra=extra,
+            **contract_docs.security(OPERATIONS[operation]),
         )
     return profile
 

@@ -25,6 +25,7 @@ from starlette.responses import Response
 from services.common.problems import ProblemError
 from services.gateway import lgsp, soap
 from services.gateway.agencies import Agency
+from services.gateway.contract_docs import soap_fault_responses
 from services.gateway.exchange import Context, Gateway
 from services.gateway.oauth import AccessToken, TokenError
 from services.gateway.signing import ResponseSigner, request_hash
@@ -37,7 +38,8 @@ _XML_ANSWER: dict[int | str, dict[str, object]] = {
     200: {
         "description": "SOAP 1.1 envelope (answers and Faults alike are text/xml)",
         "content": {"text/xml": {"schema": {"type": "string"}}},
-    }
+    },
+    **soap_fault_responses(),
 }
 
 

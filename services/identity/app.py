@@ -20,6 +20,7 @@ from starlette.responses import Response
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
 from services.chip import create_router as create_chip_router
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
+from services.common.openapi_docs import install_openapi_docs
 from services.common.settings import Settings
 from services.contract import install_contract_tools
 from services.identity.access_log_source import AccessLogSource, HttpAccessLogSource
@@ -29,9 +30,11 @@ from services.identity.client_auth import authenticate_client
 from services.identity.clients import Client, ClientRegistry
 from services.identity.discovery import PATHS, metadata
 from services.identity.errors import NO_STORE, BearerError, OAuthError, json_error
+from services.identity.examples import examples
 from services.identity.forms import read_form
 from services.identity.hotpath import HotPaths, hot_endpoints
 from services.identity.login import PAR_PREFIX, install_login_routes
+from services.identity.oauth_contract import declare_oauth_routes
 from services.identity.provider import Provider
 from services.identity.qr import QrLogins
 from services.identity.qr_routes import install_qr_routes
@@ -169,6 +172,8 @@ def create_app(
         try:
             form = await read_form(request)
             client = await authenticated(request, form, PATHS["introspection_endpoint"])
+            if client.token_endpoint_auth_method == "none":  # RFC 7662 §2.1: authenticated only
+                raise OAuthError("invalid_client", "public clients cannot introspect", status=401)
             if not form.get("token"):
                 raise OAuthError("invalid_request", "token is missing")
         except OAuthError as exc:
@@ -231,6 +236,7 @@ def create_app(
     async def healthz() -> Response:
         return Response(b'{"status":"ok"}', media_type=JSON)
 
+    declare_oauth_routes(app)  # bodies, responses and examples of the routes above
     app.state.store = db
     app.state.provider = provider
     app.state.qr_logins = qr_logins
@@ -240,6 +246,7 @@ def create_app(
     # Added last, so the body limit wraps the direct dispatch of the login endpoints.
     app.add_middleware(HotPaths, endpoints=hot_endpoints(app.routes))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_openapi_docs(app, examples)  # before the contract tools read app.openapi
     install_testing_tools(app, settings)  # snapshot/reset and expectations (before the journal)
     install_contract_tools(app, settings)  # strict mode and journal, when the settings ask
     return app

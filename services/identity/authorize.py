@@ -7,6 +7,7 @@ the redirect URI; after that, errors go back to the client with ``state``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -18,9 +19,16 @@ from services.identity.accounts import parse_acr_values
 from services.identity.clients import Client, ClientRegistry
 from services.identity.errors import OAuthError
 
-__all__ = ["AuthRequest", "UntrustedRedirect", "parse_request", "redirect_url"]
+__all__ = ["MAX_AGE", "PROMPT", "AuthRequest", "UntrustedRedirect", "parse_request", "redirect_url"]
 
 PROMPTS = {"none", "login", "consent", "select_account"}
+# The same rules as patterns, published in the contract (oauth_schemas.py): none alone (it may
+# repeat), else any of the others; max_age a count of seconds.
+PROMPT = re.compile(
+    r"^\s*(?:none(?:\s+none)*|(?:login|consent|select_account)(?:\s+(?:login|consent|select_account))*)?\s*$"
+)
+MAX_AGE = r"^[0-9]{1,9}$"
+_MAX_AGE = re.compile(MAX_AGE)
 
 
 class UntrustedRedirect(OAuthError):
@@ -108,12 +116,9 @@ def parse_request(
         raise OAuthError("invalid_request", "invalid prompt value")
     max_age: int | None = None
     if "max_age" in params:
-        try:
-            max_age = int(params["max_age"])
-        except ValueError:
-            raise OAuthError("invalid_request", "max_age must be an integer") from None
-        if max_age < 0:
-            raise OAuthError("invalid_request", "max_age must not be negative")
+        if _MAX_AGE.fullmatch(params["max_age"]) is None:  # int() takes "+5", " 5", "5_0"
+            raise OAuthError("invalid_request", "max_age must be a number of seconds")
+        max_age = int(params["max_age"])
     claims: dict[str, Any] | None = None
     if "claims" in params:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,11 +23,25 @@ import yaml
 from services.identity.errors import OAuthError
 from services.identity.state import StateStore
 
-__all__ = ["ASSERTION_ALGS", "AUTH_METHODS", "Client", "ClientRegistry", "client_from_metadata"]
+__all__ = [
+    "ASSERTION_ALGS",
+    "AUTH_METHODS",
+    "GRANT_TYPES",
+    "URI_PATTERN",
+    "Client",
+    "ClientRegistry",
+    "client_from_metadata",
+]
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 ASSERTION_ALGS = ("RS256", "ES256", "PS256")
+# RFC 6749 §3.1.2: an absolute URI without fragment; http is allowed (a test sandbox). Checked
+# by this pattern, which the contract publishes, rather than by urlsplit's leniency: RFC 3986
+# characters only (an IRI must be percent-encoded), and a plain host[:port] (the origin goes
+# into the pages' Content-Security-Policy): no user info, no IPv6 literal.
+URI_PATTERN = r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?][A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
+_URI = re.compile(URI_PATTERN)
 log = logging.getLogger("sim06.identity")
 
 
@@ -72,11 +87,25 @@ def _uri_list(meta: dict[str, Any], name: str, *, required: bool) -> tuple[str, 
     if not isinstance(value, list) or not all(isinstance(u, str) for u in value):
         raise _bad(name, f"{name} must be an array of strings")
     for uri in value:
-        parts = urlsplit(uri)
-        # RFC 6749 §3.1.2: absolute URI, no fragment. http is allowed: this is a test sandbox.
-        if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
+        if _URI.fullmatch(uri) is None:
             raise _bad(name, f"{uri!r} is not an absolute http(s) URI without fragment")
     return tuple(value)
+
+
+def _jwks(value: Any) -> dict[str, Any]:
+    keys = value.get("keys") if isinstance(value, dict) else None
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, dict) for k in keys):
+        raise _bad("jwks", "jwks must be a JWK Set with public keys")
+    if any("d" in k for k in keys):
+        raise _bad("jwks", "jwks must hold public keys only")
+    return dict(value)
+
+
+def _optional_text(meta: dict[str, Any], name: str) -> str | None:
+    value = meta.get(name)
+    if name in meta and not isinstance(value, str):
+        raise _bad(name, f"{name} must be a string")
+    return value
 
 
 def client_from_metadata(client_id: str, meta: dict[str, Any]) -> Client:
@@ -85,17 +114,14 @@ def client_from_metadata(client_id: str, meta: dict[str, Any]) -> Client:
     method = meta.get("token_endpoint_auth_method", "client_secret_basic")
     if method not in AUTH_METHODS:
         raise _bad("token_endpoint_auth_method", f"supported methods: {', '.join(AUTH_METHODS)}")
-    jwks = meta.get("jwks")
+    jwks = _jwks(meta["jwks"]) if "jwks" in meta else None
     if method == "private_key_jwt":
-        keys = jwks.get("keys") if isinstance(jwks, dict) else None
-        if not isinstance(keys, list) or not keys or not all(isinstance(k, dict) for k in keys):
+        if jwks is None:
             raise _bad("jwks", "private_key_jwt needs a jwks object with public keys")
-        if any("d" in k for k in keys):
-            raise _bad("jwks", "jwks must hold public keys only")
         if "jwks_uri" in meta:
             raise _bad("jwks_uri", "jwks_uri is not supported; send jwks by value")
     grant_types = meta.get("grant_types", list(GRANT_TYPES))
-    if not isinstance(grant_types, list) or not set(grant_types) <= set(GRANT_TYPES):
+    if not isinstance(grant_types, list) or not all(g in GRANT_TYPES for g in grant_types):
         raise _bad("grant_types", f"supported grant types: {', '.join(GRANT_TYPES)}")
     if meta.get("response_types", ["code"]) != ["code"]:
         raise _bad("response_types", "only the authorization code flow is supported")
@@ -105,7 +131,8 @@ def client_from_metadata(client_id: str, meta: dict[str, Any]) -> Client:
     secret = meta.get("client_secret")
     if method.startswith("client_secret") and not isinstance(secret, str):
         raise _bad("client_secret", "a client_secret is required for this auth method")
-    name = meta.get("client_name", "")
+    name = _optional_text(meta, "client_name") or ""
+    scope = _optional_text(meta, "scope")
     return Client(
         client_id=client_id,
         redirect_uris=redirect_uris,
@@ -113,10 +140,10 @@ def client_from_metadata(client_id: str, meta: dict[str, Any]) -> Client:
         client_secret=secret if method.startswith("client_secret") else None,
         jwks=jwks if method == "private_key_jwt" else None,
         grant_types=tuple(grant_types),
-        client_name=name if isinstance(name, str) else "",
+        client_name=name,
         subject_type=subject_type,
         post_logout_redirect_uris=_uri_list(meta, "post_logout_redirect_uris", required=False),
-        scope=meta.get("scope") if isinstance(meta.get("scope"), str) else None,
+        scope=scope,
     )
 
 

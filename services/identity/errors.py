@@ -6,7 +6,7 @@
     ├── at the authorization endpoint, once client and redirect_uri are trusted:
     │     redirect to redirect_uri with error, error_description, state, iss (RFC 6749 §4.1.2.1,
     │     RFC 9207)
-    └── BearerError at userinfo: WWW-Authenticate: Bearer error=… (RFC 6750 §3)
+    └── BearerError at userinfo: WWW-Authenticate: Bearer error=… and no body (RFC 6750 §3)
 
 Codes: RFC 6749 §4.1.2.1 and §5.2, OIDC Core §3.1.2.6 (login_required, consent_required,
 interaction_required), OpenID Connect Unmet Authentication Requirements 1.0
@@ -75,15 +75,13 @@ class BearerError(Exception):
         self.status = status
 
     def response(self) -> Response:
-        """401/403 with ``WWW-Authenticate: Bearer realm=..., error=...``."""
+        """401/403 with ``WWW-Authenticate: Bearer realm=..., error=...`` and no body.
+
+        RFC 6750 §3 (and OIDC Core §5.3.3) carry the error in the challenge only; one shape
+        whether or not a token came, so the contract can declare it."""
         challenge = 'Bearer realm="sim06"'
-        body = b""
         if self.error is not None:
             challenge += f', error="{self.error}", error_description="{self.description}"'
-            body = orjson.dumps({"error": self.error, "error_description": self.description})
         return Response(
-            body,
-            status_code=self.status,
-            media_type="application/json" if body else None,
-            headers={"WWW-Authenticate": challenge, **NO_STORE},
+            b"", status_code=self.status, headers={"WWW-Authenticate": challenge, **NO_STORE}
         )

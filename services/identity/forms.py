@@ -18,13 +18,14 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def single(items: list[tuple[str, str]]) -> dict[str, str]:
-    """A dict of parameters; a repeated one is ``invalid_request``."""
+    """A dict of parameters; a repeated one is ``invalid_request``, and one sent without a
+    value is treated as omitted (RFC 6749 §3.1 and §3.2)."""
     params: dict[str, str] = {}
     for key, value in items:
         if key in params:
             raise OAuthError("invalid_request", f"parameter {key} is repeated")
         params[key] = value
-    return params
+    return {key: value for key, value in params.items() if value}
 
 
 async def read_form(request: Request) -> dict[str, str]:

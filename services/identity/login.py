@@ -45,6 +45,7 @@ from services.identity.login_forms import (
     login_level,
     set_session_cookie,
 )
+from services.identity.oauth_contract import route_options
 from services.identity.pages import (
     consent_page,
     error_page,
@@ -249,9 +250,10 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
         return pushed
 
     for method in ("GET", "POST"):  # one route per method: each needs its own operation id
-        app.add_api_route("/authorize", authorize, methods=[method], tags=["oidc"],
-                          name=f"authorize-{method.lower()}",
-                          summary="Authorization endpoint (code flow, PKCE S256)")  # fmt: skip
+        name = f"authorize-{method.lower()}"
+        app.add_api_route("/authorize", authorize, methods=[method], tags=["oidc"], name=name,
+                          summary="Authorization endpoint (code flow, PKCE S256)",
+                          **route_options(name))  # fmt: skip
 
     async def login_search(request: Request) -> Response:
         tx_id = request.query_params.get("tx", "")
@@ -369,6 +371,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
     app.add_api_route("/consent", consent_submit, methods=["POST"], include_in_schema=False)
     app.add_api_route("/stepup", step_up_submit, methods=["POST"], include_in_schema=False)
     for method in ("GET", "POST"):
-        app.add_api_route("/logout", logout, methods=[method], tags=["oidc"],
-                          name=f"logout-{method.lower()}",
-                          summary="RP-initiated logout (OIDC RP-Initiated Logout 1.0)")  # fmt: skip
+        name = f"logout-{method.lower()}"
+        app.add_api_route("/logout", logout, methods=[method], tags=["oidc"], name=name,
+                          summary="RP-initiated logout (OIDC RP-Initiated Logout 1.0)",
+                          **route_options(name))  # fmt: skip

@@ -15,10 +15,11 @@ from starlette.responses import Response
 
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
+from services.common.openapi_docs import install_openapi_docs
 from services.common.problems import GENERIC_CODES, openapi_responses
 from services.common.settings import Settings
 from services.contract import install_contract_tools
-from services.registry import schemas
+from services.registry import examples, schemas
 from services.registry.fastpath import LookupFastPath
 from services.registry.service import RegistryService
 from services.testing import install_testing_tools
@@ -182,6 +183,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
 
     app.state.store = db
     app.state.service = service
+    install_openapi_docs(app, examples.examples)  # before the contract tools read app.openapi
     install_testing_tools(app, settings)  # snapshot/reset and expectations (before the journal)
     install_contract_tools(app, settings)  # strict mode and journal, when the settings ask
     return app

@@ -190,6 +190,24 @@ def test_removed_operation_and_status() -> None:
     assert rules(added) == {("info", "status-added", "response 410")}
 
 
+def test_a_schema_moving_to_an_already_declared_media_type_is_not_breaking() -> None:
+    problem = {"$ref": "#/components/schemas/Person"}
+
+    def declare(d: dict[str, Any], content: dict[str, Any]) -> None:
+        d["paths"]["/people/{id}"]["get"]["responses"]["404"]["content"] = content
+
+    old = contract()
+    declare(old, {"application/problem+json": {}, "application/json": {"schema": problem}})
+    moved = copy.deepcopy(old)
+    declare(moved, {"application/problem+json": {"schema": problem}})
+    assert rules(diff_documents(old, moved)) == {("info", "response-schema-moved", "response 404")}
+    dropped = copy.deepcopy(old)
+    declare(dropped, {"application/problem+json": {}})
+    assert ("breaking", "response-media-type-removed", "response 404") in rules(
+        diff_documents(old, dropped)
+    )
+
+
 def test_parameters() -> None:
     def add(required: bool) -> Any:
         def edit(d: dict[str, Any]) -> None:
