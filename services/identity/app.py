@@ -11,6 +11,8 @@ unknown paths answer problem+json like the other services.
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -94,7 +96,17 @@ def create_app(
     )
     token_audiences = [issuer + PATHS["token_endpoint"], issuer]
 
+    access_source = access_log or HttpAccessLogSource(gateway_url_of(settings))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        close = getattr(access_source, "aclose", None)  # the HTTP client to the gateway
+        if close is not None:
+            await close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="sim06 VNeID identity provider",
         version="1.0.0",
         description=(
@@ -107,9 +119,7 @@ def create_app(
     install_login_routes(app, provider)
     qr_logins = QrLogins(provider)
     install_qr_routes(app, provider, qr_logins)
-    install_account_routes(
-        app, provider, access_log or HttpAccessLogSource(gateway_url_of(settings))
-    )
+    install_account_routes(app, provider, access_source)
 
     async def authenticated(request: Request, form: dict[str, str], path: str) -> Client:
         return authenticate_client(

@@ -39,8 +39,9 @@ def _socket() -> tuple[socket.socket, str]:
 
 
 @contextmanager
-def serving(app: FastAPI, sock: socket.socket) -> Iterator[None]:
-    config = uvicorn.Config(app, loop="asyncio", lifespan="off", log_level="warning")
+def serving(app: FastAPI, sock: socket.socket, lifespan: str = "off") -> Iterator[None]:
+    # The identity app runs its lifespan: its shutdown closes the HTTP client to the gateway.
+    config = uvicorn.Config(app, loop="asyncio", lifespan=lifespan, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -67,7 +68,7 @@ def test_qr_login_then_access_log_in_a_browser(idp_settings: Settings, tmp_path:
     gateway, idp = create_gateway(settings), create_app(settings)
     with (
         serving(gateway, gw_sock),
-        serving(idp, idp_sock),
+        serving(idp, idp_sock, lifespan="on"),
         sync_api.sync_playwright() as pw,
     ):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
