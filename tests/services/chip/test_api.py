@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -11,29 +10,12 @@ import jwt
 import pytest
 
 from services.chip import schemas
-from services.chip.app import create_app
-from services.common.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
 ADULT = "001090104217"
 LOST = "092192864410"
 CHILD = "001216531774"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://chip"
-    ) as c:
-        yield c
-    app.state.store.close()
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -23,11 +23,6 @@ CHILD = "001216531774"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings.model_copy(update={"face_max_image_bytes": 200_000}))
     async with httpx.AsyncClient(

@@ -4,33 +4,15 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from mock_registry import qr
 from services.chip import schemas
-from services.chip.app import create_app
-from services.common.settings import Settings
 from tests.services.chip.test_api import ADULT, assert_problem, read
 
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://chip"
-    ) as c:
-        yield c
-    app.state.store.close()
 
 
 def _decodes(text: str) -> bool:
