@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import pytest
@@ -39,7 +40,9 @@ def _socket() -> tuple[socket.socket, str]:
 
 
 @contextmanager
-def serving(app: FastAPI, sock: socket.socket, lifespan: str = "off") -> Iterator[None]:
+def serving(
+    app: FastAPI, sock: socket.socket, lifespan: Literal["on", "off"] = "off"
+) -> Iterator[None]:
     # The identity app runs its lifespan: its shutdown closes the HTTP client to the gateway.
     config = uvicorn.Config(app, loop="asyncio", lifespan=lifespan, log_level="warning")
     server = uvicorn.Server(config)
