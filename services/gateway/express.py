@@ -18,7 +18,9 @@ record — when, at that moment, every layer is known to be idle:
 
 Otherwise the request takes the full stack, where :class:`~services.gateway.fastpath.
 LookupFastPath` still skips FastAPI's routing. Lookups served here are still entered in the
-fault controller's journal (the admin console's timeline), as the fault middleware would.
+fault controller's journal (the admin console's timeline), as the fault middleware would. One
+layer is skipped for good: FastAPI's own OpenTelemetry middleware, when an operator configures
+it, does not see express lookups (the audit log records every one of them).
 """
 
 from __future__ import annotations
