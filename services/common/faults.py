@@ -44,13 +44,9 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.common.fault_rules import ERROR_KINDS, FaultScope, Outage, outage_remaining
-from services.common.latency import FAULT_KINDS, ZERO, ProfileBook, sample_delay
+from services.common.latency import FAULT_KINDS, ZERO, FaultKind, ProfileBook, sample_delay
 from services.common.settings import Settings
 
-FaultKind = Literal[
-    "timeout", "reset", "truncated", "http_503",
-    "slow_body", "malformed", "http_500", "http_429", "http_502",
-]  # fmt: skip
 ErrorStatus = Literal["429", "500", "502", "503"]
 PROFILE_HEADER = "x-sim-latency-profile"
 FAULT_HEADER = "x-sim-fault"

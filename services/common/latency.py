@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -26,10 +26,12 @@ _Z = NormalDist()
 Z95 = _Z.inv_cdf(0.95)
 Z99 = _Z.inv_cdf(0.99)
 VIETNAM = timedelta(hours=7)  # Asia/Ho_Chi_Minh, no daylight saving
-FAULT_KINDS = (
+# The fault kinds, named once: settings, the admin API, profiles and expectations use this type.
+FaultKind = Literal[
     "timeout", "reset", "truncated", "http_503",
     "slow_body", "malformed", "http_500", "http_429", "http_502",
-)  # fmt: skip
+]  # fmt: skip
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 ALIASES = {"none": "ideal", "peak": "evening-peak"}
 
 

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.latency import FaultKind
+
 DEFAULT_AS_OF = date(2026, 7, 1)
 
 
@@ -188,20 +190,7 @@ class Settings(BaseSettings):
     latency_profiles_file: Path | None = Field(
         default=None, description="YAML of extra or replaced latency profiles."
     )
-    fault: (
-        Literal[
-            "timeout",
-            "reset",
-            "truncated",
-            "http_503",
-            "slow_body",
-            "malformed",
-            "http_500",
-            "http_429",
-            "http_502",
-        ]
-        | None
-    ) = Field(
+    fault: FaultKind | None = Field(
         default=None, description="Fault injected into requests (per request: header X-Sim-Fault)."
     )
     fault_rate: float = Field(

@@ -31,21 +31,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mock_registry.personas import BY_KEY
+from services.common.latency import FaultKind
 from services.common.problems import catalogue
 
 __all__ = ["OPERATIONS", "Expectation", "ExpectationIn", "ExpectationStore", "Operation", "Outcome"]
 
-FaultKind = Literal[
-    "timeout",
-    "reset",
-    "truncated",
-    "http_503",
-    "slow_body",
-    "malformed",
-    "http_500",
-    "http_429",
-    "http_502",
-]  # the fault middleware's kinds
 OAuthErrorCode = Literal[
     "access_denied", "login_required", "interaction_required", "consent_required",
     "unmet_authentication_requirements", "temporarily_unavailable", "server_error",
