@@ -80,6 +80,15 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
     def refuse(areq: AuthRequest, error: str, description: str) -> RedirectResponse:
         return redirect(areq, {"error": error, "error_description": description})
 
+    async def submitted(
+        request: Request, *, take: bool
+    ) -> tuple[dict[str, str], str, dict[str, Any], AuthRequest]:
+        """A login form, its transaction (CSRF-checked; removed if ``take``) and the
+        authorization request it carries; :class:`OAuthError` if any of them fails."""
+        form = await read_form(request)
+        tx_id, tx = load_tx(state, form, request, take=take)
+        return form, tx_id, tx, parse_request(tx["params"], provider.registry)
+
     def with_session(response: Response, sid: str) -> Response:
         return set_session_cookie(response, sid, settings.identity_session_ttl, secure=secure)
 
@@ -172,9 +181,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
 
     async def step_up_submit(request: Request) -> Response:
         try:
-            form = await read_form(request)
-            _, tx = load_tx(state, form, request, take=True)
-            areq = parse_request(tx["params"], provider.registry)
+            form, _, tx, areq = await submitted(request, take=True)
         except OAuthError as exc:
             return error_page(exc.error, exc.description)
         sid = request.cookies.get(SESSION_COOKIE)
@@ -273,9 +280,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
 
     async def login_submit(request: Request) -> Response:
         try:
-            form = await read_form(request)
-            tx_id, tx = load_tx(state, form, request, take=False)
-            areq = parse_request(tx["params"], provider.registry)
+            form, tx_id, tx, areq = await submitted(request, take=False)
         except OAuthError as exc:
             return error_page(exc.error, exc.description)
         if form.get("cancel"):
@@ -315,9 +320,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
 
     async def consent_submit(request: Request) -> Response:
         try:
-            form = await read_form(request)
-            _, tx = load_tx(state, form, request, take=True)
-            areq = parse_request(tx["params"], provider.registry)
+            form, _, tx, areq = await submitted(request, take=True)
         except OAuthError as exc:
             return error_page(exc.error, exc.description)
         sid = request.cookies.get(SESSION_COOKIE)
