@@ -10,28 +10,8 @@
 # flows/s, p50/p99 and the ratio as JSON. Needs node and npm (Debian: nodejs npm).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-PEER_DIR="${SIM06_PEERS_DIR:-/tmp/sim06-peers/mockpass}"
-VERSION="${MOCKPASS_VERSION:-4.3.4}"
-PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
-PACKAGE="$PEER_DIR/node_modules/@opengovsg/mockpass"
-
-case "$PEER_DIR" in
-  "$ROOT"|"$ROOT"/*) echo "SIM06_PEERS_DIR must be outside the repository" >&2; exit 2 ;;
-esac
-for tool in node npm; do
-  command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install -y nodejs npm)" >&2; exit 2; }
-done
-
-installed=""
-if [ -f "$PACKAGE/package.json" ]; then
-  installed="$(node -p "require('$PACKAGE/package.json').version")"
-fi
-if [ "$installed" != "$VERSION" ]; then
-  mkdir -p "$PEER_DIR"
-  [ -f "$PEER_DIR/package.json" ] || (cd "$PEER_DIR" && npm init -y >/dev/null)
-  (cd "$PEER_DIR" && npm install --no-audit --no-fund --silent "@opengovsg/mockpass@$VERSION")
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/_npm.sh"
+peer_install mockpass @opengovsg/mockpass "${MOCKPASS_VERSION:-4.3.4}"
 
 cd "$ROOT"
-exec "$PYTHON" -m benchmarks.peers.bench_vs_mockpass --mockpass-dir "$PACKAGE" "$@"
+exec "$PYTHON" -m benchmarks.peers.bench_vs_mockpass --mockpass-dir "$PEER_DIR/node_modules/@opengovsg/mockpass" "$@"
