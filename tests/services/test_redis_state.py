@@ -7,7 +7,6 @@ under its own key prefix and removes its keys.
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
@@ -17,11 +16,9 @@ from typing import Any
 import pytest
 
 from services.identity.state import MemoryStateStore, StateStore
+from tests.backends import REDIS_URL, needs_redis
 
 # Read at import: the autouse clean_environ fixture removes SIM06_* variables from each test.
-REDIS_URL = os.environ.get("SIM06_TEST_REDIS_URL")
-NO_REDIS = 'SIM06_TEST_REDIS_URL is not set (eval "$(bash scripts/start-backends.sh)")'
-needs_redis = pytest.mark.skipif(REDIS_URL is None, reason=NO_REDIS)
 
 
 def _redis_state() -> Any:

@@ -6,7 +6,6 @@ each test session works in a throwaway database created from it and dropped at t
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -18,10 +17,9 @@ from typing import Any
 import pytest
 
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
+from tests.backends import NO_POSTGRES, POSTGRES_URL
 
 # Read at import: the autouse clean_environ fixture removes SIM06_* variables from each test.
-POSTGRES_URL = os.environ.get("SIM06_TEST_POSTGRES_URL")
-NO_POSTGRES = 'SIM06_TEST_POSTGRES_URL is not set (eval "$(bash scripts/start-backends.sh)")'
 SEED, SIZE, AS_OF = 6, 3000, date(2026, 7, 1)  # as tests/conftest.py's seeded_db
 
 

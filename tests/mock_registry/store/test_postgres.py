@@ -6,9 +6,10 @@ from datetime import date
 
 import pytest
 
-from tests.mock_registry.store.conftest import NO_POSTGRES, POSTGRES_URL, throwaway_database
+from tests.backends import POSTGRES_URL, needs_postgres
+from tests.mock_registry.store.conftest import throwaway_database
 
-pytestmark = pytest.mark.skipif(POSTGRES_URL is None, reason=NO_POSTGRES)
+pytestmark = needs_postgres
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed")
 

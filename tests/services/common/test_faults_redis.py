@@ -7,7 +7,6 @@ have), on one real Redis (``SIM06_TEST_REDIS_URL``) under a private key prefix.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import secrets
 import time
@@ -22,12 +21,8 @@ from services.common.faults import FaultController, FaultUpdate
 from services.common.redis_state import RedisFaultState
 from services.common.settings import Settings
 from services.registry.app import create_app
+from tests.backends import REDIS_URL, needs_redis
 
-REDIS_URL = os.environ.get("SIM06_TEST_REDIS_URL")  # read before clean_environ runs
-needs_redis = pytest.mark.skipif(
-    REDIS_URL is None,
-    reason='SIM06_TEST_REDIS_URL is not set (eval "$(bash scripts/start-backends.sh)")',
-)
 pytestmark = pytest.mark.anyio
 ADULT = "/v1/citizens/001090104217"
 FAULTS = "/__sim06/faults"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from services.common.faults import FaultController, FaultUpdate
 from services.common.latency import HopLatency, ProfileBook
 from services.common.redis_state import RedisFaultState
 from services.common.settings import Settings
+from tests.backends import REDIS_URL, needs_redis
 
 ADULT = "/v1/citizens/001090104217"
 OTHER = "/v1/citizens/001190000001"
@@ -178,13 +178,7 @@ async def test_scope_and_outage_over_http(client: httpx.AsyncClient) -> None:
     assert bad.status_code == 422
 
 
-REDIS_URL = os.environ.get("SIM06_TEST_REDIS_URL")  # read before clean_environ runs
-
-
-@pytest.mark.skipif(
-    REDIS_URL is None,
-    reason='SIM06_TEST_REDIS_URL is not set (eval "$(bash scripts/start-backends.sh)")',
-)
+@needs_redis
 def test_scope_errors_and_outages_are_shared_by_replicas() -> None:
     assert REDIS_URL is not None
     shared = RedisFaultState(REDIS_URL, prefix=f"sim06-test-{secrets.token_hex(4)}:")

@@ -18,9 +18,10 @@ from services.gateway.audit import GENESIS, AuditEntry, AuditLog
 from services.gateway.audit_postgres import PostgresAuditLog, verify_postgres
 from services.gateway.commands import audit_verify
 from services.gateway.state import open_audit_log
-from tests.mock_registry.store.conftest import NO_POSTGRES, POSTGRES_URL, throwaway_database
+from tests.backends import POSTGRES_URL, needs_postgres
+from tests.mock_registry.store.conftest import throwaway_database
 
-pytestmark = pytest.mark.skipif(POSTGRES_URL is None, reason=NO_POSTGRES)
+pytestmark = needs_postgres
 
 
 @pytest.fixture(scope="module")

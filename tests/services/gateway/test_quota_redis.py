@@ -6,7 +6,6 @@ test_replicas_redis.py; here both "replicas" are apps in this process with separ
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from services.common.redis_state import RedisRateLimiter
 from services.common.settings import Settings
 from services.gateway.quota import QuotaTracker
 from services.gateway.state import gateway_state
+from tests.backends import REDIS_URL, needs_redis
 from tests.services.gateway.replica_agencies import (
     QUOTA,
     QUOTA_PER_MINUTE,
@@ -29,11 +29,7 @@ from tests.services.gateway.replica_agencies import (
     two_gateways,
 )
 
-REDIS_URL = os.environ.get("SIM06_TEST_REDIS_URL")  # read before clean_environ runs
-pytestmark = pytest.mark.skipif(
-    REDIS_URL is None,
-    reason='SIM06_TEST_REDIS_URL is not set (eval "$(bash scripts/start-backends.sh)")',
-)
+pytestmark = needs_redis
 ADULT = "001090104217"
 
 

@@ -3,7 +3,6 @@ gateway is refused at the other. Needs ``SIM06_TEST_REDIS_URL`` (own key prefix 
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from services.common.redis_state import RedisReplayCache
 from services.gateway.replay import ReplayCache
+from tests.backends import REDIS_URL, needs_redis
 from tests.services.gateway.replica_agencies import (
     QUOTA,
     assertion,
@@ -23,11 +23,7 @@ from tests.services.gateway.replica_agencies import (
     two_gateways,
 )
 
-REDIS_URL = os.environ.get("SIM06_TEST_REDIS_URL")  # read before clean_environ runs
-pytestmark = pytest.mark.skipif(
-    REDIS_URL is None,
-    reason='SIM06_TEST_REDIS_URL is not set (eval "$(bash scripts/start-backends.sh)")',
-)
+pytestmark = needs_redis
 ADULT = "001090104217"
 
 

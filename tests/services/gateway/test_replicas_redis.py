@@ -10,7 +10,6 @@ Needs ``SIM06_TEST_REDIS_URL`` and ``SIM06_TEST_POSTGRES_URL``.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,8 @@ from services.bench.servers import ServerProcess, start_uvicorn
 from services.common.settings import Settings
 from services.gateway.audit_postgres import verify_postgres
 from services.gateway.commands import audit_verify
-from tests.mock_registry.store.conftest import NO_POSTGRES, POSTGRES_URL, throwaway_database
+from tests.backends import POSTGRES_URL, REDIS_URL, needs_postgres, needs_redis
+from tests.mock_registry.store.conftest import throwaway_database
 from tests.services.gateway.helpers import ADMIN
 from tests.services.gateway.replica_agencies import (
     QUOTA,
@@ -39,14 +39,10 @@ from tests.services.gateway.replica_agencies import (
     write_agencies,
 )
 
-REDIS_URL = os.environ.get("SIM06_TEST_REDIS_URL")  # read before clean_environ runs
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(POSTGRES_URL is None, reason=NO_POSTGRES),
-    pytest.mark.skipif(
-        REDIS_URL is None,
-        reason='SIM06_TEST_REDIS_URL is not set (eval "$(bash scripts/start-backends.sh)")',
-    ),
+    needs_postgres,
+    needs_redis,
 ]
 
 

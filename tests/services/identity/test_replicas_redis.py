@@ -7,7 +7,6 @@ Redis (seen from Redis itself: no key under the test's prefix after a code was i
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from services.bench.servers import ServerProcess, start_uvicorn
 from services.identity.pkce import s256
+from tests.backends import REDIS_URL, needs_redis
 from tests.services.identity.conftest import (
     AUTO,
     ISSUER,
@@ -29,14 +29,9 @@ from tests.services.identity.conftest import (
     clients_yaml,
 )
 
-REDIS_URL = os.environ.get("SIM06_TEST_REDIS_URL")  # read before clean_environ runs
-
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(
-        REDIS_URL is None,
-        reason='SIM06_TEST_REDIS_URL is not set (eval "$(bash scripts/start-backends.sh)")',
-    ),
+    needs_redis,
 ]
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
