@@ -29,13 +29,12 @@ import logging
 import time
 from typing import Any
 
-import orjson
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from services.common.faults import FAULT_HEADER, PROFILE_HEADER, Exchange, FaultController
 from services.common.http import BodyLimitMiddleware
-from services.common.problems import PROBLEM_MEDIA_TYPE, problem_body
+from services.common.problems import problem_response
 from services.gateway import fastpath
 from services.gateway.fastpath import LookupFastPath, exchange_headers, send_reply
 from services.gateway.mtls import ClientCertMiddleware
@@ -69,7 +68,7 @@ class GatewayApp(FastAPI):
         if profile is not None and scope["type"] == "http":
             pin = fastpath.lookup_pin(scope)  # by attribute: tests swap it to compare paths
             if pin is not None and self._idle(scope):
-                await self._serve(profile, scope, pin, send)
+                await self._serve(profile, scope, pin, receive, send)
                 return
         await super().__call__(scope, receive, send)
 
@@ -95,7 +94,9 @@ class GatewayApp(FastAPI):
                 return False
         return True
 
-    async def _serve(self, profile: JsonProfile, scope: Scope, pin: str, send: Send) -> None:
+    async def _serve(
+        self, profile: JsonProfile, scope: Scope, pin: str, receive: Receive, send: Send
+    ) -> None:
         started = time.perf_counter()
         path: str = scope["path"]
         status = 500
@@ -106,16 +107,11 @@ class GatewayApp(FastAPI):
             await send_reply(reply, send)
         except Exception as exc:  # as ServerErrorMiddleware and the problem handler would
             log.error("unhandled %s on GET %s", type(exc).__name__, path)
-            if status == 500:
-                body = problem_body(
+            if status == 500:  # nothing sent yet
+                problem = problem_response(
                     "INTERNAL_ERROR", "Unexpected error; this is a sim06 bug.", instance=path
                 )
-                payload = orjson.dumps(body)
-                await send({"type": "http.response.start", "status": 500, "headers": [
-                    (b"content-length", str(len(payload)).encode("ascii")),
-                    (b"content-type", PROBLEM_MEDIA_TYPE.encode("ascii")),
-                ]})  # fmt: skip
-                await send({"type": "http.response.body", "body": payload})
+                await problem(scope, receive, send)
             raise
         finally:
             faults: FaultController | None = getattr(self.state, "faults", None)

@@ -28,9 +28,11 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     original = GatewayApp._serve
 
-    async def spy(self: GatewayApp, profile: Any, scope: Any, pin: str, send: Any) -> None:
+    async def spy(
+        self: GatewayApp, profile: Any, scope: Any, pin: str, receive: Any, send: Any
+    ) -> None:
         seen.append(scope["path"])
-        await original(self, profile, scope, pin, send)
+        await original(self, profile, scope, pin, receive, send)
 
     monkeypatch.setattr(GatewayApp, "_serve", spy)
     return seen
