@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
@@ -27,9 +28,17 @@ from typing import Any
 import orjson
 
 from services.gateway.audit_access import access_row, accesses_query
+from services.gateway.audit_index import SUBJECT_SEQS, ensure_mark, index_step
+
+log = logging.getLogger("sim06.gateway.audit")
 
 GENESIS = "0" * 64
-_MAX_BATCH = 2048
+# The per-citizen index (audit_index) is built behind the chain: in chunks of this many records
+# once no record was appended for _IDLE_S, and before the next commit once it trails the chain
+# by _FORCE_LAG records (the bound on what an access-log read scans unindexed).
+_INDEX_CHUNK = 4096
+_IDLE_S = 0.05
+_FORCE_LAG = 100_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -161,10 +170,11 @@ def chain(
 
 @dataclass(slots=True)
 class _Inflight:
-    """A staged transaction whose COMMIT runs on the committer thread."""
+    """A transaction finishing on the committer thread: a staged batch of records (its COMMIT),
+    or an index step (``staged`` None; the future's result is the index's new mark)."""
 
     commit: Future[Any]
-    staged: tuple[int, str]
+    staged: tuple[int, str] | None
     waiters: list[asyncio.Future[None]]
     loop: asyncio.AbstractEventLoop
 
@@ -201,6 +211,7 @@ def _connect(path: Path, *, durable: bool) -> sqlite3.Connection:
     conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.executescript(_SCHEMA)
+    ensure_mark(conn)
     return conn
 
 
@@ -213,6 +224,10 @@ class AuditLog:
     commit is in flight the loop keeps serving, and the records of those requests queue up for
     the next transaction, started as soon as the previous one is durable. Each request answers
     once its own transaction has committed, so the batch grows with the requests in flight.
+
+    The per-citizen index follows the chain (see :mod:`~services.gateway.audit_index`): its
+    steps run on the committer too, when appends pause, or before the next batch once the
+    index trails by ``_FORCE_LAG`` records.
     """
 
     def __init__(self, path: Path, *, durable: bool = True) -> None:
@@ -223,6 +238,12 @@ class AuditLog:
             "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         self._seq, self._prev = (int(last[0]), str(last[1])) if last else (0, GENESIS)
+        self._indexed = int(
+            self._conn.execute("SELECT seq FROM audit_subject_mark WHERE id = 1").fetchone()[0]
+        )
+        self._appends = 0  # appends so far: the idle check's clock
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._closed = False
         self._pending: list[AuditEntry] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._scheduled = False
@@ -246,6 +267,7 @@ class AuditLog:
         """
         loop = asyncio.get_running_loop()
         self._pending.append(entry)
+        self._appends += 1
         future: asyncio.Future[None] | None = None
         if self.durable:
             future = loop.create_future()
@@ -266,7 +288,10 @@ class AuditLog:
         self._commit_pending()
 
     def close(self) -> None:
-        """Commit what is pending and close the file."""
+        """Commit what is pending and close the file (the index resumes on the next open)."""
+        self._closed = True
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
         self._commit_pending()
         if self._committer is not None:
             self._committer.shutdown(wait=True)
@@ -284,6 +309,9 @@ class AuditLog:
             self._scheduled = True
             loop.call_soon(self._next_batch, loop)
             return
+        if self._seq - self._indexed >= _FORCE_LAG:
+            self._submit(loop, self._committer_pool().submit(self._index_job), None, [])
+            return  # the records wait for this one step
         batch, self._pending = self._pending, []
         waiters, self._waiters = self._waiters, []
         try:
@@ -292,9 +320,22 @@ class AuditLog:
             self._lock.release()
             _resolve(waiters, exc)
             return
+        commit = self._committer_pool().submit(self._conn.execute, "COMMIT")
+        self._submit(loop, commit, staged, waiters)
+
+    def _committer_pool(self) -> ThreadPoolExecutor:
         if self._committer is None:
             self._committer = ThreadPoolExecutor(1, thread_name_prefix="sim06-audit-commit")
-        commit = self._committer.submit(self._conn.execute, "COMMIT")
+        return self._committer
+
+    def _submit(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        commit: Future[Any],
+        staged: tuple[int, str] | None,
+        waiters: list[asyncio.Future[None]],
+    ) -> None:
+        """Track ``commit`` (holding ``_lock``) as the transaction in flight until it settles."""
         inflight = _Inflight(commit, staged, waiters, loop)
         self._inflight = inflight
         commit.add_done_callback(lambda _: _call_soon_threadsafe(loop, self._settle, inflight))
@@ -310,18 +351,74 @@ class AuditLog:
                 return
             self._inflight = None
         error = inflight.commit.exception()  # waits if a sync caller got here first
+        staged = inflight.staged
+        indexing = staged is None
         if error is None:
-            self._seq, self._prev = inflight.staged
-        elif self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
+            if staged is None:
+                self._indexed = int(inflight.commit.result())
+            else:
+                self._seq, self._prev = staged
+        else:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            if indexing:  # the chain is intact; reads scan what is not indexed
+                log.warning("audit index step failed: %s", type(error).__name__)
         self._lock.release()
         loop = inflight.loop
         if _on_loop(loop):
             _resolve(inflight.waiters, error)
-            if resume and self._pending and not self._scheduled:
-                self._next_batch(loop)
+            if not resume or self._scheduled:
+                return
+            if self._pending:
+                # Not at once: after the callbacks already ready (the requests this commit
+                # released, records staged meanwhile), which makes batches about half again
+                # as large under load: fewer fsyncs per record.
+                self._scheduled = True
+                loop.call_soon(self._next_batch, loop)
+            elif indexing and error is None:
+                self._index_if_idle(loop, self._appends)  # still idle: the next step
+            else:
+                self._arm_idle(loop)
         else:
             _call_soon_threadsafe(loop, _resolve, inflight.waiters, error)
+
+    # --- the index, behind the chain ----------------------------------------------------------
+
+    def _arm_idle(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Index once no record was appended for ``_IDLE_S`` (if the index trails)."""
+        if self._idle_timer is None and self._seq > self._indexed and not self._closed:
+            self._idle_timer = loop.call_later(_IDLE_S, self._on_idle, loop, self._appends)
+
+    def _on_idle(self, loop: asyncio.AbstractEventLoop, appends: int) -> None:
+        self._idle_timer = None
+        if appends == self._appends:
+            self._index_if_idle(loop, appends)
+        # Otherwise records came meanwhile: their commit re-arms the timer.
+
+    def _index_if_idle(self, loop: asyncio.AbstractEventLoop, appends: int) -> None:
+        if (
+            self._closed
+            or appends != self._appends
+            or self._inflight is not None
+            or self._pending
+            or self._seq <= self._indexed
+            or not self._lock.acquire(blocking=False)
+        ):
+            return
+        self._submit(loop, self._committer_pool().submit(self._index_job), None, [])
+
+    def _index_job(self) -> int:
+        """One index step in its own transaction (committer thread, ``_lock`` held)."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            mark = index_step(conn, _INDEX_CHUNK)
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return mark
 
     def _commit_pending(self) -> None:
         inflight = self._inflight
@@ -335,8 +432,11 @@ class AuditLog:
             if batch:
                 try:
                     staged = self._stage(batch)
+                    forced = staged[0] - self._indexed >= _FORCE_LAG
+                    mark = index_step(self._conn, None) if forced else self._indexed
                     self._conn.execute("COMMIT")
                     self._seq, self._prev = staged
+                    self._indexed = mark
                 except sqlite3.Error as exc:
                     if self._conn.in_transaction:
                         self._conn.execute("ROLLBACK")
@@ -345,12 +445,11 @@ class AuditLog:
 
     def _stage(self, batch: list[AuditEntry]) -> tuple[int, str]:
         """Open a transaction holding ``batch``; the chain's new head once it commits."""
-        rows, subjects, seq, prev = chain(batch, self._seq, self._prev)
+        rows, _, seq, prev = chain(batch, self._seq, self._prev)  # subjects: indexed later
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(_INSERT, rows)
-            conn.executemany("INSERT INTO audit_subject (pin, seq) VALUES (?, ?)", subjects)
             conn.execute(
                 "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
@@ -388,7 +487,9 @@ class AuditLog:
         limit: int = 1000,
     ) -> list[dict[str, Any]]:
         """Successful exchanges that read ``pin``'s data, oldest first, hidden ones left out."""
-        sql, args = accesses_query("?", pin, now, since, until, agency, purpose, limit)
+        sql, args = accesses_query(
+            "?", pin, now, since, until, agency, purpose, limit, subject_seqs=SUBJECT_SEQS
+        )
         return [access_row(row) for row in self._reader.execute(sql, args)]
 
 

@@ -19,15 +19,27 @@ def accesses_query(
     agency: str | None,
     purpose: str | None,
     limit: int,
+    *,
+    subject_seqs: str | None = None,
 ) -> tuple[str, list[Any]]:
-    """The access-log query of both audit backends; ``mark`` is the driver's placeholder."""
-    sql = [
+    """The access-log query of both audit backends; ``mark`` is the driver's placeholder.
+
+    ``subject_seqs``, if given, selects the seqs of the records naming the PIN (bound twice)
+    instead of a join with ``audit_subject`` (the SQLite log's index trails its chain).
+    """
+    columns = (
         "SELECT a.seq, a.ts, a.agency, a.officer, a.procedure, a.purpose, a.legal_basis,"
-        " a.operation, a.fields, a.request_id FROM audit_subject s"
-        f" JOIN audit a ON a.seq = s.seq WHERE s.pin = {mark} AND a.status < 400"
-        f" AND (a.hidden_until IS NULL OR a.hidden_until <= {mark})"
-    ]
-    args: list[Any] = [pin, now]
+        " a.operation, a.fields, a.request_id"
+    )
+    visible = f" AND a.status < 400 AND (a.hidden_until IS NULL OR a.hidden_until <= {mark})"
+    args: list[Any]
+    if subject_seqs is None:
+        sql = [columns, " FROM audit_subject s JOIN audit a ON a.seq = s.seq",
+               f" WHERE s.pin = {mark}", visible]  # fmt: skip
+        args = [pin, now]
+    else:
+        sql = [columns, f" FROM audit a WHERE a.seq IN ({subject_seqs})", visible]
+        args = [pin, pin, now]
     for column, op, value in (
         ("ts", ">=", since),
         ("ts", "<", until),
