@@ -42,6 +42,7 @@ HEADERS = {
     "legal_basis": "x-legal-basis",
 }
 _ID = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")
+_CLIENT, _REQUEST_ID, _PROCEDURE, _OFFICER, _PURPOSE, _LEGAL_BASIS = HEADERS.values()
 
 
 @dataclass(slots=True)
@@ -60,21 +61,28 @@ class Context:
 
 def context_from_headers(headers: Any) -> Context:
     """Read the X-Road-style headers (validated later, so a refusal is still audited)."""
-    values = {name: (headers.get(header) or "").strip() for name, header in HEADERS.items()}
-    # Vietnamese legal bases may be sent percent-encoded (HTTP header values are Latin-1).
-    values["legal_basis"] = unquote(values["legal_basis"])[:300]
-    v = {k: value[:300] for k, value in values.items()}
+    get = headers.get
     return Context(
-        client=v["client"],
-        request_id=v["request_id"],
-        procedure=v["procedure"],
-        officer=v["officer"],
-        purpose=v["purpose"],
-        legal_basis=v["legal_basis"],
+        client=(get(_CLIENT) or "").strip()[:300],
+        request_id=(get(_REQUEST_ID) or "").strip()[:300],
+        procedure=(get(_PROCEDURE) or "").strip()[:300],
+        officer=(get(_OFFICER) or "").strip()[:300],
+        purpose=(get(_PURPOSE) or "").strip()[:300],
+        # Vietnamese legal bases may be sent percent-encoded (HTTP header values are Latin-1).
+        legal_basis=unquote((get(_LEGAL_BASIS) or "").strip())[:300],
     )
 
 
 def _check_headers(ctx: Context) -> None:
+    match = _ID.match
+    if ctx.legal_basis and (
+        match(ctx.client)
+        and match(ctx.request_id)
+        and match(ctx.procedure)
+        and match(ctx.officer)
+        and match(ctx.purpose)
+    ):
+        return  # every header present and well-formed: no error list to build
     errors = []
     for name in ("client", "request_id", "procedure", "officer", "purpose", "legal_basis"):
         value = getattr(ctx, name)
@@ -82,16 +90,15 @@ def _check_headers(ctx: Context) -> None:
         if not value:
             errors.append({"parameter": header, "in": "header", "rule": "required",
                            "reason": f"{header} is required"})  # fmt: skip
-        elif name != "legal_basis" and not _ID.match(value):
+        elif name != "legal_basis" and not match(value):
             errors.append({"parameter": header, "in": "header", "rule": "pattern",
                            "reason": f"{header} must match {_ID.pattern}"})  # fmt: skip
-    if errors:
-        raise ProblemError(
-            "GATEWAY_MISSING_HEADER",
-            "Every exchange names the client agency, request id (MaYeuCau), procedure (MaDVC), "
-            "officer (MaCanBo), purpose and legal basis.",
-            errors=errors,
-        )
+    raise ProblemError(
+        "GATEWAY_MISSING_HEADER",
+        "Every exchange names the client agency, request id (MaYeuCau), procedure (MaDVC), "
+        "officer (MaCanBo), purpose and legal basis.",
+        errors=errors,
+    )
 
 
 class Gateway:

@@ -29,8 +29,11 @@ _PIN_END = len(PREFIX) + 12
 _WANTED = frozenset({b"authorization", *(name.encode("ascii") for name in HEADERS.values())})
 
 
-def exchange_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """The headers an exchange reads, first value of each (as Starlette's ``Headers.get``).
+def exchange_headers(
+    raw: Iterable[tuple[bytes, bytes]], refuse: frozenset[bytes] = frozenset()
+) -> dict[str, str] | None:
+    """The headers an exchange reads, first value of each (as Starlette's ``Headers.get``), or
+    None if a header named in ``refuse`` is present (one pass over the headers for both).
 
     ASGI servers send header names lowercased, which is what Starlette compares with too.
     """
@@ -40,6 +43,8 @@ def exchange_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
             key = name.decode("latin-1")
             if key not in out:
                 out[key] = value.decode("latin-1")
+        elif name in refuse:
+            return None
     return out
 
 
@@ -68,7 +73,9 @@ class LookupFastPath:
         if pin is None:
             await self.app(scope, receive, send)
             return
-        request = Incoming("GET", scope["path"], "", exchange_headers(scope["headers"]))
+        headers = exchange_headers(scope["headers"])
+        assert headers is not None  # nothing refused
+        request = Incoming("GET", scope["path"], "", headers)
         reply = await self.profile.exchange(request, "lookup", pin)
         await send_reply(reply, send)
 

@@ -28,11 +28,9 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     original = GatewayApp._serve
 
-    async def spy(
-        self: GatewayApp, profile: Any, scope: Any, pin: str, receive: Any, send: Any
-    ) -> None:
+    async def spy(self: GatewayApp, profile: Any, scope: Any, *rest: Any) -> None:
         seen.append(scope["path"])
-        await original(self, profile, scope, pin, receive, send)
+        await original(self, profile, scope, *rest)
 
     monkeypatch.setattr(GatewayApp, "_serve", spy)
     return seen
