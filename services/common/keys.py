@@ -74,7 +74,11 @@ class KeyStore:
     @property
     def current(self) -> SigningKey:
         """The newest key of the configured algorithm: the one that signs."""
-        return [k for k in self._active() if k.alg == self.alg][-1]
+        now = time.time()
+        for key in reversed(self._keys):  # newest last: usually the first one looked at
+            if key.alg == self.alg and (key.retire_at is None or key.retire_at > now):
+                return key
+        raise LookupError(f"no active {self.alg} key")
 
     def get(self, kid: str) -> SigningKey | None:
         """A key still in the JWKS by its id."""
