@@ -189,6 +189,7 @@ class JsonProfile:
             headers.update(exc.headers or {})
         path = request.path + (f"?{request.query}" if request.query else "")
         rq_hash = request_hash(request.method, path, ctx.request_id, raw)
+        signature = self.signer.sign_soon(payload, rq_hash)  # ready by the time the audit is
         await gw.record(
             ctx,
             operation,
@@ -200,7 +201,7 @@ class JsonProfile:
             response_hash=hashlib.sha256(payload).hexdigest(),
         )
         headers["X-Request-Hash"] = rq_hash
-        headers["X-JWS-Signature"] = self.signer.sign(payload, rq_hash)
+        headers["X-JWS-Signature"] = await signature
         if ctx.request_id and set(ctx.request_id) <= _ID_OK:
             headers["X-MaYeuCau"] = ctx.request_id
         return Reply(status, payload, media, headers)

@@ -12,6 +12,7 @@ published at ``/.well-known/jwks.json``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from typing import cast
@@ -47,6 +48,9 @@ class ResponseSigner:
         # The protected header without sim06_rqh, as JSON, per key id: every response signed
         # with one key shares it, so only the request hash is spliced in per response.
         self._prefix: dict[str, bytes] = {}
+        # sign_soon's queue and the loop it will be signed on.
+        self._queue: list[tuple[bytes, str | None, asyncio.Future[str]]] = []
+        self._queue_loop: asyncio.AbstractEventLoop | None = None
 
     def _header_json(self, kid: str, request_hash: str | None) -> bytes:
         prefix = self._prefix.get(kid)
@@ -68,3 +72,35 @@ class ResponseSigner:
         signing_input = protected.encode("ascii") + b"." + body
         r, s = decode_dss_signature(private.sign(signing_input, _ES256))
         return f"{protected}..{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+    def sign_soon(self, body: bytes, request_hash: str | None = None) -> asyncio.Future[str]:
+        """:meth:`sign` as a future, signed together with the others asked for in this loop
+        iteration (on the loop, after the callbacks already ready).
+
+        Back-to-back ECDSA signatures find the curve's tables and code in the CPU caches; one
+        interleaved with request handling costs about a third more. An exchange asks before it
+        awaits its audit commit, so the signature is ready when the commit is.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+        if self._queue and self._queue_loop is not loop:  # another loop's batch is pending
+            owner = self._queue_loop
+            if owner is None or not owner.is_closed():
+                future.set_result(self.sign(body, request_hash))
+                return future
+            self._queue = []  # that loop closed first: nobody awaits those any more
+        self._queue.append((body, request_hash, future))
+        if len(self._queue) == 1:
+            self._queue_loop = loop
+            loop.call_soon(self._sign_queued)
+        return future
+
+    def _sign_queued(self) -> None:
+        queue, self._queue = self._queue, []
+        for body, request_hash, future in queue:
+            if future.done():  # its exchange was cancelled
+                continue
+            try:
+                future.set_result(self.sign(body, request_hash))
+            except Exception as exc:  # a bug: the exchange that awaits it reports it
+                future.set_exception(exc)
