@@ -164,6 +164,10 @@ class FaultController:
     _version: int = 0
     _reseeds: int = 0  # seed changes published so far: a new count restarts the draws
     _checked: float = -math.inf
+    # quiet()'s answers per service for one state object (see there).
+    _quiet: tuple[FaultState | None, dict[str, bool]] = field(
+        default_factory=lambda: (None, {}), repr=False
+    )
     _unreachable: bool = False
     # The wall clock of outage windows (aware datetime); tests inject one instead of sleeping.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -390,6 +394,16 @@ class FaultController:
         """
         self.sync()
         state = self.state
+        # Every change replaces the state object: the answer holds as long as it is the same.
+        known = self._quiet
+        if known[0] is not state:
+            known = self._quiet = (state, {})
+        answer = known[1].get(service)
+        if answer is None:
+            answer = known[1][service] = self._quiet_now(state, service)
+        return answer
+
+    def _quiet_now(self, state: FaultState, service: str) -> bool:
         if state.fault is not None or state.outages or any(state.errors.values()):
             return False
         profile = self.book.get(state.profile)
