@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from mock_registry.store import CitizenStore
+from services.common.runtime import tune_gc
 from services.common.settings import Settings
 
 
@@ -23,12 +24,14 @@ def _store(settings: Settings) -> CitizenStore | None:
     )
 
 
-def _with_faults(app: FastAPI, settings: Settings, service: str) -> FastAPI:
+def _ready(app: FastAPI, settings: Settings, service: str) -> FastAPI:
+    """The last step before serving: fault injection, then the GC settings of a server."""
     # Each process has its own fault controller; with SIM06_REDIS_URL it shares its state with
     # every replica through Redis (a PUT /__sim06/faults to one is in force on all within ~0.5 s).
     from services.common.fault_middleware import install_faults
 
     install_faults(app, settings, service)
+    tune_gc()  # the app is built: what exists now stays (see services.common.runtime)
     return app
 
 
@@ -37,7 +40,7 @@ def registry() -> FastAPI:
     from services.registry.app import create_app
 
     settings = Settings()
-    return _with_faults(create_app(settings, _store(settings)), settings, "registry")
+    return _ready(create_app(settings, _store(settings)), settings, "registry")
 
 
 def identity() -> FastAPI:
@@ -51,7 +54,7 @@ def identity() -> FastAPI:
         from services.common.redis_state import RedisStateStore
 
         state = RedisStateStore(settings.redis_url, prefix=settings.redis_prefix + "identity:")
-    return _with_faults(create_app(settings, _store(settings), state), settings, "identity")
+    return _ready(create_app(settings, _store(settings), state), settings, "identity")
 
 
 def gateway() -> FastAPI:
@@ -59,4 +62,4 @@ def gateway() -> FastAPI:
     from services.gateway.app import create_app
 
     settings = Settings()
-    return _with_faults(create_app(settings, _store(settings)), settings, "gateway")
+    return _ready(create_app(settings, _store(settings)), settings, "gateway")

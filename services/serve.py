@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from services.common.runtime import tune_gc
 from services.common.settings import Settings
 from services.seeding import ensure_seeded
 
@@ -93,5 +94,6 @@ async def serve_all(settings: Settings) -> int:
     sys.stderr.write(
         f"try: curl http://{settings.host}:{settings.registry_port}/v1/citizens/001090104217\n"
     )
+    tune_gc()  # every app is built: what exists now stays (see services.common.runtime)
     await asyncio.gather(*(server.serve() for server in servers))
     return 0
