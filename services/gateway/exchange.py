@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -218,7 +219,7 @@ class Gateway:
             return await self.registry.verify(body)
         return await self.registry.verify_batch(body)
 
-    async def record(
+    def record(
         self,
         ctx: Context,
         operation: str,
@@ -229,12 +230,14 @@ class Gateway:
         fields: list[str],
         request_hash: str,
         response_hash: str,
-    ) -> None:
-        """Append the audit record of this exchange (awaits the commit when durable)."""
+    ) -> Awaitable[None]:
+        """Queue the audit record of this exchange; await the result (the commit when durable).
+
+        Not a coroutine itself: the caller awaits the log's own append directly."""
         now = datetime.now(UTC)
         agency = ctx.agency
         hidden = agency.hidden_days.get((ctx.procedure, ctx.purpose), 0) if agency else 0
-        await self.audit.append(
+        return self.audit.append(
             AuditEntry(
                 ts=now.isoformat(timespec="microseconds"),
                 agency=agency.code if agency is not None else "",

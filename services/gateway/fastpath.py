@@ -26,7 +26,9 @@ from services.gateway.profile_json import Incoming, JsonProfile, Reply
 
 PREFIX = "/v1/registry/citizens/"
 _PIN_END = len(PREFIX) + 12
-_WANTED = frozenset({b"authorization", *(name.encode("ascii") for name in HEADERS.values())})
+# The headers an exchange reads, by their raw (lowercase) name.
+_WANTED = {name.encode("ascii"): name for name in ("authorization", *HEADERS.values())}
+_ENCODED: dict[str, bytes] = {}  # reply header name -> its lowercase bytes (a handful of names)
 
 
 def exchange_headers(
@@ -39,8 +41,8 @@ def exchange_headers(
     """
     out: dict[str, str] = {}
     for name, value in raw:
-        if name in _WANTED:
-            key = name.decode("latin-1")
+        key = _WANTED.get(name)
+        if key is not None:
             if key not in out:
                 out[key] = value.decode("latin-1")
         elif name in refuse:
@@ -85,7 +87,11 @@ async def send_reply(reply: Reply, send: Send) -> None:
     (its header normalisation is a measurable share of a lookup)."""
     payload = reply.payload
     # Starlette's order: the reply's headers, then content-length and content-type.
-    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
+    names = _ENCODED
+    headers = [
+        (names.get(k) or names.setdefault(k, k.lower().encode("latin-1")), v.encode("latin-1"))
+        for k, v in reply.headers.items()
+    ]
     headers.append((b"content-length", str(len(payload)).encode("ascii")))
     headers.append((b"content-type", reply.media.encode("ascii")))
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})

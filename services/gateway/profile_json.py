@@ -10,6 +10,7 @@ say where they arose: ``"source": "gateway"`` (the exchange layer refused or fai
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ from services.gateway.signing import ResponseSigner, request_hash
 from services.registry import schemas
 
 ALL_LOOKUP_FIELDS = sorted(known_fields("lookup"))
-_ID_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:/-")
+_ID_OK = re.compile(r"[A-Za-z0-9._:/-]+").fullmatch  # request ids echoed back as they came
 
 OPENAPI_EXTRA: dict[str, Any] = {"parameters": contract_docs.EXCHANGE_PARAMETERS}
 PIN_OPENAPI_EXTRA: dict[str, Any] = {
@@ -202,7 +203,7 @@ class JsonProfile:
         )
         headers["X-Request-Hash"] = rq_hash
         headers["X-JWS-Signature"] = await signature
-        if ctx.request_id and set(ctx.request_id) <= _ID_OK:
+        if _ID_OK(ctx.request_id):
             headers["X-MaYeuCau"] = ctx.request_id
         return Reply(status, payload, media, headers)
 

@@ -31,9 +31,12 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()  # every GET's body
+
+
 def request_hash(method: str, path: str, request_id: str, body: bytes) -> str:
     """Hex SHA-256 binding a response to (method, path with query, request id, body)."""
-    body_digest = hashlib.sha256(body).hexdigest()
+    body_digest = hashlib.sha256(body).hexdigest() if body else _EMPTY_DIGEST
     text = f"{method.upper()}\n{path}\n{request_id}\n{body_digest}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
