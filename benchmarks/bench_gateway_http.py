@@ -1,6 +1,6 @@
 """Lookup by PIN through the gateway vs directly from the registry (issue 5 floor: >= 40%).
 
-``python -m benchmarks.bench_gateway_http [--db PATH] [--size N] [--rounds 3] [--duration 6]
+``python -m benchmarks.bench_gateway_http [--db PATH] [--size N] [--rounds 5] [--duration 5]
 [--connections 16,64]``
 
 The registry and the gateway (in-process registry behind it: token check, policy, field filter,
@@ -49,8 +49,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", type=Path)
     parser.add_argument("--size", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=6.0)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument(
         "--connections", default="16,64", help="comma-separated connection counts to measure"
     )
