@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,8 +26,9 @@ pytestmark = pytest.mark.e2e
 SIM06 = str(Path(sys.executable).parent / "sim06")
 REQUESTS = 10_000
 CONCURRENCY = 64
-AGENCY = {  # a throwaway agency with a quota the run cannot exhaust
-    "code": "000.00.88.H88", "name": "Audit load test", "client_id": "audit-load",
+CODE, CLIENT_ID = "000.00.88.H88", "audit-load"
+AGENCY: dict[str, Any] = {  # a throwaway agency with a quota the run cannot exhaust
+    "code": CODE, "name": "Audit load test", "client_id": CLIENT_ID,
     "quota_per_minute": 1_000_000,
     "procedures": [{"code": "LOAD.1", "purposes": {"residence": {"grants": {"lookup": "*"}}}}],
     "officers": [{"code": "CB.LOAD", "permissions": ["LOAD.1"]}],
@@ -40,14 +42,14 @@ async def _exchange_all(base: str, secret: str) -> list[httpx.Response]:
             await client.post(
                 "/oauth/token",
                 data={"grant_type": "client_credentials"},
-                auth=(AGENCY["client_id"], secret),
+                auth=(CLIENT_ID, secret),
             )  # fmt: skip
         ).json()["access_token"]
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one(i: int) -> httpx.Response:
             headers = {
-                "Authorization": f"Bearer {token}", "X-Road-Client": AGENCY["code"],
+                "Authorization": f"Bearer {token}", "X-Road-Client": CODE,
                 "X-MaYeuCau": f"load-{i}", "X-MaDVC": "LOAD.1",
                 # every tenth by an officer the agency does not have: refused (005), audited too
                 "X-MaCanBo": "CB.NOBODY" if i % 10 == 0 else "CB.LOAD",
