@@ -242,6 +242,9 @@ class AuditLog:
             self._conn.execute("SELECT seq FROM audit_subject_mark WHERE id = 1").fetchone()[0]
         )
         self._appends = 0  # appends so far: the idle check's clock
+        # Cleared by a failed index step: no more steps in this process (reads stay exact, they
+        # scan the unindexed tail), so a broken index never holds up the records.
+        self._indexing = True
         self._idle_timer: asyncio.TimerHandle | None = None
         self._closed = False
         self._pending: list[AuditEntry] = []
@@ -309,7 +312,7 @@ class AuditLog:
             self._scheduled = True
             loop.call_soon(self._next_batch, loop)
             return
-        if self._seq - self._indexed >= _FORCE_LAG:
+        if self._indexing and self._seq - self._indexed >= _FORCE_LAG:
             self._submit(loop, self._committer_pool().submit(self._index_job), None, [])
             return  # the records wait for this one step
         batch, self._pending = self._pending, []
@@ -362,7 +365,12 @@ class AuditLog:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             if indexing:  # the chain is intact; reads scan what is not indexed
-                log.warning("audit index step failed: %s", type(error).__name__)
+                self._indexing = False
+                log.error(
+                    "audit index step failed (%s): index steps stop in this process; "
+                    "access-log reads scan the unindexed records",
+                    type(error).__name__,
+                )
         self._lock.release()
         loop = inflight.loop
         if _on_loop(loop):
@@ -375,7 +383,7 @@ class AuditLog:
                 # as large under load: fewer fsyncs per record.
                 self._scheduled = True
                 loop.call_soon(self._next_batch, loop)
-            elif indexing and error is None:
+            elif indexing:
                 self._index_if_idle(loop, self._appends)  # still idle: the next step
             else:
                 self._arm_idle(loop)
@@ -386,7 +394,12 @@ class AuditLog:
 
     def _arm_idle(self, loop: asyncio.AbstractEventLoop) -> None:
         """Index once no record was appended for ``_IDLE_S`` (if the index trails)."""
-        if self._idle_timer is None and self._seq > self._indexed and not self._closed:
+        if (
+            self._idle_timer is None
+            and self._indexing
+            and not self._closed
+            and self._seq > self._indexed
+        ):
             self._idle_timer = loop.call_later(_IDLE_S, self._on_idle, loop, self._appends)
 
     def _on_idle(self, loop: asyncio.AbstractEventLoop, appends: int) -> None:
@@ -398,6 +411,7 @@ class AuditLog:
     def _index_if_idle(self, loop: asyncio.AbstractEventLoop, appends: int) -> None:
         if (
             self._closed
+            or not self._indexing
             or appends != self._appends
             or self._inflight is not None
             or self._pending
@@ -432,7 +446,7 @@ class AuditLog:
             if batch:
                 try:
                     staged = self._stage(batch)
-                    forced = staged[0] - self._indexed >= _FORCE_LAG
+                    forced = self._indexing and staged[0] - self._indexed >= _FORCE_LAG
                     mark = index_step(self._conn, None) if forced else self._indexed
                     self._conn.execute("COMMIT")
                     self._seq, self._prev = staged

@@ -128,3 +128,21 @@ def test_a_file_indexed_on_append_starts_its_mark_at_its_last_record(tmp_path: P
     assert _index(path)[0] == 5
     assert _seqs(log, PINS[2]) == [2, 5]  # each once: the mark is not 0
     log.close()
+
+
+@pytest.mark.anyio
+async def test_a_failing_index_step_never_holds_up_the_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object) -> int:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(audit, "index_step", broken)
+    monkeypatch.setattr(audit, "_FORCE_LAG", 5)
+    log = AuditLog(tmp_path / "audit.db", durable=True)
+    for i in range(1, 31):  # past the forced step, which fails once and is not retried
+        await asyncio.wait_for(log.append(_entry(i)), timeout=5)
+    assert not log._indexing
+    assert _seqs(log, PINS[0]) == list(range(3, 31, 3))  # exact, from the tail
+    log.close()
+    assert verify_chain(log.path).records == 30
