@@ -112,10 +112,11 @@ _SORTED = tuple(sorted(_COLUMNS))  # the canonical key order of record_hash (OPT
 
 
 def chain(
-    batch: list[AuditEntry], seq: int, prev: str
+    batch: list[AuditEntry], seq: int, prev: str, *, with_subjects: bool = True
 ) -> tuple[list[tuple[Any, ...]], list[tuple[str, int]], int, str]:
     """The rows (``_COLUMNS`` + hash) and ``(pin, seq)`` subjects of ``batch`` appended after
-    record ``seq`` whose hash is ``prev``, and the new head ``(seq, hash)``.
+    record ``seq`` whose hash is ``prev``, and the new head ``(seq, hash)``. No subjects unless
+    ``with_subjects`` (the SQLite log indexes them later: :mod:`.audit_index`).
 
     Each hash is :func:`record_hash` of the row; the canonical JSON is built with its keys
     already in sorted order (what ``OPT_SORT_KEYS`` yields, byte for byte) since this runs once
@@ -161,6 +162,8 @@ def chain(
         )  # fmt: skip
         prev = digest
         pin_list = entry.pins
+        if not with_subjects:
+            continue
         if len(pin_list) == 1:
             subjects.append((pin_list[0], seq))
         else:
@@ -459,7 +462,7 @@ class AuditLog:
 
     def _stage(self, batch: list[AuditEntry]) -> tuple[int, str]:
         """Open a transaction holding ``batch``; the chain's new head once it commits."""
-        rows, _, seq, prev = chain(batch, self._seq, self._prev)  # subjects: indexed later
+        rows, _, seq, prev = chain(batch, self._seq, self._prev, with_subjects=False)
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
