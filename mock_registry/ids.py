@@ -397,6 +397,23 @@ class SerialAllocator:
             if pin not in self._reserved:
                 return pin
 
+    def pin_at(self, prefix: str, birth_year: int, sex: Sex, n: int) -> str:
+        """The PIN that counter ``n`` of the bucket maps to (no counter is advanced).
+
+        The civil-status write path keeps its counters in the store's transaction and asks for
+        the serial of each; the permutation is the one :meth:`allocate` walks."""
+        bucket = self._buckets.get((prefix, birth_year, sex)) or self._new_bucket(
+            prefix, birth_year, sex
+        )
+        _, k0, k1, k2, k3, head = bucket
+        t0, t1, t2, t3 = self._tables
+        left, right = divmod(n, 1000)
+        left, right = right, (left + t0[right + k0]) % 1000
+        left, right = right, (left + t1[right + k1]) % 1000
+        left, right = right, (left + t2[right + k2]) % 1000
+        left, right = right, (left + t3[right + k3]) % 1000
+        return f"{head}{left * 1000 + right:06d}"
+
 
 def validate_cmnd(text: str) -> tuple[IdProblem, ...]:
     """Problems with ``text`` as a 9-digit CMND number (Decree 05/1999/NĐ-CP); () if valid.

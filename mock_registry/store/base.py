@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple, Protocol
 
+# Tables the civil-status events write (emptied by a reset, copied by a snapshot); the seeded
+# ``citizens`` table is never among them.
+OVERLAY_TABLES = ("overlay", "changes", "idempotency", "pin_serials", "births", "overlay_meta")
+
 
 class CitizenRow(NamedTuple):
     """One citizen as the store keeps it: the indexed keys plus the JSON record."""

@@ -9,10 +9,26 @@ lets readers run while a seed writes.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mock_registry.store.base import CitizenRow
+import orjson
+
+from mock_registry.store.base import OVERLAY_TABLES, CitizenRow
+from mock_registry.store.sqlite_events import (
+    CMND_SQL,
+    COUNT_SQL,
+    HOUSEHOLD_SQL,
+    OVERLAY_SCHEMA,
+    RECORDS_SQL,
+    SQLiteEventTx,
+)
+
+if TYPE_CHECKING:  # the events package imports the citizen model, which imports this package
+    from mock_registry.events import Event, EventContext
+    from mock_registry.store.events import Committed
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS citizens (
@@ -28,6 +44,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS citizens_pin ON citizens(pin);
 CREATE INDEX IF NOT EXISTS citizens_cmnd ON citizens(cmnd) WHERE cmnd IS NOT NULL;
 CREATE INDEX IF NOT EXISTS citizens_household ON citizens(household_id);
 """
+GET_SQL = (
+    "SELECT coalesce((SELECT record FROM overlay WHERE pin = ?1),"
+    " (SELECT record FROM citizens WHERE pin = ?1))"
+)
+GET_BASE_SQL = "SELECT record FROM citizens WHERE pin = ?1"
 
 
 class SQLiteCitizenStore:
@@ -48,28 +69,47 @@ class SQLiteCitizenStore:
             # the file is empty. 16 KB pages hold seven or eight. (Only takes effect on a new file.)
             self._db.execute("PRAGMA page_size=16384")
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
+            self._db.executescript(SCHEMA + OVERLAY_SCHEMA)
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # A read-only file written before the write path existed has no overlay: base reads.
+        self._overlay = (
+            self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'overlay'"
+            ).fetchone()
+            is not None
+        )
+        self._write_lock = threading.Lock()
         self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
         # Map the whole file (up to 8 GiB): reads become memory loads, not pread() calls.
         self._db.execute("PRAGMA mmap_size=8589934592")
 
     def get(self, pin: str) -> bytes | None:
-        """The JSON record of ``pin`` (12 ASCII digits), or None."""
-        row = self._db.execute("SELECT record FROM citizens WHERE pin = ?", (int(pin),)).fetchone()
-        return None if row is None else bytes(row[0])
+        """The JSON record of ``pin`` (12 ASCII digits), or None; an event's version first."""
+        if self._overlay:
+            # coalesce evaluates lazily: a citizen no event touched costs one more B-tree seek
+            # into the (small) overlay.
+            row = self._db.execute(GET_SQL, (int(pin),)).fetchone()
+        else:
+            row = self._db.execute(GET_BASE_SQL, (int(pin),)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
 
     def get_by_cmnd(self, cmnd: str) -> bytes | None:
         """The JSON record of the holder of an old 9-digit CMND, or None."""
         row = self._db.execute(
-            "SELECT record FROM citizens WHERE cmnd = ? ORDER BY pin LIMIT 1", (cmnd,)
+            CMND_SQL
+            if self._overlay
+            else "SELECT record FROM citizens WHERE cmnd = ?1 ORDER BY pin LIMIT 1",
+            (cmnd,),
         ).fetchone()
         return None if row is None else bytes(row[0])
 
     def household(self, household_id: int) -> list[bytes]:
         """JSON records of the members of a household, by PIN."""
         rows = self._db.execute(
-            "SELECT record FROM citizens WHERE household_id = ? ORDER BY pin", (household_id,)
+            HOUSEHOLD_SQL
+            if self._overlay
+            else "SELECT record FROM citizens WHERE household_id = ?1 ORDER BY pin",
+            (household_id,),
         ).fetchall()
         return [bytes(r[0]) for r in rows]
 
@@ -102,14 +142,17 @@ class SQLiteCitizenStore:
 
     def records(self) -> Iterator[bytes]:
         """Every JSON record in PIN order (streams; constant memory)."""
-        cursor = self._db.execute("SELECT record FROM citizens ORDER BY pin")
+        cursor = self._db.execute(
+            RECORDS_SQL if self._overlay else "SELECT record FROM citizens ORDER BY pin"
+        )
         while batch := cursor.fetchmany(2000):
             for (record,) in batch:
                 yield bytes(record)
 
     def count(self) -> int:
         """Number of citizens."""
-        return int(self._db.execute("SELECT count(*) FROM citizens").fetchone()[0])
+        query = COUNT_SQL if self._overlay else "SELECT count(*) FROM citizens"
+        return int(self._db.execute(query).fetchone()[0])
 
     def get_meta(self, key: str) -> str | None:
         """A metadata value, or None."""
@@ -136,3 +179,103 @@ class SQLiteCitizenStore:
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
+
+    # -- the write path: civil-status events over the overlay ------------------------------
+
+    def commit_event(
+        self, key: str, fingerprint: str, event: Event, ctx: EventContext
+    ) -> Committed:
+        """Apply ``event`` in one transaction (:func:`run_event`); EventRefused writes nothing."""
+        from mock_registry.store.events import run_event
+
+        with self._write_lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                committed = run_event(SQLiteEventTx(self._db), key, fingerprint, event, ctx)
+            except BaseException:
+                self._db.rollback()
+                raise
+            self._db.commit()
+            return committed
+
+    def changes(self, after: int, limit: int) -> list[bytes]:
+        """Feed items (JSON) with a cursor above ``after``, oldest first."""
+        rows = self._db.execute(
+            "SELECT item FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+        ).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def change_cursor_at(self, time: str) -> int:
+        """The cursor just before the first change at or after ``time`` (UTC RFC 3339 text)."""
+        row = self._db.execute("SELECT min(seq) FROM changes WHERE time >= ?", (time,)).fetchone()
+        if row is None or row[0] is None:
+            return self.feed_head()
+        return int(row[0]) - 1
+
+    def feed_head(self) -> int:
+        """The newest cursor (0 when no event was committed)."""
+        row = self._db.execute("SELECT max(seq) FROM changes").fetchone()
+        return 0 if row is None or row[0] is None else int(row[0])
+
+    def dump_events(self) -> bytes:
+        """Every overlay table as JSON (a snapshot of the state after events)."""
+        data: dict[str, list[list[object]]] = {}
+        with self._write_lock:
+            for table in OVERLAY_TABLES:
+                rows = self._db.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608
+                data[table] = [
+                    [v.decode() if isinstance(v, bytes) else v for v in row] for row in rows
+                ]
+        return orjson.dumps(data)
+
+    def load_events(self, dump: bytes | None) -> None:
+        """Replace the overlay with ``dump`` (from :meth:`dump_events`); None empties it."""
+        data = orjson.loads(dump) if dump is not None else {}
+        blobs = {"overlay": 4, "changes": 4, "idempotency": 3}
+        with self._write_lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for table in OVERLAY_TABLES:
+                    self._db.execute(f"DELETE FROM {table}")  # noqa: S608
+                    rows = data.get(table, [])
+                    if not rows:
+                        continue
+                    blob = blobs.get(table)
+                    marks = ", ".join("?" * len(rows[0]))
+                    self._db.executemany(
+                        f"INSERT INTO {table} VALUES ({marks})",  # noqa: S608
+                        (
+                            [v.encode() if i == blob else v for i, v in enumerate(row)]
+                            for row in rows
+                        ),
+                    )
+            except BaseException:
+                self._db.rollback()
+                raise
+            self._db.commit()
+
+    def reset_events(self) -> None:
+        """Drop every event: the store answers as the freshly seeded population again."""
+        self.load_events(None)
+
+    def save_snapshot(self, name: str) -> None:
+        """Keep the state after events under ``name`` (replaces a snapshot of that name)."""
+        dump = self.dump_events()
+        with self._write_lock, self._db:
+            self._db.execute(
+                "INSERT INTO snapshots (name, data) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET data = excluded.data",
+                (name, dump),
+            )
+
+    def restore_snapshot(self, name: str) -> bool:
+        """Bring back the snapshot ``name``; False when there is none."""
+        row = self._db.execute("SELECT data FROM snapshots WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return False
+        self.load_events(bytes(row[0]))
+        return True
+
+    def snapshot_names(self) -> list[str]:
+        """The saved snapshots, by name."""
+        return [str(r[0]) for r in self._db.execute("SELECT name FROM snapshots ORDER BY name")]

@@ -1,0 +1,89 @@
+"""Dispatch an event to its logic and build the change-feed item of the decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mock_registry.events.births import register_birth
+from mock_registry.events.corrections import correct
+from mock_registry.events.deaths import register_death
+from mock_registry.events.ledger import Ledger
+from mock_registry.events.marriages import register_divorce, register_marriage
+from mock_registry.events.model import (
+    Birth,
+    Correction,
+    Death,
+    Decision,
+    Divorce,
+    Event,
+    EventContext,
+    EventType,
+    Marriage,
+    ResidenceChange,
+)
+from mock_registry.events.residence import change_residence
+from mock_registry.events.workspace import Workspace, diff, digest
+
+
+def event_type(event: Event) -> EventType:
+    """The feed type of an event."""
+    if isinstance(event, Birth):
+        return "birth"
+    if isinstance(event, Death):
+        return "death"
+    if isinstance(event, ResidenceChange):
+        return "residence"
+    if isinstance(event, Marriage):
+        return "marriage"
+    if isinstance(event, Divorce):
+        return "divorce"
+    return "correction"
+
+
+def decide(ledger: Ledger, event: Event, ctx: EventContext) -> Decision:
+    """What ``event`` changes, read through ``ledger``; raises ``EventRefused`` to refuse it."""
+    decision = Decision(type=event_type(event), subject="")
+    ws = Workspace(ledger, decision, ctx)
+    if isinstance(event, Birth):
+        register_birth(ws, event)
+    elif isinstance(event, Death):
+        register_death(ws, event)
+    elif isinstance(event, ResidenceChange):
+        change_residence(ws, event)
+    elif isinstance(event, Marriage):
+        register_marriage(ws, event)
+    elif isinstance(event, Divorce):
+        register_divorce(ws, event)
+    else:
+        assert isinstance(event, Correction)
+        correct(ws, event)
+    return decision
+
+
+def record_digests(decision: Decision) -> list[dict[str, Any]]:
+    """``{pin, before, after}`` SHA-256 digests of every record the event wrote."""
+    return [
+        {"pin": pin, "before": digest(decision.before.get(pin)), "after": digest(record)}
+        for pin, record in decision.records.items()
+    ]
+
+
+def feed_item(
+    decision: Decision, cursor: int, time: str, event_id: str, actor: str
+) -> dict[str, Any]:
+    """The change-feed item: the subject's changed fields, and each related record's."""
+    subject = decision.subject
+    return {
+        "cursor": str(cursor),
+        "type": decision.type,
+        "pin": subject,
+        "time": time,
+        "event_id": event_id,
+        "actor": actor,
+        "changes": diff(decision.before.get(subject), decision.records[subject]),
+        "related": [
+            {"pin": pin, "changes": diff(decision.before.get(pin), record)}
+            for pin, record in decision.records.items()
+            if pin != subject
+        ],
+    }

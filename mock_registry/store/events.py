@@ -1,0 +1,109 @@
+"""The write path's storage contract, shared by the SQLite and PostgreSQL backends.
+
+A backend opens one write transaction per event and hands :func:`run_event` a :class:`EventTx`:
+the idempotency key is looked up first (a retry answers the first result), the event is decided
+through the transaction (reads see its own writes), then the changed records go to the overlay,
+the feed row gets the next cursor (commit order, gap-free: writers are serialised) and the
+answer is kept under the key, all in that one transaction. The seeded ``citizens`` table is
+never written: a reset empties the overlay tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, Protocol
+
+import orjson
+
+from mock_registry.events import Event, EventContext, EventRefused, decide
+from mock_registry.events.apply import event_type, feed_item, record_digests
+from mock_registry.events.ledger import Ledger
+from mock_registry.store.base import OVERLAY_TABLES
+
+__all__ = ["OVERLAY_TABLES", "Committed", "EventTx", "fingerprint", "run_event", "utc_text"]
+
+
+class Committed(NamedTuple):
+    """The answer to an event request: the status, the JSON body, whether it was a retry."""
+
+    status: int
+    body: bytes
+    replayed: bool
+
+
+class EventTx(Ledger, Protocol):
+    """One open write transaction of a backend."""
+
+    def remembered(self, key: str) -> tuple[str, int, bytes] | None:
+        """``(fingerprint, status, body)`` stored under an idempotency key, or None."""
+        ...
+
+    def last_change(self) -> tuple[int, str]:
+        """``(cursor, time)`` of the newest feed row, ``(0, "")`` when empty."""
+        ...
+
+    def write_record(self, record: dict[str, Any], raw: bytes, seq: int) -> None:
+        """Insert or replace the overlay row of ``record`` (serialised as ``raw``)."""
+        ...
+
+    def append_change(self, seq: int, kind: str, pin: str, time: str, item: bytes) -> None:
+        """Add the feed row ``seq``."""
+        ...
+
+    def remember(self, key: str, fingerprint: str, status: int, body: bytes, seq: int) -> None:
+        """Keep the answer under the idempotency key."""
+        ...
+
+    def index_birth(self, key: str, pin: str) -> None:
+        """Index a registered birth against duplicates."""
+        ...
+
+
+def fingerprint(payload: bytes) -> str:
+    """What identifies a request body under its idempotency key (SHA-256 hex)."""
+    return hashlib.sha256(payload).hexdigest()
+
+
+def utc_text(moment: datetime) -> str:
+    """A feed time: RFC 3339 in UTC with microseconds, so text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def run_event(
+    tx: EventTx, key: str, request_fingerprint: str, event: Event, ctx: EventContext
+) -> Committed:
+    """Apply ``event`` under idempotency ``key`` inside ``tx``; EventRefused leaves it unwritten.
+
+    The caller commits on return and rolls back on an exception."""
+    seen = tx.remembered(key)
+    if seen is not None:
+        stored_fingerprint, status, body = seen
+        if stored_fingerprint != request_fingerprint:
+            raise EventRefused(
+                "IDEMPOTENCY_KEY_REUSED",
+                "This request id was already used for another request body; use a new one.",
+            )
+        return Committed(status, body, True)
+    decision = decide(tx, event, ctx)
+    last_seq, last_time = tx.last_change()
+    seq = last_seq + 1
+    time = max(utc_text(ctx.now), last_time)  # feed times never go backwards
+    event_id = hashlib.sha256(key.encode()).hexdigest()[:24]
+    for record in decision.records.values():
+        tx.write_record(record, orjson.dumps(record), seq)
+    item = feed_item(decision, seq, time, event_id, ctx.actor)
+    tx.append_change(seq, decision.type, decision.subject, time, orjson.dumps(item))
+    if decision.birth_key is not None:
+        tx.index_birth(decision.birth_key, decision.subject)
+    answer: dict[str, Any] = {
+        "event_id": event_id,
+        "type": event_type(event),
+        "cursor": str(seq),
+        "time": time,
+        **decision.result,
+        "records": record_digests(decision),
+    }
+    body = orjson.dumps(answer)
+    tx.remember(key, request_fingerprint, 201, body, seq)
+    return Committed(201, body, False)
