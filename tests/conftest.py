@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -46,3 +47,17 @@ def store(seeded_db: Path) -> Iterator[SQLiteCitizenStore]:
     s = SQLiteCitizenStore(seeded_db, readonly=True)
     yield s
     s.close()
+
+
+@pytest.fixture
+def events_db(seeded_db: Path, tmp_path: Path) -> Path:
+    """A private copy of the seeded database that civil-status events may write to."""
+    copy = tmp_path / "events.db"
+    shutil.copyfile(seeded_db, copy)
+    return copy
+
+
+@pytest.fixture
+def events_settings(tmp_path: Path, events_db: Path) -> Settings:
+    """Settings over :func:`events_db` (the shared seeded file is never written)."""
+    return Settings(data_dir=tmp_path / "data", db_path=events_db)

@@ -7,7 +7,11 @@ read and no re-serialisation: the registry's hot path hands the bytes straight t
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:  # the events package imports the citizen model, which imports this module
+    from mock_registry.events import Event, EventContext
+    from mock_registry.store.events import Committed
 
 # Tables the civil-status events write (emptied by a reset, copied by a snapshot); the seeded
 # ``citizens`` table is never among them.
@@ -69,4 +73,32 @@ class CitizenStore(Protocol):
 
     def close(self) -> None:
         """Release the connection."""
+        ...
+
+    # -- the write path (mock_registry.store.events): events over an overlay --------------
+
+    def commit_event(
+        self, key: str, fingerprint: str, event: Event, ctx: EventContext
+    ) -> Committed:
+        """Apply a civil-status event in one transaction under its idempotency key."""
+        ...
+
+    def changes(self, after: int, limit: int) -> list[bytes]:
+        """Feed items (JSON) after cursor ``after``, in commit order."""
+        ...
+
+    def change_cursor_at(self, time: str) -> int:
+        """The cursor just before the first change at or after ``time`` (UTC text)."""
+        ...
+
+    def feed_head(self) -> int:
+        """The newest cursor (0 when no event was committed)."""
+        ...
+
+    def dump_events(self) -> bytes:
+        """The overlay tables as JSON (a snapshot)."""
+        ...
+
+    def load_events(self, dump: bytes | None) -> None:
+        """Replace the overlay with a dump; None empties it (the seeded population)."""
         ...

@@ -7,6 +7,12 @@ Connections come from a pool (autocommit: a read is one round trip, no BEGIN/COM
 schema is applied from ``migrations/NNN_name.sql`` in order and recorded in ``schema_version``;
 an advisory lock lets several replicas start at once. Bulk loads use binary ``COPY`` per batch,
 with the secondary indexes dropped during the load and rebuilt by :meth:`finish_load`.
+
+Civil-status events write an overlay (``migrations/002_events.sql``) that shadows the seeded
+``citizens`` table by PIN, as in the SQLite store: a lookup stays one statement (overlay row
+first, else the base row), the seeded table is never written, and each event commits in one
+transaction with its feed row and idempotency answer, writers serialised by an advisory lock
+(:mod:`mock_registry.store.postgres_events`) so that the feed is gap-free across replicas.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import psycopg
@@ -26,7 +32,20 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from mock_registry.seed import GENERATOR_VERSION, SeedInfo, seed_store
-from mock_registry.store.base import CitizenRow
+from mock_registry.store.base import OVERLAY_TABLES, CitizenRow
+from mock_registry.store.postgres_events import (
+    CMND_SQL,
+    COUNT_SQL,
+    GET_SQL,
+    HOUSEHOLD_SQL,
+    RECORDS_SQL,
+    SERIALISE_WRITERS,
+    PostgresEventTx,
+)
+
+if TYPE_CHECKING:
+    from mock_registry.events import Event, EventContext
+    from mock_registry.store.events import Committed
 
 __all__ = ["PostgresCitizenStore", "apply_migrations", "migrations", "seed_postgres"]
 
@@ -35,6 +54,10 @@ _LOCK_ID = 0x51306  # advisory lock of the migrations ("sim06")
 _DROPPED = "_bulk_dropped_indexes"  # meta key: definitions of the indexes dropped for a load
 _COPY = "COPY citizens (pin, cmnd, household_id, birth_year, record) FROM STDIN (FORMAT BINARY)"
 _COPY_TYPES = ["int8", "text", "int8", "int2", "bytea"]
+# Columns of the overlay tables that hold JSON bytes (text in a dump), by position.
+_DUMP_BLOBS = {"overlay": 4, "changes": 4, "idempotency": 3}
+# A consistent read of every overlay table that does not wait for (or hold up) the writers.
+_SNAPSHOT_READ = b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -94,31 +117,45 @@ class PostgresCitizenStore:
         self._pool.wait(timeout=30.0)
         self._bulk = False
         self._writer: _Writer | None = None
+        # A database not migrated to the write path (a replica started with migrate=False
+        # before the migration job) has no overlay: base reads, as a read-only SQLite file.
+        with self._pool.connection() as conn:
+            found = conn.execute("SELECT to_regclass('overlay') IS NOT NULL").fetchone()
+        self._overlay = bool(found and found[0])
 
-    def _one(self, query: str, params: tuple[object, ...]) -> bytes | None:
+    def _one(self, query: bytes, params: tuple[object, ...]) -> bytes | None:
         with self._pool.connection() as conn:
             # binary=True: bytea arrives as raw bytes, not hex text to decode.
-            row = conn.execute(query.encode(), params, binary=True).fetchone()
-        return None if row is None else bytes(row[0])
+            row = conn.execute(query, params, binary=True).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
 
     def get(self, pin: str) -> bytes | None:
-        """The JSON record of ``pin`` (12 ASCII digits), or None."""
-        return self._one("SELECT record FROM citizens WHERE pin = %s", (int(pin),))
+        """The JSON record of ``pin`` (12 ASCII digits), or None; an event's version first."""
+        number = int(pin)
+        if self._overlay:
+            return self._one(GET_SQL, (number, number))  # one statement, one round trip
+        return self._one(b"SELECT record FROM citizens WHERE pin = %s", (number,))
 
     def get_by_cmnd(self, cmnd: str) -> bytes | None:
         """The JSON record of the holder of an old 9-digit CMND, or None."""
+        if self._overlay:
+            return self._one(CMND_SQL, (cmnd, cmnd))
         return self._one(
-            "SELECT record FROM citizens WHERE cmnd = %s ORDER BY pin LIMIT 1", (cmnd,)
+            b"SELECT record FROM citizens WHERE cmnd = %s ORDER BY pin LIMIT 1", (cmnd,)
         )
 
     def household(self, household_id: int) -> list[bytes]:
         """JSON records of the members of a household, by PIN."""
         with self._pool.connection() as conn:
-            rows = conn.execute(
-                b"SELECT record FROM citizens WHERE household_id = %s ORDER BY pin",
-                (household_id,),
-                binary=True,
-            ).fetchall()
+            if self._overlay:
+                cursor = conn.execute(HOUSEHOLD_SQL, (household_id, household_id), binary=True)
+            else:
+                cursor = conn.execute(
+                    b"SELECT record FROM citizens WHERE household_id = %s ORDER BY pin",
+                    (household_id,),
+                    binary=True,
+                )
+            rows = cursor.fetchall()
         return [bytes(r[0]) for r in rows]
 
     def add(self, rows: Iterable[CitizenRow]) -> None:
@@ -192,15 +229,19 @@ class PostgresCitizenStore:
         with self._pool.connection() as conn, conn.transaction():
             cursor = conn.cursor("sim06_records", binary=True)
             cursor.itersize = 2000
-            cursor.execute("SELECT record FROM citizens ORDER BY pin")
+            cursor.execute(
+                RECORDS_SQL if self._overlay else b"SELECT record FROM citizens ORDER BY pin"
+            )
             for (record,) in cursor:
                 yield bytes(record)
             cursor.close()
 
     def count(self) -> int:
-        """Number of citizens (exact: a scan of the PIN index)."""
+        """Number of citizens, births by events included (exact: a scan of the PIN index)."""
         with self._pool.connection() as conn:
-            row = conn.execute("SELECT count(*) FROM citizens").fetchone()
+            row = conn.execute(
+                COUNT_SQL if self._overlay else b"SELECT count(*) FROM citizens"
+            ).fetchone()
         return int(row[0]) if row else 0
 
     def get_meta(self, key: str) -> str | None:
@@ -219,9 +260,16 @@ class PostgresCitizenStore:
             )
 
     def truncate(self) -> None:
-        """Remove every citizen and the metadata (before seeding again)."""
+        """Remove every citizen, every event and snapshot, and the metadata (before seeding
+        again: events of another population would shadow the new one)."""
         with self._pool.connection() as conn, conn.transaction():
-            conn.execute("TRUNCATE citizens")
+            tables = ["citizens"]
+            if self._overlay:
+                conn.execute(SERIALISE_WRITERS)  # first: an event holds it, then table locks
+                tables += [*OVERLAY_TABLES, "snapshots"]
+            conn.execute(
+                sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(map(sql.Identifier, tables)))
+            )
             conn.execute("DELETE FROM meta WHERE key <> %s", (_DROPPED,))
 
     def size_bytes(self) -> int:
@@ -245,6 +293,112 @@ class PostgresCitizenStore:
         if writer is not None:
             writer.abandon()
         self._pool.close()
+
+    # -- the write path: civil-status events over the overlay ------------------------------
+
+    def commit_event(
+        self, key: str, fingerprint: str, event: Event, ctx: EventContext
+    ) -> Committed:
+        """Apply ``event`` in one transaction (:func:`run_event`); EventRefused writes nothing.
+
+        Writers of every process wait for one advisory lock, taken first: the feed cursor is
+        the last one plus one, so the feed is gap-free and in commit order.
+        """
+        from mock_registry.store.events import run_event
+
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(SERIALISE_WRITERS)
+            return run_event(PostgresEventTx(conn), key, fingerprint, event, ctx)
+
+    def changes(self, after: int, limit: int) -> list[bytes]:
+        """Feed items (JSON) with a cursor above ``after``, oldest first."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                b"SELECT item FROM changes WHERE seq > %s ORDER BY seq LIMIT %s",
+                (after, limit),
+                binary=True,
+            ).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def change_cursor_at(self, time: str) -> int:
+        """The cursor just before the first change at or after ``time`` (UTC RFC 3339 text)."""
+        with self._pool.connection() as conn:
+            row = conn.execute(b"SELECT min(seq) FROM changes WHERE time >= %s", (time,)).fetchone()
+        if row is None or row[0] is None:
+            return self.feed_head()
+        return int(row[0]) - 1
+
+    def feed_head(self) -> int:
+        """The newest cursor (0 when no event was committed)."""
+        with self._pool.connection() as conn:
+            row = conn.execute(b"SELECT max(seq) FROM changes").fetchone()
+        return 0 if row is None or row[0] is None else int(row[0])
+
+    def dump_events(self) -> bytes:
+        """Every overlay table as JSON (a snapshot of the state after events).
+
+        Rows are positional, in primary-key order, JSON bytes as text: a dump of either
+        backend loads into the other."""
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(_SNAPSHOT_READ)  # one snapshot for every table; writers go on
+            data = {table: _dump_table(conn, table) for table in OVERLAY_TABLES}
+        return orjson.dumps(data)
+
+    def load_events(self, dump: bytes | None) -> None:
+        """Replace the overlay with ``dump`` (from :meth:`dump_events`); None empties it."""
+        data = orjson.loads(dump) if dump is not None else {}
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(SERIALISE_WRITERS)  # no event commits half way through
+            for table in OVERLAY_TABLES:
+                # DELETE, not TRUNCATE: readers keep the old overlay until the commit.
+                conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
+                rows = data.get(table, [])
+                if not rows:
+                    continue
+                blob = _DUMP_BLOBS.get(table)
+                insert = sql.SQL("INSERT INTO {} VALUES ({})").format(
+                    sql.Identifier(table), sql.SQL(", ").join([sql.Placeholder()] * len(rows[0]))
+                )
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        insert,
+                        [[v.encode() if i == blob else v for i, v in enumerate(r)] for r in rows],
+                    )
+
+    def reset_events(self) -> None:
+        """Drop every event: the store answers as the freshly seeded population again."""
+        self.load_events(None)
+
+    def save_snapshot(self, name: str) -> None:
+        """Keep the state after events under ``name`` (replaces a snapshot of that name)."""
+        dump = self.dump_events()
+        with self._pool.connection() as conn:
+            conn.execute(
+                b"INSERT INTO snapshots (name, data) VALUES (%s, %s)"
+                b" ON CONFLICT (name) DO UPDATE SET data = excluded.data",
+                (name, dump),
+            )
+
+    def restore_snapshot(self, name: str) -> bool:
+        """Bring back the snapshot ``name``; False when there is none."""
+        found = self._one(b"SELECT data FROM snapshots WHERE name = %s", (name,))
+        if found is None:
+            return False
+        self.load_events(found)
+        return True
+
+    def snapshot_names(self) -> list[str]:
+        """The saved snapshots, by name."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(b"SELECT name FROM snapshots ORDER BY name").fetchall()
+        return [str(r[0]) for r in rows]
+
+
+def _dump_table(conn: psycopg.Connection[tuple[Any, ...]], table: str) -> list[list[object]]:
+    rows = conn.execute(
+        sql.SQL("SELECT * FROM {} ORDER BY 1").format(sql.Identifier(table)), binary=True
+    ).fetchall()
+    return [[v.decode() if isinstance(v, bytes) else v for v in row] for row in rows]
 
 
 class _Writer:

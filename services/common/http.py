@@ -81,6 +81,7 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
         instance=request.url.path,
         errors=exc.errors,
         headers=exc.headers,
+        extra=exc.extra,
     )
 
 

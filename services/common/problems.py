@@ -110,9 +110,10 @@ def problem_response(
     instance: str | None = None,
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     """A problem+json response for ``code``."""
-    body = problem_body(code, detail, instance=instance, errors=errors)
+    body = problem_body(code, detail, instance=instance, errors=errors, extra=extra)
     return Response(
         orjson.dumps(body),
         status_code=body["status"],

@@ -110,6 +110,14 @@ class Settings(BaseSettings):
     gateway_agencies_file: Path | None = Field(
         default=None, description="Agencies YAML; default: the packaged demo agencies."
     )
+    registry_write_token: str | None = Field(
+        default=None,
+        description="Bearer credential the registry asks of civil-status writes (the gateway "
+        "sends it); default: generated on first run into DATA_DIR/keys/registry-write.token.",
+    )
+    registry_feed_limit: int = Field(
+        default=1000, ge=1, le=10_000, description="Most change-feed items one page returns."
+    )
     gateway_registry_url: str | None = Field(
         default=None, description="Registry base URL; None calls the registry in process."
     )

@@ -20,6 +20,9 @@ from services.common.problems import GENERIC_CODES, openapi_responses
 from services.common.settings import Settings
 from services.contract import install_contract_tools
 from services.registry import examples, schemas
+from services.registry.credentials import write_token
+from services.registry.event_routes import install_event_routes
+from services.registry.events import EventService
 from services.registry.fastpath import LookupFastPath
 from services.registry.service import RegistryService
 from services.testing import install_testing_tools
@@ -181,8 +184,13 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
     async def readyz() -> Response:
         return _json({"status": "ready", "citizens": service.ready()})
 
+    events = EventService(settings, db)
+    install_event_routes(app, events, write_token(settings), errors)
+
     app.state.store = db
     app.state.service = service
+    app.state.events = events
+    app.state.event_store = db  # the overlay's snapshot/reset part (services.testing.state)
     install_openapi_docs(app, examples.examples)  # before the contract tools read app.openapi
     install_testing_tools(app, settings)  # snapshot/reset and expectations (before the journal)
     install_contract_tools(app, settings)  # strict mode and journal, when the settings ask

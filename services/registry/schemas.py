@@ -118,6 +118,45 @@ class EidAccount(Out):
     status: Literal["active", "locked"] | None
 
 
+class CivilRegistration(Out):
+    number: str = Field(description="Registration number (số đăng ký).")
+    date: date
+    commune_code: str | None
+    commune_name: str | None = None
+    registered_by: str = Field(description="Agency code that registered it.")
+
+
+class Divorce(Out):
+    judgment: str = Field(description="The court judgment's reference.")
+    effective_date: date
+
+
+class Period(Out):
+    from_: date = Field(alias="from")
+    until: date
+
+
+class TemporaryAbsence(Out):
+    from_: date = Field(alias="from")
+    until: date
+    reason: str | None
+    destination: str | None
+
+
+class ResidenceHistoryEntry(Out):
+    kind: Literal["permanent", "temporary"]
+    address: Address
+    since: date | None
+    until: date
+    reason: str
+
+
+class CancelledPin(Out):
+    pin: str
+    cancelled_on: date
+    reason: str
+
+
 class CitizenRecord(Out):
     """A citizen of the population database (CSDLQG về dân cư)."""
 
@@ -166,12 +205,43 @@ class CitizenRecord(Out):
     children: list[ChildRef]
     id_card: IdCard | None = Field(description="Thẻ căn cước / CCCD gắn chip.")
     eid: EidAccount = Field(description="VNeID account (tài khoản định danh điện tử).")
-    status: Literal["alive", "deceased", "missing"]
+    status: Literal["alive", "deceased", "missing", "cancelled"] = Field(
+        description="cancelled: this PIN was cancelled and re-issued (see replaced_by)."
+    )
     date_of_death: date | None
     date_missing: date | None
     phone: str | None
     email: str | None
     data_as_of: str = Field(description=_wire("data_as_of", "When the data was current."))
+    # Written by civil-status events (absent from records no event touched).
+    place_of_birth: str | None = Field(default=None, description="Nơi sinh.")
+    birth_registration: CivilRegistration | None = Field(
+        default=None, description="The birth registration (đăng ký khai sinh) that issued the PIN."
+    )
+    place_of_death: str | None = None
+    death_registration: CivilRegistration | None = Field(
+        default=None, description="The death registration (đăng ký khai tử)."
+    )
+    marriage_registration: CivilRegistration | None = Field(
+        default=None, description="The current marriage's registration (đăng ký kết hôn)."
+    )
+    divorce: Divorce | None = None
+    temporary_residence_period: Period | None = Field(
+        default=None, description="Thời hạn tạm trú: from and until."
+    )
+    temporary_absence: TemporaryAbsence | None = Field(
+        default=None, description="Khai báo tạm vắng."
+    )
+    residence_history: list[ResidenceHistoryEntry] | None = Field(
+        default=None, description="Residences deleted by events (CT07 history)."
+    )
+    pin_history: list[CancelledPin] | None = Field(
+        default=None, description="Earlier PINs of this citizen, cancelled by a correction."
+    )
+    replaced_by: str | None = Field(
+        default=None, description="On a cancelled PIN's record: the PIN that replaced it."
+    )
+    pin_cancelled_on: date | None = None
 
 
 def _iso_date(value: object) -> object:
@@ -241,7 +311,7 @@ class VerifyResult(Out):
     verdict: Literal["match", "mismatch", "not_found"]
     matched: bool
     fields: FieldResults | None = Field(description="Per-field outcome; null when not found.")
-    citizen_status: Literal["alive", "deceased", "missing"] | None
+    citizen_status: Literal["alive", "deceased", "missing", "cancelled"] | None
 
 
 class BatchRequest(BaseModel):
@@ -292,7 +362,7 @@ class HouseholdMember(Out):
     date_of_birth: date | None
     birth_year: int
     sex: Sex
-    status: Literal["alive", "deceased", "missing"]
+    status: Literal["alive", "deceased", "missing", "cancelled"]
 
 
 class Household(Out):

@@ -3,9 +3,11 @@
 Admin API (kept out of the published contracts; outside the embedded demo it needs
 ``Authorization: Bearer <SIM06_GATEWAY_ADMIN_TOKEN>``, like ``/__sim06/faults``):
 
-    POST   /__sim06/snapshot      save the mutable state as the restore point ({"parts": [...]})
+    POST   /__sim06/snapshot      save the mutable state as the restore point ({"parts": [...]});
+                                  {"name": "..."} saves a named point besides it (scenarios)
     POST   /__sim06/reset         restore it (the state at the first request if none was saved;
-                                  {"to": "startup"} forces that; {"parts": [...]} restores some)
+                                  {"to": "startup"} forces that; {"parts": [...]} restores some;
+                                  {"name": "..."} restores a named point, 404 if never saved)
     GET    /__sim06/state         the parts this service can save
     PUT    /__sim06/expectations  add an expectation (see expectations.py)
     GET    /__sim06/expectations  list them with their hit counts
@@ -55,6 +57,7 @@ class StateRequest(BaseModel):
 
     parts: list[str] | None = Field(default=None, max_length=64)
     to: str = Field(default="snapshot", pattern="^(snapshot|startup)$")
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
 
 
 async def _json(send: Send, status: int, body: Any, media: str = "application/json") -> None:
@@ -267,8 +270,23 @@ class TestingMiddleware:
         request = StateRequest.model_validate_json(raw or b"{}")
         if path == "/__sim06/snapshot":
             tokens = parts.capture(request.parts)
+            if request.name is not None:
+                parts.named[request.name] = tokens
+                await _json(send, 200, {"service": service, "saved": sorted(tokens),
+                                        "name": request.name})  # fmt: skip
+                return
             parts.saved = {**(parts.saved or {}), **tokens}
             await _json(send, 200, {"service": service, "saved": sorted(tokens)})
+            return
+        if request.name is not None:
+            named = parts.named.get(request.name)
+            if named is None:
+                await _problem(send, "SNAPSHOT_NOT_FOUND",
+                               f"No snapshot named {request.name!r} was saved.", path)  # fmt: skip
+                return
+            restored = parts.restore(named, request.parts)
+            await _json(send, 200, {"service": service, "restored": restored,
+                                    "to": request.name})  # fmt: skip
             return
         point = parts.saved if request.to == "snapshot" and parts.saved else parts.startup
         restored = parts.restore(point or {}, request.parts)

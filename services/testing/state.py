@@ -45,6 +45,7 @@ class StateParts:
         self.parts: dict[str, Part] = {}
         self.startup: dict[str, Any] | None = None
         self.saved: dict[str, Any] | None = None
+        self.named: dict[str, dict[str, Any]] = {}  # named restore points (scenarios)
         self._lock = threading.Lock()
 
     def add(self, part: Part) -> None:
@@ -191,6 +192,17 @@ def _journal_part(journal: Any) -> Part:
     return Part("journal", snapshot, restore)
 
 
+def _events_part(store: Any) -> Part:
+    # The registry's civil-status events: the overlay over the immutable seeded population.
+    # Its startup point is "no event" (the seeded population), whatever the file held.
+    return Part(
+        "registry.events",
+        snapshot=store.dump_events,
+        restore=store.load_events,
+        initial=lambda: None,
+    )
+
+
 def discover_parts(state: State) -> StateParts:
     """Register the parts of whatever sim06 service objects ``app.state`` holds."""
     parts = parts_of(state)
@@ -206,6 +218,9 @@ def discover_parts(state: State) -> StateParts:
         if hasattr(store, "_data") and hasattr(store, "_expiry"):
             registry = getattr(provider, "registry", None)
             parts.add(_memory_store_part(store, getattr(registry, "_dynamic", None)))
+    events = getattr(state, "event_store", None)
+    if events is not None and "registry.events" not in parts.parts:
+        parts.add(_events_part(events))
     faults = getattr(state, "faults", None)
     if faults is not None and "faults" not in parts.parts:
         parts.add(_faults_part(faults))
