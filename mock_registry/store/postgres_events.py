@@ -48,14 +48,15 @@ CMND_SQL = (
     b"  AND NOT EXISTS (SELECT 1 FROM overlay o WHERE o.pin = c.pin)"
     b") AS m ORDER BY pin LIMIT 1"
 )
-# Every record in PIN order: a merge of the overlay and the unshadowed base, both read in PIN
-# order (no sort of the whole population).
+# Every record in PIN order. Each branch is ordered on its own so that the planner merges them
+# (Merge Append over the PIN indexes, a Merge Anti Join for the shadowed rows) and streams:
+# without it, it sorts the whole population.
 RECORDS_SQL = (
     b"SELECT record FROM ("
-    b" SELECT pin, record FROM overlay"
+    b" (SELECT pin, record FROM overlay ORDER BY pin)"
     b" UNION ALL"
-    b" SELECT c.pin, c.record FROM citizens c"
-    b"  WHERE NOT EXISTS (SELECT 1 FROM overlay o WHERE o.pin = c.pin)"
+    b" (SELECT c.pin, c.record FROM citizens c"
+    b"  WHERE NOT EXISTS (SELECT 1 FROM overlay o WHERE o.pin = c.pin) ORDER BY c.pin)"
     b") AS m ORDER BY pin"
 )
 COUNT_SQL = (

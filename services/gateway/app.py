@@ -49,6 +49,7 @@ from services.gateway.registry_client import (
 from services.gateway.signing import ResponseSigner
 from services.gateway.state import gateway_state, open_audit_log
 from services.registry.app import PROBLEM_RESPONSES
+from services.registry.credentials import write_token
 from services.registry.service import RegistryService
 from services.testing import install_testing_tools
 
@@ -84,7 +85,9 @@ def check_safe(settings: Settings) -> None:
 def _registry(settings: Settings, store: CitizenStore | None) -> RegistryClient:
     if settings.gateway_registry_url:
         return HttpRegistryClient(
-            settings.gateway_registry_url, timeout=settings.gateway_registry_timeout
+            settings.gateway_registry_url,
+            timeout=settings.gateway_registry_timeout,
+            write_token=write_token(settings),
         )
     db: CitizenStore = store if store is not None else SQLiteCitizenStore(settings.database)
     return InProcessRegistryClient(RegistryService(settings, db))

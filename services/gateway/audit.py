@@ -100,6 +100,8 @@ class AuditEntry:
     pins: list[str] = field(default_factory=list)
     fields: list[str] = field(default_factory=list)
     hidden_until: str | None = None
+    # Civil-status writes: SHA-256 of each record before and after ({pin, before, after}).
+    digests: list[dict[str, str | None]] | None = None
 
 
 def record_hash(row: dict[str, Any]) -> str:

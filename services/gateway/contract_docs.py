@@ -21,8 +21,9 @@ from services.common.problems import ProblemError, catalogue, openapi_responses
 from services.common.security_docs import DocumentedScheme
 from services.gateway import soap
 from services.gateway.exchange import HEADERS
-from services.gateway.policy import ACCESS_LOG_SCOPE, OPERATIONS, known_fields
-from services.registry import schemas
+from services.gateway.policy import ACCESS_LOG_SCOPE, OPERATIONS, WRITE_OPERATIONS, known_fields
+from services.registry import event_examples, event_routes, event_schemas, schemas
+from services.registry.events import REQUESTS as EVENT_REQUESTS
 
 __all__ = [
     "BEARER",
@@ -105,6 +106,8 @@ GRANTED: dict[str, type[BaseModel]] = {
     "verify-batch": GrantedBatchResult,
     "household": _granted(schemas.Household),
     "residence-confirmation": _granted(schemas.ResidenceConfirmation),
+    **dict.fromkeys(WRITE_OPERATIONS, event_schemas.EventResult),
+    "changes": event_schemas.FeedPage,
 }
 
 _ID = "^[A-Za-z0-9._:/-]{1,128}$"  # exchange._ID: what the gateway accepts
@@ -196,6 +199,43 @@ REQUEST_BODIES: dict[str, dict[str, Any]] = {
     )
 }
 
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` references replaced by the definitions themselves (an
+    embedded schema's ``#/$defs/...`` would resolve against the contract's root)."""
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    inlined: dict[str, Any] = walk(schema)
+    return inlined
+
+
+REQUEST_BODIES.update(
+    {
+        operation: {
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": _inline(EVENT_REQUESTS[kind].model_json_schema()),
+                        "examples": event_examples.openapi_examples(kind),
+                    }
+                },
+            }
+        }
+        for operation, kind in WRITE_OPERATIONS.items()
+    }
+)
+
 # The codes each operation may answer: the registry's (passed through) and the gateway's.
 _REGISTRY_CODES = {
     "lookup": ("INVALID_PIN", "CITIZEN_NOT_FOUND"),
@@ -203,6 +243,11 @@ _REGISTRY_CODES = {
     "verify-batch": ("BATCH_TOO_LARGE",),
     "household": ("INVALID_PIN", "CITIZEN_NOT_FOUND", "NO_HOUSEHOLD"),
     "residence-confirmation": ("INVALID_PIN", "CITIZEN_NOT_FOUND", "CITIZEN_NOT_ALIVE"),
+    **{
+        operation: ("IDEMPOTENCY_KEY_REUSED", *event_routes.EVENT_CODES[kind])
+        for operation, kind in WRITE_OPERATIONS.items()
+    },
+    "changes": ("FEED_INVALID_CURSOR",),
 }
 # What Gateway.authorize refuses, and the limits of the exchange: in both profiles.
 _POLICY_REFUSALS = (
@@ -257,6 +302,14 @@ def exchange_responses(
     }
     if links:
         ok["links"] = links
+    if operation in WRITE_OPERATIONS:
+        replayed = {
+            **ok,
+            "description": "A retry with the same X-MaYeuCau: the first answer, with "
+            "Idempotent-Replayed: true.",
+        }
+        return {201: {**ok, "description": "The event is registered (signed answer)."},
+                200: replayed, **out}  # fmt: skip
     return {200: ok, **out}
 
 

@@ -6,7 +6,8 @@ The checks run in this order, each with its stable code (contracts/errors.yaml):
     exchange headers        400 GATEWAY_MISSING_HEADER
     X-Road-Client = token   403 GATEWAY_CLIENT_MISMATCH
     quota                   429 GATEWAY_QUOTA_EXCEEDED (+ Retry-After)
-    MaYeuCau unused         409 GATEWAY_REQUEST_REPLAYED
+    MaYeuCau unused         409 GATEWAY_REQUEST_REPLAYED (reads; a write's MaYeuCau is its
+                            idempotency key: a retry answers the first result)
     procedure licensed      403 004
     officer permitted       403 005
     purpose + operation     403 GATEWAY_PURPOSE_NOT_ALLOWED
@@ -29,7 +30,7 @@ from services.common.problems import ProblemError
 from services.gateway.agencies import Agency, AgencyDirectory
 from services.gateway.audit import AuditEntry, AuditLog
 from services.gateway.oauth import AccessToken, TokenError, TokenService
-from services.gateway.policy import OPERATIONS, Grant
+from services.gateway.policy import OPERATIONS, WRITE_OPERATIONS, Grant
 from services.gateway.quota import QuotaTracker
 from services.gateway.registry_client import RegistryClient
 from services.gateway.replay import ReplayCache
@@ -159,7 +160,9 @@ class Gateway:
                 f"retry in {wait} s.",
                 headers={"Retry-After": str(wait)},
             )
-        if not self.request_ids.first_use(f"{agency.code}|{ctx.request_id}", self.request_id_ttl):
+        if operation not in WRITE_OPERATIONS and not self.request_ids.first_use(
+            f"{agency.code}|{ctx.request_id}", self.request_id_ttl
+        ):
             raise ProblemError(
                 "GATEWAY_REQUEST_REPLAYED", f"MaYeuCau {ctx.request_id} was already used."
             )
@@ -230,6 +233,7 @@ class Gateway:
         fields: list[str],
         request_hash: str,
         response_hash: str,
+        digests: list[dict[str, str | None]] | None = None,
     ) -> Awaitable[None]:
         """Queue the audit record of this exchange; await the result (the commit when durable).
 
@@ -259,5 +263,6 @@ class Gateway:
                     if hidden and status < 400
                     else None
                 ),
+                digests=digests,
             )
         )

@@ -11,8 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.registry import schemas
+from services.registry import event_schemas, schemas
 
+# Civil-status events through the gateway: operation -> the registry's route (/v1/<kind>).
+WRITE_OPERATIONS: dict[str, str] = {
+    "register-birth": "births",
+    "register-death": "deaths",
+    "register-residence": "residence-changes",
+    "register-marriage": "marriages",
+    "register-divorce": "divorces",
+    "register-correction": "corrections",
+}
 # operation -> OAuth scope that allows it
 OPERATIONS: dict[str, str] = {
     "lookup": "registry:lookup",
@@ -20,6 +29,8 @@ OPERATIONS: dict[str, str] = {
     "verify-batch": "registry:verify",
     "household": "registry:household",
     "residence-confirmation": "registry:residence",
+    **dict.fromkeys(WRITE_OPERATIONS, "registry:write"),
+    "changes": "registry:changes",
 }
 ACCESS_LOG_SCOPE = "citizen:access-log"
 
@@ -29,6 +40,9 @@ _MODELS: dict[str, type[schemas.Out]] = {
     "verify-batch": schemas.VerifyResult,
     "household": schemas.Household,
     "residence-confirmation": schemas.ResidenceConfirmation,
+    **dict.fromkeys(WRITE_OPERATIONS, event_schemas.EventResult),
+    # The feed's grant names the record fields an item's changes may show.
+    "changes": schemas.CitizenRecord,
 }
 
 
@@ -58,8 +72,25 @@ class Grant:
                     {**item, "result": self._keep(item["result"])} for item in data["results"]
                 ],
             }
+        if self.operation == "changes":
+            return {**data, "items": [self.filter_change(item) for item in data["items"]]}
         kept: dict[str, Any] = self._keep(data)
         return kept
+
+    def filter_change(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A feed item whose ``changes`` (and each related record's) keep the granted fields.
+
+        The item's envelope (cursor, type, pin, time, event id, agency) always stays: a consumer
+        must be able to follow the feed even when no granted field changed."""
+        if self.fields is None:
+            return item
+        return {
+            **item,
+            "changes": self._keep(item["changes"]),
+            "related": [
+                {"pin": r["pin"], "changes": self._keep(r["changes"])} for r in item["related"]
+            ],
+        }
 
     def _keep(self, data: dict[str, Any] | None) -> Any:
         if data is None or self.fields is None:
@@ -74,6 +105,13 @@ class Grant:
                 if item.get("result"):
                     names.update(item["result"])
             return sorted(names)
+        if self.operation == "changes":
+            changed: set[str] = set()
+            for item in data.get("items", ()):
+                changed.update(item["changes"])
+                for related in item["related"]:
+                    changed.update(related["changes"])
+            return sorted(changed)
         return sorted(data)
 
 

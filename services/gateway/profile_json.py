@@ -23,9 +23,10 @@ from services.common.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_b
 from services.gateway import contract_docs
 from services.gateway.exchange import Context, Gateway, context_from_headers
 from services.gateway.oauth import TokenError
-from services.gateway.policy import OPERATIONS, known_fields
+from services.gateway.policy import OPERATIONS, WRITE_OPERATIONS, known_fields
 from services.gateway.signing import ResponseSigner, request_hash
 from services.registry import schemas
+from services.registry.event_routes import SUMMARIES
 
 ALL_LOOKUP_FIELDS = sorted(known_fields("lookup"))
 _ID_OK = re.compile(r"[A-Za-z0-9._:/-]+").fullmatch  # request ids echoed back as they came
@@ -59,6 +60,19 @@ def _pins_of(operation: str, body: dict[str, Any]) -> list[str]:
         for i in items[:10_000]
         if isinstance(i, dict) and isinstance(i.get("pin"), str)
     ]
+
+
+def _limit(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
+        raise ProblemError(
+            "FEED_INVALID_CURSOR",
+            "limit is a whole number of items",
+            errors=[{"parameter": "limit", "in": "query", "rule": "feed_position",
+                     "reason": "limit is a whole number of items"}],
+        )  # fmt: skip
+    return int(raw)
 
 
 def _json_body(headers: Mapping[str, str], raw: bytes) -> dict[str, Any]:
@@ -106,6 +120,16 @@ class Incoming:
     body: bytes = b""
     fields: str | None = None
 
+    @property
+    def query_params(self) -> dict[str, str]:
+        """The query string's parameters (the first value of each)."""
+        from urllib.parse import parse_qsl
+
+        found: dict[str, str] = {}
+        for key, value in parse_qsl(self.query, keep_blank_values=True):
+            found.setdefault(key, value)
+        return found
+
     @classmethod
     async def of(cls, request: Request) -> Incoming:
         """The exchange inputs of a Starlette request (reads the body of a POST)."""
@@ -150,6 +174,7 @@ class JsonProfile:
         pins = [pin[:32]] if pin is not None else []
         headers: dict[str, str] = {}
         fields: list[str] = []
+        digests: list[dict[str, str | None]] = []
         forwarded = False
         try:
             token, agency = gw.authenticate(request.headers.get("authorization"))
@@ -160,7 +185,39 @@ class JsonProfile:
             requested = _requested_fields(request.fields) if operation == "lookup" else None
             grant = gw.authorize(ctx, token, agency, operation, requested)
             forwarded = True
-            if operation == "lookup" and grant.fields is None and requested is None:
+            if operation in WRITE_OPERATIONS:
+                assert body is not None
+                written = await gw.registry.register(
+                    WRITE_OPERATIONS[operation],
+                    body,
+                    f"{agency.code}|{ctx.request_id}",
+                    agency.code,
+                    ctx.officer,
+                )
+                answer = orjson.loads(written.body)
+                digests = answer.get("records") or []
+                pins = [str(d["pin"]) for d in digests] or pins
+                data = grant.filter(answer)
+                fields = grant.returned(data)
+                payload = written.body if grant.fields is None else orjson.dumps(data)
+                if written.replayed:
+                    headers["Idempotent-Replayed"] = "true"
+                status = 200 if written.replayed else 201
+                media = "application/json"
+                outcome = "replayed" if written.replayed else "ok"
+            elif operation == "changes":
+                query = request.query_params
+                page = await gw.registry.changes(
+                    query.get("after"), query.get("since"), _limit(query.get("limit"))
+                )
+                data = orjson.loads(page)
+                pins = list(dict.fromkeys(item["pin"] for item in data["items"]))
+                if grant.fields is not None:
+                    data = grant.filter(data)
+                    page = orjson.dumps(data)
+                fields = grant.returned(data)
+                payload = page
+            elif operation == "lookup" and grant.fields is None and requested is None:
                 # Nothing to filter: forward the registry's bytes (the hot path of the benchmark).
                 assert pin is not None
                 payload = await gw.registry.record_bytes(pin)
@@ -171,7 +228,8 @@ class JsonProfile:
                     data = {k: v for k, v in data.items() if k in requested}
                 fields = grant.returned(data)
                 payload = orjson.dumps(data)
-            status, outcome, media = 200, "ok", "application/json"
+            if operation not in WRITE_OPERATIONS:
+                status, outcome, media = 200, "ok", "application/json"
         except TokenError as exc:
             status, outcome, media = 401, "GATEWAY_UNAUTHENTICATED", PROBLEM_MEDIA_TYPE
             payload = orjson.dumps(
@@ -200,6 +258,7 @@ class JsonProfile:
             fields=fields,
             request_hash=rq_hash,
             response_hash=hashlib.sha256(payload).hexdigest(),
+            digests=digests or None,
         )
         headers["X-Request-Hash"] = rq_hash
         headers["X-JWS-Signature"] = await signature
@@ -228,6 +287,10 @@ def install(app: FastAPI, gateway: Gateway, signer: ResponseSigner) -> JsonProfi
         ("GET", "/v1/registry/citizens/{pin:pin}/residence-confirmation",
          "residence-confirmation",
          "Residence confirmation (CT07) data", True),
+        *(("POST", f"/v1/registry/{kind}", operation, SUMMARIES[kind], False)
+          for operation, kind in WRITE_OPERATIONS.items()),
+        ("GET", "/v1/registry/changes", "changes",
+         "The change feed, each item's changes cut to the fields the purpose grants", False),
     ]  # fmt: skip
     for method, path, operation, summary, has_pin in routes:
         extra = dict(PIN_OPENAPI_EXTRA if has_pin else OPENAPI_EXTRA)
@@ -238,6 +301,7 @@ def install(app: FastAPI, gateway: Gateway, signer: ResponseSigner) -> JsonProfi
             path,
             _endpoint(profile, operation, has_pin),
             methods=[method],
+            status_code=201 if operation in WRITE_OPERATIONS else 200,
             name=operation,
             tags=["registry"],
             summary=summary,

@@ -18,7 +18,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -55,7 +56,13 @@ EVENT_CODES: dict[str, tuple[str, ...]] = {
                     "EVENT_DATE_IN_FUTURE", "CORRECTION_NO_CHANGE", "PIN_SERIALS_EXHAUSTED"),
 }  # fmt: skip
 WRITE_CODES = ("REGISTRY_WRITE_UNAUTHORIZED", "IDEMPOTENCY_KEY_REQUIRED", "IDEMPOTENCY_KEY_REUSED")
-WRITE_SECURITY: list[dict[str, list[str]]] = [{"registryWriteToken": []}]
+WRITE_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="registryWriteToken",
+    description="The registry's write credential (DATA_DIR/keys/registry-write.token), held by "
+    "the gateway.",
+)
+_WRITE_CREDENTIALS = Security(WRITE_BEARER)
 
 
 def install_event_routes(app: FastAPI, events: EventService, token: str, errors: Any) -> None:
@@ -64,9 +71,12 @@ def install_event_routes(app: FastAPI, events: EventService, token: str, errors:
     ``errors(*codes)`` is the registry's OpenAPI problem declaration; ``token`` the write
     credential."""
 
-    async def require_write(authorization: str | None = Header(default=None)) -> None:
+    async def require_write(
+        credentials: HTTPAuthorizationCredentials | None = _WRITE_CREDENTIALS,
+    ) -> None:
         # A dependency runs before the body is validated: no write token, no other answer.
-        if not authorized(authorization, token):
+        given = f"Bearer {credentials.credentials}" if credentials is not None else None
+        if not authorized(given, token):
             raise ProblemError(
                 "REGISTRY_WRITE_UNAUTHORIZED",
                 "Civil-status events are written through the gateway, which holds the registry's "
@@ -93,7 +103,6 @@ def install_event_routes(app: FastAPI, events: EventService, token: str, errors:
                 },
                 **errors(*WRITE_CODES, *EVENT_CODES[kind]),
             },
-            openapi_extra={"security": WRITE_SECURITY},
         )
 
     @app.get(

@@ -17,7 +17,7 @@ from mock_registry.citizen import record_of, row_of
 from mock_registry.store import SQLiteCitizenStore
 from services.common.openapi_docs import ServiceExamples, problem_of, validation_problem
 from services.common.settings import DEFAULT_AS_OF, Settings
-from services.registry import schemas
+from services.registry import event_examples, schemas
 from services.registry.service import RegistryService
 
 __all__ = ["ADULT", "VERIFY_REQUESTS", "examples", "persona_service", "verify_batch_request"]
@@ -79,12 +79,16 @@ def examples() -> ServiceExamples:
     unknown = VERIFY_REQUESTS["not-found"]["pin"]
     empty = RegistryService(Settings.model_construct(), SQLiteCitizenStore(":memory:"))
     batch = verify_batch_request()
+    answers, feed = event_examples.answers()
     return ServiceExamples(
         requests={
             "citizens-verify": {JSON: VERIFY_REQUESTS},
             "citizens-verify-batch": {JSON: {"mixed": batch}},
+            **{f"events-{kind}": {JSON: named} for kind, named in event_examples.REQUESTS.items()},
         },
         responses={
+            **{f"events-{kind}": {"201": {JSON: named}} for kind, named in answers.items()},
+            "events-changes": {"200": {JSON: {"first-two-events": feed}}},
             "citizens-get": {
                 "200": {
                     JSON: {
