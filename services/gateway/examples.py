@@ -74,7 +74,11 @@ NEW_AGENCY: dict[str, Any] = {
 
 
 def _agencies() -> dict[str, AgencySpec]:
-    return {spec.kind: spec for spec in load_agencies(None)}
+    """The first demo agency of each kind (the commune is ubnd-ba-dinh)."""
+    found: dict[str, AgencySpec] = {}
+    for spec in load_agencies(None):
+        found.setdefault(spec.kind, spec)
+    return found
 
 
 def access_token(spec: AgencySpec, scope: str) -> str:
@@ -203,7 +207,7 @@ def _source(operation: str, code: str) -> dict[str, str]:
 def _problems(commune: AgencySpec) -> dict[str, ProblemError]:
     """The gateway's refusals, worded as exchange.py words them, for the demo commune."""
     code = commune.code
-    ct07, birth = (p.code for p in commune.procedures)
+    ct07, birth = (p.code for p in commune.procedures[:2])
     missing = [{"parameter": "x-madvc", "in": "header", "rule": "required",
                 "reason": "x-madvc is required"}]  # fmt: skip
     quota = commune.quota_per_minute

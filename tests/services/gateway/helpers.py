@@ -111,3 +111,32 @@ async def register(client: httpx.AsyncClient, document: dict[str, Any]) -> dict[
         "officer": "O1",
         "purpose": "p",
     }
+
+# Civil-status writers and feed readers (examples/agencies.yaml, DEMO-ONLY secrets).
+BIRTH_OFFICE = {**COMMUNE, "procedure": "2.000815.000.00.00.H26",
+                "purpose": "birth-registration"}  # fmt: skip
+DEATH_OFFICE = {**COMMUNE, "procedure": "SIM06.HT.KHAITU.H26", "purpose": "death-registration"}
+WARD_POLICE = {
+    "client_id": "ca-phuong-ba-dinh",
+    "secret": "demo-only-ward-police-secret-0007",
+    "code": "000.32.21.H26",
+    "procedure": "SIM06.CT.CUTRU.H26",
+    "officer": "CB.H26.0301",
+    "purpose": "residence-registration",
+}
+SOCIAL_SECURITY = {
+    "client_id": "bhxh-cap-the",
+    "secret": "demo-only-social-security-secret-0008",
+    "code": "000.00.15.G13",
+    "procedure": "SIM06.BHXH.BHYT6",
+    "officer": "BHXH.HN.SYSTEM",
+    "purpose": "health-insurance-under-6",
+}
+FUNERAL_OFFICE = {
+    "client_id": "mai-tang-ba-dinh",
+    "secret": "demo-only-funeral-allowance-secret-0009",
+    "code": "000.21.02.H26",
+    "procedure": "SIM06.XH.MAITANG",
+    "officer": "CB.H26.0401",
+    "purpose": "funeral-allowance",
+}
