@@ -112,6 +112,7 @@ async def register(client: httpx.AsyncClient, document: dict[str, Any]) -> dict[
         "purpose": "p",
     }
 
+
 # Civil-status writers and feed readers (examples/agencies.yaml, DEMO-ONLY secrets).
 BIRTH_OFFICE = {**COMMUNE, "procedure": "2.000815.000.00.00.H26",
                 "purpose": "birth-registration"}  # fmt: skip

@@ -100,4 +100,3 @@ async def test_the_write_routes_carry_valid_examples(client: httpx.AsyncClient) 
         op = doc["paths"][f"/v1/registry/{kind}"]["post"]
         assert op["requestBody"]["content"]["application/json"]["examples"]
         assert "201" in op["responses"]
-
