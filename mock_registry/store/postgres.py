@@ -330,6 +330,8 @@ class PostgresCitizenStore:
 
     def feed_head(self) -> int:
         """The newest cursor (0 when no event was committed)."""
+        if not self._overlay:
+            return 0
         with self._pool.connection() as conn:
             row = conn.execute(b"SELECT max(seq) FROM changes").fetchone()
         return 0 if row is None or row[0] is None else int(row[0])

@@ -214,6 +214,8 @@ class SQLiteCitizenStore:
 
     def feed_head(self) -> int:
         """The newest cursor (0 when no event was committed)."""
+        if not self._overlay:
+            return 0
         row = self._db.execute("SELECT max(seq) FROM changes").fetchone()
         return 0 if row is None or row[0] is None else int(row[0])
 

@@ -4,6 +4,11 @@
 when, which agency and officer, which procedure, purpose and legal basis, which fields. Records
 of covert purposes (``hide_from_citizen_days``) appear only once that period has passed.
 
+Civil-status writes are listed too (a birth, for instance, appears in the log of the child and
+of each parent whose record it changed), and every entry says plainly what happened, in
+Vietnamese and English: ``action_vi`` / ``action`` ("Đăng ký khai sinh do ... thực hiện" /
+"birth registered by ..."). The digests the audit record keeps of a write are not shown.
+
 Authentication: the admin token; a gateway access token with the scope
 ``citizen:access-log`` (an agency such as a citizen portal); or the citizen's own access token
 from the identity service (scope ``access_log``, only their own PIN). The identity token is
@@ -16,9 +21,11 @@ expiry; its ``SoDinhDanh`` claim is the PIN (``services/identity/citizen_token.p
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from mock_registry.ids import is_valid_pin
@@ -48,6 +55,81 @@ ACCESS_LOG_PROBLEMS[401]["headers"] = {
     "WWW-Authenticate": {"required": True, "schema": {"type": "string"},
                          "description": "Bearer challenge: error and error_description."}
 }  # fmt: skip
+
+
+# What an exchange did, by operation: (Vietnamese, English) of the entry's label.
+ACTIONS: dict[str, tuple[str, str]] = {
+    "lookup": ("Tra cứu thông tin công dân", "record looked up"),
+    "verify": ("Xác thực thông tin công dân", "identity data verified"),
+    "verify-batch": ("Xác thực thông tin công dân (theo lô)", "identity data verified in a batch"),
+    "household": ("Tra cứu thông tin hộ gia đình", "household looked up"),
+    "residence-confirmation": (
+        "Tra cứu thông tin xác nhận cư trú (CT07)",
+        "residence confirmation (CT07) looked up",
+    ),
+    "register-birth": ("Đăng ký khai sinh", "birth registered"),
+    "register-death": ("Đăng ký khai tử", "death registered"),
+    "register-residence": ("Đăng ký cư trú", "residence registered"),
+    "register-marriage": ("Đăng ký kết hôn", "marriage registered"),
+    "register-divorce": ("Ghi chú ly hôn", "divorce recorded"),
+    "register-correction": ("Cải chính hộ tịch", "civil-status correction"),
+    "changes": ("Đọc danh sách thay đổi", "change feed read"),
+}
+_OTHER = ("Truy cập thông tin công dân", "data accessed")  # an operation without a label
+
+
+def action_labels(
+    operation: str, agency: str, name: str | None, name_vi: str | None
+) -> tuple[str, str]:
+    """``(action, action_vi)`` of an access-log entry: what ``agency`` did, in plain words."""
+    vi, en = ACTIONS.get(operation, _OTHER)
+    who = f"{name} ({agency})" if name else agency
+    who_vi = f"{name_vi or name} ({agency})" if name_vi or name else agency
+    return f"{en} by {who}", f"{vi} do {who_vi} thực hiện"
+
+
+class AccessEntry(BaseModel):
+    """One exchange that read or changed the citizen's data (documentation only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int = Field(description="The audit record's sequence number.")
+    ts: str = Field(description="When, RFC 3339 UTC.")
+    agency: str = Field(description="The agency code.")
+    officer: str = Field(description="The officer (MaCanBo).")
+    procedure: str = Field(description="The administrative procedure (MaDVC).")
+    purpose: str
+    legal_basis: str
+    operation: str = Field(
+        description="The gateway operation: lookup, verify, verify-batch, household, "
+        "residence-confirmation, register-birth, register-death, register-residence, "
+        "register-marriage, register-divorce, register-correction, changes."
+    )
+    fields: list[str] = Field(description="The fields the agency received.")
+    request_id: str = Field(description="The request id (MaYeuCau).")
+    agency_name: str | None = Field(description="Null if the agency is no longer registered.")
+    agency_name_vi: str | None
+    action: str = Field(
+        description="What happened, in English: 'birth registered by <agency name> (<code>)', "
+        "'record looked up by ...'.",
+        examples=["birth registered by People's Committee of Ba Dinh ward, Ha Noi (000.21.01.H26)"],
+    )
+    action_vi: str = Field(
+        description="What happened, in Vietnamese.",
+        examples=[
+            "Đăng ký khai sinh do UBND phường Ba Đình, thành phố Hà Nội (000.21.01.H26) thực hiện"
+        ],
+    )
+
+
+class AccessLog(BaseModel):
+    """Who read or changed the citizen's data, oldest first (documentation only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pin: str
+    count: int = Field(ge=0)
+    accesses: list[AccessEntry]
 
 
 def _instant(value: str | None, name: str) -> str | None:
@@ -126,6 +208,7 @@ def install(app: FastAPI, gateway: Gateway, settings: Settings) -> None:
         tags=["citizens"],
         name="access-log",
         summary="Who accessed this citizen's data, when and for what purpose",
+        response_model=AccessLog,
         responses=ACCESS_LOG_PROBLEMS,
         **security(ACCESS_LOG_SCOPE),
     )
@@ -152,8 +235,14 @@ def install(app: FastAPI, gateway: Gateway, settings: Settings) -> None:
             limit=limit,
         )
         for row in rows:
-            known = gateway.agencies.by_code(row["agency"])
-            row["agency_name"] = known.spec.name if known else None
-            row["agency_name_vi"] = known.spec.name_vi if known else None
+            _label(gateway, row)
         body = {"pin": pin, "count": len(rows), "accesses": rows}
         return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _label(gateway: Gateway, row: dict[str, Any]) -> None:
+    """Add the agency's names and the entry's plain-words labels to an access-log row."""
+    known = gateway.agencies.by_code(row["agency"])
+    name = row["agency_name"] = known.spec.name if known else None
+    name_vi = row["agency_name_vi"] = known.spec.name_vi if known else None
+    row["action"], row["action_vi"] = action_labels(row["operation"], row["agency"], name, name_vi)

@@ -3,6 +3,9 @@
 Each record carries ``prev_hash`` (the previous record's ``hash``; 64 zeros for the first) and
 ``hash`` = SHA-256 over ``prev_hash`` and the canonical JSON of the record with its sequence
 number, so editing, deleting, reordering or inserting a record breaks the chain at that index.
+A civil-status write also carries ``digests`` (SHA-256 of each record it changed, before and
+after), hashed with the record when present: the column was added later (a migration on open),
+and a record without digests hashes exactly as records always did.
 A one-row ``audit_head`` (last seq and hash, written in the same transaction) also exposes
 deleting records from the end. :func:`verify_chain` checks a file and says where it breaks.
 
@@ -60,7 +63,8 @@ CREATE TABLE IF NOT EXISTS audit (
     response_hash TEXT NOT NULL,
     hidden_until TEXT,
     prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
+    hash TEXT NOT NULL,
+    digests TEXT
 );
 CREATE TABLE IF NOT EXISTS audit_subject (
     pin TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (pin, seq)
@@ -74,9 +78,14 @@ _COLUMNS = (
     "operation", "pins", "fields", "status", "outcome", "latency_ms", "request_hash",
     "response_hash", "hidden_until", "prev_hash",
 )  # fmt: skip
+# Hashed only when not null (records written before the column existed have none): a JSON text
+# list of {"pin", "before", "after"}, SHA-256 hex of each record the write changed (before is
+# null for a new PIN).
+DIGESTS = "digests"
+# The stored columns in the order of a :func:`chain` row.
+ROW_COLUMNS = (*_COLUMNS, "hash", DIGESTS)
 _INSERT = (
-    f"INSERT INTO audit ({', '.join(_COLUMNS)}, hash) "
-    f"VALUES ({', '.join('?' * (len(_COLUMNS) + 1))})"
+    f"INSERT INTO audit ({', '.join(ROW_COLUMNS)}) VALUES ({', '.join('?' * len(ROW_COLUMNS))})"
 )
 
 
@@ -105,8 +114,13 @@ class AuditEntry:
 
 
 def record_hash(row: dict[str, Any]) -> str:
-    """The chain hash of a stored row (every column but ``hash``)."""
-    canonical = orjson.dumps({k: row[k] for k in _COLUMNS}, option=orjson.OPT_SORT_KEYS)
+    """The chain hash of a stored row (every column but ``hash``; ``digests`` only if not null,
+    so a row read from a file or table without that column hashes as before)."""
+    record = {k: row[k] for k in _COLUMNS}
+    digests = row.get(DIGESTS)
+    if digests is not None:
+        record[DIGESTS] = digests
+    canonical = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(row["prev_hash"].encode("ascii") + b"\n" + canonical).hexdigest()
 
 
@@ -116,13 +130,14 @@ _SORTED = tuple(sorted(_COLUMNS))  # the canonical key order of record_hash (OPT
 def chain(
     batch: list[AuditEntry], seq: int, prev: str, *, with_subjects: bool = True
 ) -> tuple[list[tuple[Any, ...]], list[tuple[str, int]], int, str]:
-    """The rows (``_COLUMNS`` + hash) and ``(pin, seq)`` subjects of ``batch`` appended after
+    """The rows (``ROW_COLUMNS``) and ``(pin, seq)`` subjects of ``batch`` appended after
     record ``seq`` whose hash is ``prev``, and the new head ``(seq, hash)``. No subjects unless
     ``with_subjects`` (the SQLite log indexes them later: :mod:`.audit_index`).
 
     Each hash is :func:`record_hash` of the row; the canonical JSON is built with its keys
     already in sorted order (what ``OPT_SORT_KEYS`` yields, byte for byte) since this runs once
-    per exchange on the event loop.
+    per exchange on the event loop. A record with digests (a civil-status write, rare) is
+    sorted by orjson instead, its ``digests`` key added.
     """
     rows: list[tuple[Any, ...]] = []
     subjects: list[tuple[str, int]] = []
@@ -131,35 +146,40 @@ def chain(
         seq += 1
         pins = dumps(entry.pins).decode()
         fields = dumps(entry.fields).decode()
-        canonical = dumps(
-            {
-                "agency": entry.agency,
-                "fields": fields,
-                "hidden_until": entry.hidden_until,
-                "latency_ms": entry.latency_ms,
-                "legal_basis": entry.legal_basis,
-                "officer": entry.officer,
-                "operation": entry.operation,
-                "outcome": entry.outcome,
-                "pins": pins,
-                "prev_hash": prev,
-                "procedure": entry.procedure,
-                "purpose": entry.purpose,
-                "request_hash": entry.request_hash,
-                "request_id": entry.request_id,
-                "response_hash": entry.response_hash,
-                "seq": seq,
-                "status": entry.status,
-                "ts": entry.ts,
-            }
-        )
+        record = {
+            "agency": entry.agency,
+            "fields": fields,
+            "hidden_until": entry.hidden_until,
+            "latency_ms": entry.latency_ms,
+            "legal_basis": entry.legal_basis,
+            "officer": entry.officer,
+            "operation": entry.operation,
+            "outcome": entry.outcome,
+            "pins": pins,
+            "prev_hash": prev,
+            "procedure": entry.procedure,
+            "purpose": entry.purpose,
+            "request_hash": entry.request_hash,
+            "request_id": entry.request_id,
+            "response_hash": entry.response_hash,
+            "seq": seq,
+            "status": entry.status,
+            "ts": entry.ts,
+        }
+        if entry.digests is None:
+            digests = None
+            canonical = dumps(record)
+        else:
+            digests = dumps(entry.digests).decode()
+            record[DIGESTS] = digests
+            canonical = dumps(record, option=orjson.OPT_SORT_KEYS)
         digest = sha256(prev.encode("ascii") + b"\n" + canonical).hexdigest()
         rows.append(
             (
                 seq, entry.ts, entry.agency, entry.officer, entry.procedure, entry.purpose,
                 entry.legal_basis, entry.request_id, entry.operation, pins, fields, entry.status,
                 entry.outcome, entry.latency_ms, entry.request_hash, entry.response_hash,
-                entry.hidden_until, prev, digest,
+                entry.hidden_until, prev, digest, digests,
             )
         )  # fmt: skip
         prev = digest
@@ -216,8 +236,21 @@ def _connect(path: Path, *, durable: bool) -> sqlite3.Connection:
     conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.executescript(_SCHEMA)
+    _add_digests(conn)
     ensure_mark(conn)
     return conn
+
+
+def _add_digests(conn: sqlite3.Connection) -> None:
+    """Migrate a file written before the ``digests`` column existed (its records keep their
+    hashes: a null digest is left out of the canonical JSON)."""
+    if any(row[1] == DIGESTS for row in conn.execute("PRAGMA table_info(audit)")):
+        return
+    try:
+        conn.execute(f"ALTER TABLE audit ADD COLUMN {DIGESTS} TEXT")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):  # another process migrated it meanwhile
+            raise
 
 
 class AuditLog:

@@ -25,8 +25,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from services.gateway.audit import (
-    _COLUMNS,
+    DIGESTS,
     GENESIS,
+    ROW_COLUMNS,
     AuditEntry,
     AuditLog,
     ChainReport,
@@ -60,7 +61,8 @@ CREATE TABLE IF NOT EXISTS audit (
     response_hash text NOT NULL,
     hidden_until text,
     prev_hash text NOT NULL,
-    hash text NOT NULL
+    hash text NOT NULL,
+    {DIGESTS} text
 );
 CREATE TABLE IF NOT EXISTS audit_subject (
     pin text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (pin, seq)
@@ -71,17 +73,27 @@ CREATE TABLE IF NOT EXISTS audit_head (
 INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS}') ON CONFLICT (id) DO NOTHING;
 """
 _INSERT = (
-    f"INSERT INTO audit ({', '.join(_COLUMNS)}, hash) "
-    f"VALUES ({', '.join(['%s'] * (len(_COLUMNS) + 1))})"
+    f"INSERT INTO audit ({', '.join(ROW_COLUMNS)}) VALUES ({', '.join(['%s'] * len(ROW_COLUMNS))})"
 )
+# Tables created before civil-status writes get the column (their records keep their hashes:
+# see audit.py). Checked first: ALTER TABLE takes an exclusive lock even when it has nothing to
+# do, which would queue every replica's appends behind a running ``sim06 audit verify``.
+_HAS_DIGESTS = (
+    f"SELECT 1 FROM pg_attribute WHERE attrelid = 'audit'::regclass AND attname = '{DIGESTS}'"
+    " AND NOT attisdropped"
+)
+_ADD_DIGESTS = f"ALTER TABLE audit ADD COLUMN IF NOT EXISTS {DIGESTS} text"
 Conn = psycopg.Connection[Any]
 
 
 def migrate(url: str) -> None:
-    """Create the audit tables and the head row if missing (safe from several replicas)."""
+    """Create the audit tables and the head row if missing, add the ``digests`` column to a
+    table written before it existed (safe from several replicas)."""
     with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
         conn.execute(_SCHEMA.encode())
+        if conn.execute(_HAS_DIGESTS.encode()).fetchone() is None:
+            conn.execute(_ADD_DIGESTS.encode())
 
 
 def _write(conn: Conn, batch: list[AuditEntry]) -> tuple[int, str]:

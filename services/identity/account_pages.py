@@ -67,14 +67,25 @@ def _options(name: str, values: Iterable[tuple[str, str]], chosen: str) -> str:
     return f'<select id="{name}" name="{name}">{"".join(opts)}</select>'
 
 
+def _action(access: dict[str, Any]) -> str:
+    """What happened, Vietnamese then English (the operation if the gateway says nothing)."""
+    vi = access.get("action_vi") or access.get("operation") or "—"
+    en = access.get("action") or ""
+    return f'{escape(vi)}<br><small class="en">{escape(en)}</small>' if en else escape(vi)
+
+
 def access_log_page(
     *, citizen: str, accesses: list[dict[str, Any]], filters: dict[str, str],
     agencies: Iterable[tuple[str, str]], purposes: Iterable[str], error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:  # fmt: skip
-    """Who looked at the citizen's data through the gateway (Estonia's Data Tracker idea)."""
+    """Who looked at the citizen's data through the gateway (Estonia's Data Tracker idea), and
+    which civil-status registrations changed it: each entry says what happened (``action_vi`` /
+    ``action`` of the gateway's log)."""
     rows = "".join(
-        f"<tr><td>{escape(a['ts'][:19].replace('T', ' '))} UTC</td>"
+        f'<tr class="access" data-operation="{escape(a.get("operation") or "")}">'
+        f"<td>{escape(a['ts'][:19].replace('T', ' '))} UTC</td>"
+        f'<td class="action">{_action(a)}</td>'
         f"<td>{escape(a.get('agency_name_vi') or a['agency'])}<br>"
         f"<small>{escape(a.get('agency_name') or '')} <code>{escape(a['agency'])}</code>"
         "</small></td>"
@@ -85,7 +96,8 @@ def access_log_page(
         for a in accesses
     )
     table = (
-        '<table id="accesses"><thead><tr><th>Thời gian / Time</th><th>Cơ quan / Agency</th>'
+        '<table id="accesses"><thead><tr><th>Thời gian / Time</th>'
+        "<th>Hoạt động / Action</th><th>Cơ quan / Agency</th>"
         "<th>Cán bộ / Officer</th><th>Thủ tục / Procedure</th><th>Mục đích / Purpose</th>"
         "<th>Căn cứ pháp lý / Legal basis</th><th>Thông tin / Fields</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
@@ -97,8 +109,9 @@ def access_log_page(
     body = f"""{_NAV}
 <h1>Ai đã xem thông tin của tôi?</h1>
 <p class="en">Who looked at my data, <strong id="citizen">{escape(citizen)}</strong>: every
- lookup an agency made through the data-sharing gateway. Lookups of a covert investigation
- appear once their secrecy period ends.</p>
+ lookup an agency made through the data-sharing gateway, and every civil-status registration
+ (birth, death, residence, marriage, divorce, correction) that changed my record. Lookups of a
+ covert investigation appear once their secrecy period ends.</p>
 <form method="get" action="/account/access-log" id="filters">
 <label for="since">Từ ngày / From</label>
 <input type="date" id="since" name="since" value="{escape(filters.get("since", ""))}">

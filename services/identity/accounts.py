@@ -121,7 +121,9 @@ class Accounts:
 
     A flow reads its citizen at /authorize and again at /userinfo; the record is read from the
     database and parsed once per ``ttl`` seconds instead. The account checks (status, lock,
-    card) run on every call, and changes in the database show within ``ttl`` seconds.
+    card) run on every call. A civil-status event (a death locks the account) empties the cache
+    at once: the change feed's head is read on every call (one index probe); other changes to
+    the database show within ``ttl`` seconds.
     """
 
     def __init__(
@@ -136,12 +138,17 @@ class Accounts:
         self._size = size
         self._clock = clock
         self._records: OrderedDict[str, tuple[float, dict[str, Any] | None]] = OrderedDict()
+        self._head = -1  # the feed cursor the cached records were read at
 
     def find(self, pin: str) -> Account:
         """The active account of ``pin``, or :class:`LoginRefused`."""
         if not is_valid_pin(pin):
             return account_of(pin, None)
         now = self._clock()
+        head = self._store.feed_head()
+        if head != self._head:
+            self._records.clear()
+            self._head = head
         cached = self._records.get(pin)
         if cached is not None and cached[0] > now:
             return account_of(pin, cached[1])

@@ -28,7 +28,7 @@ async def test_add_and_list_agencies_without_secrets(client: httpx.AsyncClient) 
     assert r.status_code == 409 and r.json()["code"] == "GATEWAY_AGENCY_EXISTS"
     r = await client.get("/admin/agencies", headers=ADMIN_HEADERS)
     listed = r.json()["data"]
-    assert "000.00.42.H42" in {a["code"] for a in listed} and r.json()["count"] == 5
+    assert "000.00.42.H42" in {a["code"] for a in listed} and r.json()["count"] == 8
     assert "secret" not in r.text.replace("client_secret_basic", "")
 
 
