@@ -1,4 +1,4 @@
-"""The ``sim06`` command: seed, export, personas, up, contract.
+"""The ``sim06`` command: seed, export, reset, snapshot, personas, up, contract.
 
 Settings come from one ``Settings`` object (environment prefix ``SIM06_``); flags override it.
 """
@@ -90,6 +90,20 @@ def cmd_export(args: argparse.Namespace) -> int:
         with open(args.output, "wb") as fh:
             export(settings.database, fh, args.format)
     return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """Drop the civil-status events (back to the seeded population), or load a snapshot."""
+    from services.events_admin import reset_events
+
+    return reset_events(_settings(args), args.db_url, args.to)
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """Save the state after events under a name (sim06 reset --to NAME brings it back)."""
+    from services.events_admin import save_snapshot
+
+    return save_snapshot(_settings(args), args.db_url, args.name)
 
 
 def cmd_personas(args: argparse.Namespace) -> int:
@@ -235,6 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="file to write (default: standard output)")
     db_option(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("reset", help=cmd_reset.__doc__)
+    p.add_argument("--to", help="a snapshot name (default: the seeded population)")
+    db_option(p)
+    p.set_defaults(func=cmd_reset)
+
+    p = sub.add_parser("snapshot", help=cmd_snapshot.__doc__)
+    p.add_argument("name", help="letters, digits, '.', '_' or '-' (at most 64)")
+    db_option(p)
+    p.set_defaults(func=cmd_snapshot)
 
     p = sub.add_parser("personas", help=cmd_personas.__doc__)
     p.add_argument("--json", action="store_true", help="JSON instead of a table")

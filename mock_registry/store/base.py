@@ -6,12 +6,12 @@ read and no re-serialisation: the registry's hot path hands the bytes straight t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:  # the events package imports the citizen model, which imports this module
     from mock_registry.events import Event, EventContext
-    from mock_registry.store.events import Committed
+    from mock_registry.store.events import Committed, Outcome, Pending
 
 # Tables the civil-status events write (emptied by a reset, copied by a snapshot); the seeded
 # ``citizens`` table is never among them.
@@ -83,6 +83,10 @@ class CitizenStore(Protocol):
         """Apply a civil-status event in one transaction under its idempotency key."""
         ...
 
+    def commit_events(self, batch: Sequence[Pending]) -> list[Outcome]:
+        """Apply several events in one transaction (group commit), each on its own."""
+        ...
+
     def changes(self, after: int, limit: int) -> list[bytes]:
         """Feed items (JSON) after cursor ``after``, in commit order."""
         ...
@@ -101,4 +105,16 @@ class CitizenStore(Protocol):
 
     def load_events(self, dump: bytes | None) -> None:
         """Replace the overlay with a dump; None empties it (the seeded population)."""
+        ...
+
+    def save_snapshot(self, name: str) -> None:
+        """Keep the overlay under ``name`` in the database."""
+        ...
+
+    def restore_snapshot(self, name: str) -> bool:
+        """Bring back the snapshot ``name``; False when there is none."""
+        ...
+
+    def snapshot_names(self) -> list[str]:
+        """The saved snapshots, by name."""
         ...

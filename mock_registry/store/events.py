@@ -21,7 +21,16 @@ from mock_registry.events.apply import event_type, feed_item, record_digests
 from mock_registry.events.ledger import Ledger
 from mock_registry.store.base import OVERLAY_TABLES
 
-__all__ = ["OVERLAY_TABLES", "Committed", "EventTx", "fingerprint", "run_event", "utc_text"]
+__all__ = [
+    "OVERLAY_TABLES",
+    "Committed",
+    "EventTx",
+    "Outcome",
+    "Pending",
+    "fingerprint",
+    "run_event",
+    "utc_text",
+]
 
 
 class Committed(NamedTuple):
@@ -30,6 +39,18 @@ class Committed(NamedTuple):
     status: int
     body: bytes
     replayed: bool
+
+
+class Pending(NamedTuple):
+    """One event waiting in a batch: its idempotency key, request fingerprint, event, context."""
+
+    key: str
+    fingerprint: str
+    event: Event
+    ctx: EventContext
+
+
+Outcome = Committed | EventRefused  # what each event of a batch came to
 
 
 class EventTx(Ledger, Protocol):

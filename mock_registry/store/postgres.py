@@ -22,7 +22,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +45,7 @@ from mock_registry.store.postgres_events import (
 
 if TYPE_CHECKING:
     from mock_registry.events import Event, EventContext
-    from mock_registry.store.events import Committed
+    from mock_registry.store.events import Committed, Outcome, Pending
 
 __all__ = ["PostgresCitizenStore", "apply_migrations", "migrations", "seed_postgres"]
 
@@ -304,11 +304,35 @@ class PostgresCitizenStore:
         Writers of every process wait for one advisory lock, taken first: the feed cursor is
         the last one plus one, so the feed is gap-free and in commit order.
         """
+        from mock_registry.store.events import Pending
+
+        outcome = self.commit_events([Pending(key, fingerprint, event, ctx)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    # Blocking network I/O: the services call commit_events from a worker thread.
+    blocking_writes = True
+
+    def commit_events(self, batch: Sequence[Pending]) -> list[Outcome]:
+        """Apply events in order in ONE transaction (a group commit), each in a savepoint: a
+        refused event is rolled back alone and comes back as its EventRefused."""
+        from mock_registry.events import EventRefused
         from mock_registry.store.events import run_event
 
+        outcomes: list[Outcome] = []
         with self._pool.connection() as conn, conn.transaction():
             conn.execute(SERIALISE_WRITERS)
-            return run_event(PostgresEventTx(conn), key, fingerprint, event, ctx)
+            tx = PostgresEventTx(conn)
+            for item in batch:
+                try:
+                    with conn.transaction():  # a savepoint
+                        outcomes.append(
+                            run_event(tx, item.key, item.fingerprint, item.event, item.ctx)
+                        )
+                except EventRefused as refused:
+                    outcomes.append(refused)
+        return outcomes
 
     def changes(self, after: int, limit: int) -> list[bytes]:
         """Feed items (JSON) with a cursor above ``after``, oldest first."""

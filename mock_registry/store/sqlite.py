@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,7 @@ from mock_registry.store.sqlite_events import (
 
 if TYPE_CHECKING:  # the events package imports the citizen model, which imports this package
     from mock_registry.events import Event, EventContext
-    from mock_registry.store.events import Committed
+    from mock_registry.store.events import Committed, Outcome, Pending
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS citizens (
@@ -186,17 +186,40 @@ class SQLiteCitizenStore:
         self, key: str, fingerprint: str, event: Event, ctx: EventContext
     ) -> Committed:
         """Apply ``event`` in one transaction (:func:`run_event`); EventRefused writes nothing."""
+        from mock_registry.store.events import Pending
+
+        outcome = self.commit_events([Pending(key, fingerprint, event, ctx)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def commit_events(self, batch: Sequence[Pending]) -> list[Outcome]:
+        """Apply events in order in ONE transaction (a group commit), each in a savepoint: a
+        refused event is rolled back alone and comes back as its EventRefused."""
+        from mock_registry.events import EventRefused
         from mock_registry.store.events import run_event
 
+        outcomes: list[Outcome] = []
         with self._write_lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
             try:
-                committed = run_event(SQLiteEventTx(self._db), key, fingerprint, event, ctx)
+                tx = SQLiteEventTx(db)
+                for item in batch:
+                    db.execute("SAVEPOINT event")
+                    try:
+                        outcomes.append(
+                            run_event(tx, item.key, item.fingerprint, item.event, item.ctx)
+                        )
+                    except EventRefused as refused:
+                        db.execute("ROLLBACK TO event")
+                        outcomes.append(refused)
+                    db.execute("RELEASE event")
             except BaseException:
-                self._db.rollback()
+                db.rollback()
                 raise
-            self._db.commit()
-            return committed
+            db.commit()
+        return outcomes
 
     def changes(self, after: int, limit: int) -> list[bytes]:
         """Feed items (JSON) with a cursor above ``after``, oldest first."""

@@ -108,8 +108,7 @@ class InProcessRegistryClient:
             request = _event_requests[kind].validate_python(body)
         except ValidationError as exc:
             raise _invalid(exc) from None
-        # One SQLite transaction of a few hundred microseconds: on the loop, like the reads.
-        return self.events.register(kind, request, key, actor=actor, officer=officer)
+        return await self.events.submit(kind, request, key, actor=actor, officer=officer)
 
     async def changes(self, after: str | None, since: str | None, limit: int | None) -> bytes:
         return self.events.feed(after, since, limit)

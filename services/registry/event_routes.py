@@ -139,7 +139,7 @@ def _endpoint(events: EventService, kind: str, model: type[BaseModel]) -> Any:
         ),
     ) -> Response:
         headers = request.headers
-        committed = events.register(
+        committed = await events.submit(
             kind,
             body,
             (idempotency_key or "").strip(),

@@ -8,10 +8,12 @@ from the stored items' bytes (no re-serialisation).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import anyio.to_thread
 from pydantic import BaseModel
 
 from mock_registry.events import (
@@ -26,7 +28,7 @@ from mock_registry.events import (
     Marriage,
     ResidenceChange,
 )
-from mock_registry.store.events import Committed, fingerprint, utc_text
+from mock_registry.store.events import Committed, Outcome, Pending, fingerprint, utc_text
 from services.common.problems import ProblemError
 from services.common.settings import Settings
 from services.registry import event_schemas as es
@@ -48,6 +50,8 @@ class EventStore(Protocol):
     def commit_event(
         self, key: str, fingerprint: str, event: Event, ctx: EventContext
     ) -> Committed: ...
+
+    def commit_events(self, batch: Sequence[Pending]) -> list[Outcome]: ...
 
     def changes(self, after: int, limit: int) -> list[bytes]: ...
 
@@ -93,6 +97,57 @@ def problem_of(refused: EventRefused) -> ProblemError:
     return ProblemError(refused.code, refused.detail, errors=refused.errors, extra=refused.extra)
 
 
+MAX_BATCH = 256  # events of one group commit
+
+
+class GroupCommit:
+    """Events that arrive while a commit runs wait and commit together, in arrival order.
+
+    One transaction per batch (each event in its own savepoint), so the cost of a commit (the WAL
+    write, PostgreSQL's round trips and fsync) is shared by every request in flight. SQLite
+    commits on the event loop (its reads share the connection and must never see an open write
+    transaction); a store with ``blocking_writes`` (PostgreSQL) commits on a worker thread. An
+    answer is given only after its batch committed: a 2xx survives a killed process.
+    """
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.threaded = bool(getattr(store, "blocking_writes", False))
+        self._pending: list[tuple[Pending, asyncio.Future[Outcome]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Pending) -> Outcome:
+        """Queue ``item``; its outcome once its batch committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
+        self._pending.append((item, future))
+        if self._task is None:
+            self._task = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                await asyncio.sleep(0)  # the requests of this loop iteration join the batch
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                items = [item for item, _ in batch]
+                try:
+                    if self.threaded:
+                        outcomes = await anyio.to_thread.run_sync(self.store.commit_events, items)
+                    else:
+                        outcomes = self.store.commit_events(items)
+                except Exception as exc:  # the store failed: every waiter hears of it
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if not future.done():  # a client that went away still got its event
+                        future.set_result(outcome)
+        finally:
+            self._task = None
+
+
 class EventService:
     """Registers events and reads the feed over a store with the write path."""
 
@@ -102,11 +157,11 @@ class EventService:
         self.settings = settings
         self.store = store
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.group = GroupCommit(store)
 
-    def register(
-        self, kind: str, request: BaseModel, key: str, *, actor: str = "", officer: str = ""
-    ) -> Committed:
-        """Apply one event under idempotency ``key``; ProblemError when refused."""
+    def _pending(
+        self, kind: str, request: BaseModel, key: str, actor: str, officer: str
+    ) -> Pending:
         if not key:
             raise ProblemError(
                 "IDEMPOTENCY_KEY_REQUIRED", "Send the request id of this event (Idempotency-Key)."
@@ -117,10 +172,26 @@ class EventService:
         ctx = EventContext(
             seed=self.settings.seed, now=self.clock(), actor=actor or "registry", officer=officer
         )
-        try:
-            return self.store.commit_event(key, digest, event, ctx)
-        except EventRefused as refused:
-            raise problem_of(refused) from None
+        return Pending(key, digest, event, ctx)
+
+    def register(
+        self, kind: str, request: BaseModel, key: str, *, actor: str = "", officer: str = ""
+    ) -> Committed:
+        """Apply one event under idempotency ``key`` now; ProblemError when refused."""
+        item = self._pending(kind, request, key, actor, officer)
+        outcome = self.store.commit_events([item])[0]
+        if isinstance(outcome, EventRefused):
+            raise problem_of(outcome)
+        return outcome
+
+    async def submit(
+        self, kind: str, request: BaseModel, key: str, *, actor: str = "", officer: str = ""
+    ) -> Committed:
+        """:meth:`register` through the group commit (the services' path)."""
+        outcome = await self.group.submit(self._pending(kind, request, key, actor, officer))
+        if isinstance(outcome, EventRefused):
+            raise problem_of(outcome)
+        return outcome
 
     def feed(self, after: str | None, since: str | None, limit: int | None) -> bytes:
         """One page of the change feed as JSON bytes: ``{"items": [...], "next_cursor"}``."""

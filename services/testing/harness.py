@@ -134,6 +134,16 @@ class Sim06:
             body = {**self._parts(service, parts), "to": to}
             self.admin(service, "POST", "/__sim06/reset", body)
 
+    def save_scenario(self, name: str) -> None:
+        """Save the state of every service under ``name`` (e.g. after a scenario's events)."""
+        for service in SERVICES:
+            self.admin(service, "POST", "/__sim06/snapshot", {"name": name})
+
+    def load_scenario(self, name: str) -> None:
+        """Bring back the state saved by :meth:`save_scenario`."""
+        for service in SERVICES:
+            self.admin(service, "POST", "/__sim06/reset", {"name": name})
+
     def _parts(self, service: str, parts: list[str] | None) -> dict[str, Any]:
         if parts is None:
             return {}

@@ -30,7 +30,7 @@ from services.testing.harness import AgencyClient, PersonaInfo, Sim06, in_proces
 
 RESET_PARTS = [
     "expectations", "faults", "gateway.agencies", "gateway.assertions", "gateway.quota",
-    "gateway.replay", "identity.state",
+    "gateway.replay", "identity.state", "registry.events",
 ]  # fmt: skip
 
 

@@ -112,3 +112,34 @@ def test_up_seeds_and_serves_every_service(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_reset_and_snapshots_of_the_events(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from mock_registry.events import Death, EventContext
+    from mock_registry.store import SQLiteCitizenStore
+
+    db = tmp_path / "p.db"
+    seed(db)
+    fresh = tmp_path / "fresh.jsonl"
+    assert main(["export", "--db", str(db), "-o", str(fresh)]) == 0
+    store = SQLiteCitizenStore(db)
+    ctx = EventContext(seed=3, now=datetime(2026, 12, 7, tzinfo=UTC), actor="test")
+    death = Death("052123497883", datetime(2026, 12, 1).date(), "Hà Nội", "KT-1")
+    store.commit_event("k1", "f1", death, ctx)
+    store.close()
+    after = tmp_path / "after.jsonl"
+    assert main(["export", "--db", str(db), "-o", str(after)]) == 0
+    assert after.read_bytes() != fresh.read_bytes()
+    assert b'"status":"deceased"' in after.read_bytes()
+    assert main(["snapshot", "one-death", "--db", str(db)]) == 0
+    assert main(["reset", "--db", str(db)]) == 0
+    again = tmp_path / "again.jsonl"
+    assert main(["export", "--db", str(db), "-o", str(again)]) == 0
+    assert again.read_bytes() == fresh.read_bytes()
+    assert main(["reset", "--to", "one-death", "--db", str(db)]) == 0
+    assert main(["export", "--db", str(db), "-o", str(again)]) == 0
+    assert again.read_bytes() == after.read_bytes()
+    assert main(["reset", "--to", "never", "--db", str(db)]) == 1
+    assert main(["snapshot", "bad name", "--db", str(db)]) == 2

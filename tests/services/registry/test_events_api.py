@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -269,3 +270,31 @@ async def test_residence_marriage_and_divorce(client: httpx.AsyncClient) -> None
     assert (await client.get(f"/v1/citizens/{sơn}")).json()["marital_status"] == "divorced"
     types = [i["type"] for i in (await client.get("/v1/changes")).json()["items"]]
     assert types == ["residence", "marriage", "residence", "divorce"]
+
+
+async def test_concurrent_events_commit_together_and_fail_alone(
+    client: httpx.AsyncClient,
+) -> None:
+    store = client._transport.app.state.store  # type: ignore[attr-defined]
+    commits = 0
+    original = store.commit_events
+
+    def counting(batch: Any) -> Any:
+        nonlocal commits
+        commits += 1
+        return original(batch)
+
+    store.commit_events = counting
+    bodies = [birth(given=f"Con{i}") for i in range(60)]
+    bodies[7] = birth(mother_pin=None, father_pin=DECEASED, residence=None)  # refused
+    answers = await asyncio.gather(
+        *(post(client, "births", body, f"g{i}") for i, body in enumerate(bodies))
+    )
+    assert [a.status_code for a in answers].count(201) == 59
+    assert_problem(answers[7], 422, "EVENT_PARENT_DECEASED")
+    pins = {a.json()["pin"] for a in answers if a.status_code == 201}
+    assert len(pins) == 59
+    assert commits < 60  # requests in flight shared commits
+    feed = (await client.get("/v1/changes")).json()["items"]
+    assert [int(i["cursor"]) for i in feed] == list(range(1, 60))
+    assert {i["pin"] for i in feed} == pins
