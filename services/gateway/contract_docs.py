@@ -28,6 +28,7 @@ from services.registry.events import REQUESTS as EVENT_REQUESTS
 __all__ = [
     "BEARER",
     "EXCHANGE_PARAMETERS",
+    "FEED_PARAMETERS",
     "FIELDS_PARAMETER",
     "GRANTED",
     "REQUEST_BODIES",
@@ -137,6 +138,18 @@ EXCHANGE_PARAMETERS: list[dict[str, Any]] = [
     for name, (text, example) in _HEADER_DOCS.items()
 ]
 _NAMES = "|".join(sorted(known_fields("lookup")))
+FEED_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "after", "in": "query", "required": False,
+     "description": "A cursor from the feed (next_cursor); 0 or absent: from the start.",
+     "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}, "example": "0"},
+    {"name": "since", "in": "query", "required": False,
+     "description": "RFC 3339 date-time: the changes committed from then on (ignored with "
+                    "after).",
+     "schema": {"type": "string", "format": "date-time", "pattern": event_routes.RFC3339}},
+    {"name": "limit", "in": "query", "required": False,
+     "description": "Items per page (default and most: SIM06_REGISTRY_FEED_LIMIT, 1000).",
+     "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+]  # fmt: skip
 FIELDS_PARAMETER: dict[str, Any] = {
     "name": "fields",
     "in": "query",
@@ -247,7 +260,7 @@ _REGISTRY_CODES = {
         operation: ("IDEMPOTENCY_KEY_REUSED", *event_routes.EVENT_CODES[kind])
         for operation, kind in WRITE_OPERATIONS.items()
     },
-    "changes": ("FEED_INVALID_CURSOR",),
+    "changes": ("FEED_INVALID_CURSOR", "FEED_CURSOR_AHEAD"),
 }
 # What Gateway.authorize refuses, and the limits of the exchange: in both profiles.
 _POLICY_REFUSALS = (

@@ -173,6 +173,7 @@ def _access(
     minutes: int,
 ) -> dict[str, Any]:
     ts = NOW + timedelta(minutes=minutes)
+    action, action_vi = access_log.action_labels(operation, spec.code, spec.name, spec.name_vi)
     return {
         "seq": seq,
         "ts": ts.isoformat(timespec="microseconds"),
@@ -186,6 +187,8 @@ def _access(
         "request_id": f"{spec.client_id}-{ts:%Y%m%d%H%M%S}",
         "agency_name": spec.name,
         "agency_name_vi": spec.name_vi,
+        "action": action,
+        "action_vi": action_vi,
     }
 
 

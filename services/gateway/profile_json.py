@@ -296,6 +296,8 @@ def install(app: FastAPI, gateway: Gateway, signer: ResponseSigner) -> JsonProfi
         extra = dict(PIN_OPENAPI_EXTRA if has_pin else OPENAPI_EXTRA)
         if operation == "lookup":
             extra["parameters"] = [*extra["parameters"], contract_docs.FIELDS_PARAMETER]
+        if operation == "changes":
+            extra["parameters"] = [*extra["parameters"], *contract_docs.FEED_PARAMETERS]
         extra.update(contract_docs.REQUEST_BODIES.get(operation, {}))
         app.add_api_route(
             path,

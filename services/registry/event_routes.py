@@ -63,6 +63,16 @@ WRITE_BEARER = HTTPBearer(
     "the gateway.",
 )
 _WRITE_CREDENTIALS = Security(WRITE_BEARER)
+RFC3339 = (  # an RFC 3339 date-time, offset required
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_SINCE = Query(
+    default=None,
+    pattern=RFC3339,
+    json_schema_extra={"format": "date-time"},
+    description="RFC 3339 date-time: the changes committed from then on (ignored with after).",
+)
 
 
 def install_event_routes(app: FastAPI, events: EventService, token: str, errors: Any) -> None:
@@ -105,22 +115,24 @@ def install_event_routes(app: FastAPI, events: EventService, token: str, errors:
             },
         )
 
+    most = events.settings.registry_feed_limit
+
     @app.get(
         "/v1/changes",
         tags=["events"],
         name="changes",
         summary="The change feed: every event in commit order, gap-free, resumable",
         response_model=event_schemas.FeedPage,
-        responses=errors("FEED_INVALID_CURSOR"),
+        responses=errors("FEED_INVALID_CURSOR", "FEED_CURSOR_AHEAD"),
     )
     async def changes(
         after: str | None = Query(
-            default=None, description="A cursor from the feed; 0 or absent: from the start."
+            default=None,
+            pattern=r"^[0-9]{1,18}$",
+            description="A cursor from the feed (next_cursor); 0 or absent: from the start.",
         ),
-        since: str | None = Query(
-            default=None, description="RFC 3339 date-time: the changes committed from then on."
-        ),
-        limit: int | None = Query(default=None, description="1 to 1000 (default 1000)."),
+        since: str | None = _SINCE,
+        limit: int | None = Query(default=None, ge=1, le=most, description="Items per page."),
     ) -> Response:
         return Response(events.feed(after, since, limit), media_type=JSON)
 
@@ -131,10 +143,10 @@ def _endpoint(events: EventService, kind: str, model: type[BaseModel]) -> Any:
     async def endpoint(
         request: Request,
         body: Any,
-        idempotency_key: str | None = Header(
-            default=None,
+        idempotency_key: str = Header(
             alias="Idempotency-Key",
             description="The request id: a retry with the same key answers the first result.",
+            min_length=1,
             max_length=300,
         ),
     ) -> Response:
@@ -142,7 +154,7 @@ def _endpoint(events: EventService, kind: str, model: type[BaseModel]) -> Any:
         committed = await events.submit(
             kind,
             body,
-            (idempotency_key or "").strip(),
+            idempotency_key.strip(),
             actor=(headers.get("x-sim06-actor") or "")[:64],
             officer=(headers.get("x-sim06-officer") or "")[:64],
         )

@@ -199,24 +199,34 @@ class EventService:
         size = most if limit is None else limit
         if not 1 <= size <= most:
             raise _bad_position("limit", f"limit must be 1 to {most}")
-        if after is not None and since is not None:
-            raise _bad_position("since", "give after or since, not both")
-        position = 0
+        position = 0  # after wins over since: a consumer resumes from its cursor
         if after is not None:
             if not (after.isascii() and after.isdigit() and len(after) <= 18):
                 raise _bad_position("after", "after is a cursor from the feed: digits only")
             position = int(after)
             head = self.store.feed_head()
             if position > head:
-                raise _bad_position("after", f"cursor {position} is past the newest ({head})")
+                raise ProblemError(
+                    "FEED_CURSOR_AHEAD",
+                    f"Cursor {position} is past the newest change ({head}): the feed was reset "
+                    "(sim06 reset) or the cursor came from another database. Read from 0 again.",
+                    extra={"head": str(head)},
+                )
         elif since is not None:
             try:
-                moment = datetime.fromisoformat(since)
+                moment = datetime.fromisoformat(since.upper())  # RFC 3339 allows "t", "z"
             except ValueError:
                 raise _bad_position("since", "since is an RFC 3339 date-time") from None
             if moment.tzinfo is None:
                 raise _bad_position("since", "since needs a time zone (Z or +07:00)")
-            position = self.store.change_cursor_at(utc_text(moment))
+            try:
+                utc = moment.astimezone(UTC)
+            except OverflowError:  # year 1 or 9999 with an offset: before or after everything
+                utc = datetime.min.replace(tzinfo=UTC) if moment.year < 5000 else None
+            if utc is None:
+                position = self.store.feed_head()
+            elif utc.year >= 1900:  # before 1900 nothing is skipped (4-digit text order)
+                position = self.store.change_cursor_at(utc_text(utc))
         items = self.store.changes(position, size)
         next_cursor = position + len(items)  # cursors are gap-free
         return b'{"items":[' + b",".join(items) + b'],"next_cursor":"%d"}' % next_cursor

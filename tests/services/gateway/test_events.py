@@ -91,6 +91,8 @@ async def test_a_death_reaches_the_police_and_the_funeral_office(
     assert "death_registration" in item["changes"] and "phone" not in item["changes"]
     assert funeral["next_cursor"] == "1"
     r = await call(WARD_POLICE, "GET", "/v1/registry/changes?after=7")
+    assert_problem(r, 409, "FEED_CURSOR_AHEAD", source="registry")
+    r = await call(WARD_POLICE, "GET", "/v1/registry/changes?after=x")
     assert_problem(r, 422, "FEED_INVALID_CURSOR", source="registry")
 
 

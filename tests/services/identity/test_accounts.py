@@ -19,6 +19,10 @@ class CountingStore:
         self.inner = inner
         self.reads = 0
         self.override: dict[str, dict[str, Any]] = {}
+        self.head = 0
+
+    def feed_head(self) -> int:
+        return self.head
 
     def get(self, pin: str) -> bytes | None:
         self.reads += 1
@@ -81,3 +85,15 @@ def test_the_cache_is_bounded(counting: CountingStore) -> None:
             pass
     accounts.find(ADULT)  # evicted by the third, read again
     assert counting.reads == 4 and len(accounts._records) == 2
+
+
+def test_an_event_empties_the_cache_at_once(counting: CountingStore) -> None:
+    clock = Clock()
+    accounts = Accounts(cast(CitizenStore, counting), ttl=60.0, clock=clock)
+    assert accounts.find(ADULT).level == 2
+    record = orjson.loads(counting.inner.get(ADULT) or b"{}")
+    record["status"] = "deceased"
+    counting.override[ADULT] = record
+    counting.head = 1  # a civil-status event was committed (a death)
+    with pytest.raises(LoginRefused):
+        accounts.find(ADULT)

@@ -237,6 +237,13 @@ async def test_operation_ids_are_stable(client: httpx.AsyncClient) -> None:
         "citizens-residence-confirmation",
         "citizens-verify",
         "citizens-verify-batch",
+        "events-births",
+        "events-changes",
+        "events-corrections",
+        "events-deaths",
+        "events-divorces",
+        "events-marriages",
+        "events-residence-changes",
         "health-live",
         "health-ready",
     ]

@@ -96,6 +96,9 @@ async def test_writes_need_the_write_token_and_a_key(
     r = await client.post("/v1/births", json={}, headers={"authorization": ""})
     assert_problem(r, 401, "REGISTRY_WRITE_UNAUTHORIZED")
     r = await client.post("/v1/births", json=birth())
+    problem = assert_problem(r, 422, "VALIDATION_FAILED")
+    assert problem["errors"][0]["parameter"] == "Idempotency-Key"
+    r = await client.post("/v1/births", json=birth(), headers={"Idempotency-Key": "  "})
     assert_problem(r, 400, "IDEMPOTENCY_KEY_REQUIRED")
 
 
@@ -186,14 +189,25 @@ async def test_the_feed_is_gap_free_and_resumable(client: httpx.AsyncClient) -> 
     assert page["next_cursor"] == "8"
     middle = (await client.get("/v1/changes", params={"after": "5"})).json()
     assert [i["cursor"] for i in middle["items"]] == ["6", "7", "8"]
+    for edge, first in (("0001-01-01T00:00:00+01:00", "1"), ("9999-12-31T23:00:00-05:00", None),
+                        ("0796-03-30t04:42:17z", "1")):  # fmt: skip
+        items = (await client.get("/v1/changes", params={"since": edge})).json()["items"]
+        assert (items[0]["cursor"] if items else None) == first
     since = (await client.get("/v1/changes", params={"since": seen[6]["time"]})).json()
     assert since["items"][0]["cursor"] in {"1", "7"}  # same-microsecond commits share a time
-    for params, reason in (({"after": "x"}, "after"), ({"after": "99"}, "after"),
-                           ({"since": "yesterday"}, "since"), ({"limit": 0}, "limit")):  # fmt: skip
+    for params, reason in (({"after": "x"}, "after"), ({"since": "yesterday"}, "since"),
+                           ({"since": "2026-12-01T00:00:00"}, "since"),
+                           ({"limit": 0}, "limit")):  # fmt: skip
         problem = assert_problem(
-            await client.get("/v1/changes", params=params), 422, "FEED_INVALID_CURSOR"
+            await client.get("/v1/changes", params=params), 422, "VALIDATION_FAILED"
         )
         assert problem["errors"][0]["parameter"] == reason
+    ahead = assert_problem(
+        await client.get("/v1/changes", params={"after": "99"}), 409, "FEED_CURSOR_AHEAD"
+    )
+    assert ahead["head"] == "8"
+    both = {"after": "5", "since": seen[0]["time"]}  # a consumer resumes from its cursor
+    assert (await client.get("/v1/changes", params=both)).json() == middle
 
 
 async def test_reset_restores_the_seeded_population(client: httpx.AsyncClient) -> None:

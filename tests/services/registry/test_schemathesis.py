@@ -1,5 +1,10 @@
 """Schemathesis against the live registry: no 5xx, no response that breaks the contract, no
-schema-valid request refused and no schema-violating request accepted (``--checks all``)."""
+schema-valid request refused and no schema-violating request accepted (``--checks all``).
+
+The write routes are exercised with the write token on a private copy of the database. A
+civil-status event that is valid by its schema may still be refused for the facts it names
+(an unknown parent, a date before the birth: 422), which no JSON Schema can express; those
+statuses are the events' listed refusals (``schemathesis_tuning.py``)."""
 
 from __future__ import annotations
 
@@ -10,31 +15,37 @@ from pathlib import Path
 import pytest
 
 from services.bench import start_uvicorn
+from tests.services.schemathesis_tuning import config
 
 pytestmark = pytest.mark.e2e
 
+WRITE_TOKEN = "schemathesis-write-token-0123456789"
+EVENTS = ("births", "deaths", "residence-changes", "marriages", "divorces", "corrections")
+REFUSALS = {f"POST /v1/{kind}": [400, 422] for kind in EVENTS}
 
-def test_registry_conforms_to_its_contract(seeded_db: Path, tmp_path: Path) -> None:
-    env = {"SIM06_DB_PATH": str(seeded_db), "SIM06_DATA_DIR": str(tmp_path)}
+
+def test_registry_conforms_to_its_contract(events_db: Path, tmp_path: Path) -> None:
+    env = {
+        "SIM06_DB_PATH": str(events_db),
+        "SIM06_DATA_DIR": str(tmp_path),
+        "SIM06_REGISTRY_WRITE_TOKEN": WRITE_TOKEN,
+    }
+    (tmp_path / "schemathesis.toml").write_text(config(REFUSALS))
     with start_uvicorn(
         "services.asgi:registry", factory=True, env=env, health_path="/healthz"
     ) as server:
         result = subprocess.run(
             [
                 str(Path(sys.executable).parent / "schemathesis"),
-                "run",
-                f"http://127.0.0.1:{server.port}/openapi.json",
-                "--checks",
-                "all",
-                "--max-examples",
-                "60",
-                "--seed",
-                "6",
-                "--no-color",
+                "--config-file", str(tmp_path / "schemathesis.toml"),
+                "run", f"http://127.0.0.1:{server.port}/openapi.json",
+                "--checks", "all",
+                "--header", f"Authorization: Bearer {WRITE_TOKEN}",
+                "--max-examples", "60", "--seed", "6", "--no-color",
             ],
             capture_output=True,
             text=True,
             timeout=300,
             check=False,
-        )
+        )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:]
