@@ -2,7 +2,8 @@
 
 GET  /v1/procedures                 the catalogue (key, code, names, documents eliminated)
 GET  /v1/procedures/{code}          one procedure as in contracts/procedures (key or code)
-POST /v1/procedures/{code}/runs     run it: body {persona, roles, params, profile} -> the run
+POST /v1/procedures/{code}/runs     run it: body {persona, roles, params, profile,
+                                    request_id_prefix} -> the run (its writes included)
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ class RunRequest(BaseModel):
     roles: dict[str, str] = Field(default_factory=dict, examples=[{"father": "deceased"}])
     params: dict[str, str] = Field(default_factory=dict)
     profile: str | None = Field(default=None, description="X-Sim-Latency-Profile of every call.")
+    request_id_prefix: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._:-]{1,64}$",
+        description="Run id: the writes' X-MaYeuCau derive from it, so a repeated run with the "
+        "same id gets the first answers back (Idempotent-Replayed) instead of writing twice.",
+    )
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -119,7 +126,12 @@ def create_app(
                 ) from None  # fmt: skip
         try:
             result = await (await current_runner()).run(
-                procedure, body.persona, body.roles, body.params, body.profile
+                procedure,
+                body.persona,
+                body.roles,
+                body.params,
+                body.profile,
+                body.request_id_prefix,
             )
         except RunError as exc:
             raise ProblemError(

@@ -39,14 +39,17 @@ async def live_runner(settings: Settings) -> AsyncIterator[Runner]:
 
 @asynccontextmanager
 async def in_process_runner(settings: Settings) -> AsyncIterator[Runner]:
-    """A runner against a gateway and identity provider built in this process."""
+    """A runner against a gateway and identity provider built in this process.
+
+    The procedures write (births, deaths, residence, marriages): the store is opened writable,
+    so the runs change ``settings.database`` as they would through ``sim06 up``."""
     from mock_registry.store import SQLiteCitizenStore
     from services.gateway.app import create_app as create_gateway
     from services.identity import create_app as create_identity
 
     issuer = "http://identity.in-process"
     local = settings.model_copy(update={"identity_issuer": issuer})
-    store = SQLiteCitizenStore(local.database, readonly=True)
+    store = SQLiteCitizenStore(local.database)
     gateway_app = create_gateway(local, store, agencies=directory(local))
     identity_app = create_identity(local, store)
     try:

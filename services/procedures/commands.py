@@ -1,7 +1,8 @@
 """Command-line actions for ``services/cli.py``.
 
 sim06 procedure list                                  → :func:`cmd_list`
-sim06 procedure run KEY --persona P [--role r=P] ...  → :func:`cmd_run`
+sim06 procedure run KEY --persona P [--role r=P] [--param n=v] [--request-id-prefix ID]
+                                                      → :func:`cmd_run`
 sim06 procedure report [--profile typical] [--out D]  → :func:`cmd_report`
 """
 
@@ -19,7 +20,7 @@ from services.common.latency import ProfileBook
 from services.common.settings import Settings
 from services.procedures.catalogue import Catalogue, catalogue_dir
 from services.procedures.clients import gateway_url, in_process_runner, live_runner
-from services.procedures.report import write_report
+from services.procedures.report import run_text, write_report
 from services.procedures.runner import RunError, RunResult
 
 
@@ -49,27 +50,8 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
 
 
 def format_run(result: RunResult) -> str:
-    """The run as the CLI prints it."""
-    lines = [f"{result.procedure} ({result.code}) for {result.persona}"
-             + (f", profile {result.profile}" if result.profile else "")]  # fmt: skip
-    roles = ", ".join(f"{k}={v or '-'}" for k, v in result.roles.items())
-    lines.append(f"  roles: {roles}")
-    for step in result.steps:
-        lines.append(
-            f"  [{step.stage}] {step.id:12} {step.kind:22} {step.pin or '-':12} "
-            f"{step.status:9} {step.ms:8.1f} ms  {step.requests} req  {step.detail}"
-        )
-    lines.append(f"  stages: {' + '.join(f'{ms:.1f}' for ms in result.stage_ms)} "
-                 f"= {result.total_ms:.1f} ms")  # fmt: skip
-    for doc in result.documents:
-        mark = (
-            "replaced by " + str(doc["step"]) if doc["status"] == "replaced" else "still required"
-        )
-        lines.append(f"  document {doc['id']:28} {mark}")
-    lines.append(f"  DECISION: {result.decision.upper()}")
-    for rule in result.rules:
-        lines.append(f"    {rule['outcome']}: {rule['id']} — {rule['reason_en']}")
-    return "\n".join(lines)
+    """The run as the CLI prints it (:func:`services.procedures.report.run_text`)."""
+    return run_text(result)
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> RunResult:
@@ -80,7 +62,9 @@ async def _run(settings: Settings, args: argparse.Namespace) -> RunResult:
     roles, params = _pairs(args.role, "role"), _pairs(args.param, "param")
     connect = in_process_runner if args.in_process else live_runner
     async with connect(settings) as runner:
-        return await runner.run(procedure, args.persona, roles, params, args.profile)
+        return await runner.run(
+            procedure, args.persona, roles, params, args.profile, args.request_id_prefix
+        )
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -124,6 +108,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     q.add_argument("--role", action="append", default=[], help="ROLE=PERSONA (repeatable)")
     q.add_argument("--param", action="append", default=[], help="NAME=VALUE (repeatable)")
     q.add_argument("--profile", help="latency profile sent as X-Sim-Latency-Profile")
+    q.add_argument(
+        "--request-id-prefix",
+        help="run id (default: random): the writes' X-MaYeuCau and generated names derive from "
+        "it, so repeating a run with the same id replays its writes instead of writing twice",
+    )
     q.add_argument("--in-process", action="store_true", help="no server: build the services here")
     q.add_argument("--json", action="store_true", help="print the run as JSON")
     q = actions.add_parser("report", help="write the Markdown and HTML report")

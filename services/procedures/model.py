@@ -4,6 +4,11 @@ The published JSON Schema (``contracts/procedures/procedure.schema.json``) is ge
 these models (``write_schema``) and a test fails when they drift apart. Every fact carries a
 confidence tag as the domain file does: ``V`` verified (legal text or official source), ``P``
 observed in public code, ``I`` inferred by us, ``U`` unknown.
+
+A procedure runs in stages. Before its first *write* stage the decision rules are evaluated: a
+dossier they reject or refer is never registered. A linked procedure (liên thông) names more
+agencies (``agencies``); each step says which one owns it (``agency``), and the runner drives
+that step as that agency: its own token, procedure code (MaDVC), purpose and officer.
 """
 
 from __future__ import annotations
@@ -17,7 +22,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Tag = Literal["V", "P", "I", "U"]
 Key = str
 Outcome = Literal["approved", "rejected", "referred"]
-StepKind = Literal["vneid-login", "lookup", "verify", "household", "residence-confirmation"]
+StepKind = Literal[
+    "vneid-login", "lookup", "verify", "household", "residence-confirmation", "write", "feed",
+    "issue",
+]  # fmt: skip
+WriteOperation = Literal[
+    "register-birth", "register-death", "register-residence", "register-marriage",
+    "register-divorce", "register-correction",
+]  # fmt: skip
+EventType = Literal["birth", "death", "residence", "marriage", "divorce", "correction"]
+READ_KINDS = ("lookup", "verify", "household", "residence-confirmation", "feed")
 SCHEMA_FILE = "procedure.schema.json"
 
 
@@ -33,11 +47,14 @@ class Sourced(_Spec):
 
 
 class Replacement(_Spec):
-    """The lookup that replaces a paper document."""
+    """The lookup (or linked registration) that replaces a paper document."""
 
     step: Key = Field(description="Id of the step that makes the lookup.")
     service: Literal["gateway", "identity", "not-simulated"]
-    operation: str = Field(description="Gateway operation, OIDC login, or the sector database.")
+    operation: str = Field(
+        description="Gateway operation (a lookup, a register-* write, the changes feed), OIDC "
+        "login, or the sector database."
+    )
     fields: list[str] = Field(default_factory=list)
     purpose: str = Field(description="Purpose of processing sent in X-Purpose (or login scope).")
 
@@ -64,10 +81,15 @@ class Document(_Spec):
 
 
 class Step(_Spec):
-    """One call: a citizen's VNeID login, or a gateway operation about one person."""
+    """One call: a citizen's VNeID login, a gateway operation about one person, a civil-status
+    write, a read of the change feed, or a document an agency issues in its own system."""
 
     id: Key
     kind: StepKind
+    agency: Key | None = Field(
+        default=None,
+        description="Key of the procedure's agencies that owns the step (default: its agency).",
+    )
     role: Key | None = Field(default=None, description="Whose PIN (a role of the procedure).")
     pin_from: str | None = Field(
         default=None, description="Or a fact path giving the PIN, e.g. mother.spouse.pin."
@@ -77,12 +99,55 @@ class Step(_Spec):
     declared: dict[str, str] = Field(
         default_factory=dict, description="verify: body field -> fact path of the declared value."
     )
+    operation: WriteOperation | None = Field(
+        default=None, description="write: the gateway's register-* operation."
+    )
+    body: dict[str, Any] | None = Field(
+        default=None,
+        description="write: the request body. A string '$a.b|c.d' is the first non-empty fact "
+        "(a key whose value is absent is left out); '{a.b}' inside a string is replaced by the "
+        "fact.",
+    )
+    event: EventType | None = Field(
+        default=None,
+        description="feed: the item type to find for the step's PIN, reading the change feed "
+        "from the agency's saved cursor.",
+    )
+    document: dict[str, str] | None = Field(
+        default=None,
+        description="issue: the document the agency issues in its own (not simulated) system; "
+        "values are templates as in body; 'number' is required. Numbers are MOCK.",
+    )
+    expect: dict[str, Any] = Field(
+        default_factory=dict,
+        description="After a successful call: answer path -> value it must have ('$path' reads "
+        "a fact); otherwise the step is an error (the linked flow broke).",
+    )
     description: str = ""
 
     @model_validator(mode="after")
     def _subject(self) -> Step:
-        if (self.role is None) == (self.pin_from is None):
+        if self.kind == "write":
+            if self.role is not None and self.pin_from is not None:
+                raise ValueError(f"step {self.id}: give at most one of role and pin_from")
+        elif (self.role is None) == (self.pin_from is None):
             raise ValueError(f"step {self.id}: give exactly one of role and pin_from")
+        needs = {"write": ("operation", "body"), "feed": ("event",), "issue": ("document",)}
+        for name in needs.get(self.kind, ()):
+            if getattr(self, name) is None:
+                raise ValueError(f"step {self.id}: a {self.kind} step needs {name}")
+        for name, kinds in (
+            ("operation", ("write",)),
+            ("body", ("write",)),
+            ("event", ("feed",)),
+            ("document", ("issue",)),
+        ):
+            if getattr(self, name) is not None and self.kind not in kinds:
+                raise ValueError(f"step {self.id}: {name} is for {kinds[0]} steps")
+        if self.kind == "issue" and "number" not in (self.document or {}):
+            raise ValueError(f"step {self.id}: an issued document has a number")
+        if self.expect and self.kind in ("vneid-login", "issue"):
+            raise ValueError(f"step {self.id}: expect is for gateway steps")
         return self
 
 
@@ -145,6 +210,19 @@ class Role(_Spec):
 class Param(_Spec):
     default: str
     description: str
+    generated: Literal["date", "given-name", "middle-name"] | None = Field(
+        default=None,
+        description="When no value is given the runner makes one: date = today in Vietnam time "
+        "plus days; given-name / middle-name = a name picked from the run id (so that two runs "
+        "register two different children, and a replayed run the same one).",
+    )
+    days: int = Field(default=0, description="generated date: days from today (-3: 3 days ago).")
+
+    @model_validator(mode="after")
+    def _generated(self) -> Param:
+        if self.generated is not None and self.default:
+            raise ValueError("a generated parameter has an empty default")
+        return self
 
 
 class Case(_Spec):
@@ -158,12 +236,18 @@ class Case(_Spec):
 
 
 class Agency(_Spec):
-    """The demo agency that runs the procedure at the gateway."""
+    """The demo agency that runs the procedure (or one hop of it) at the gateway."""
 
     client_id: str
     officer: str
     purpose: str
     legal_basis: str
+    code: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="MaDVC this agency sends (default: the procedure's code).",
+    )
+    role_en: str = Field(default="", description="What this agency does in a linked procedure.")
 
 
 class Procedure(_Spec):
@@ -180,6 +264,10 @@ class Procedure(_Spec):
     authority_en: str
     basis: Sourced = Field(description="Source of the procedure's Project 06 mode (domain §7).")
     agency: Agency
+    agencies: dict[Key, Agency] = Field(
+        default_factory=dict,
+        description="Linked procedures: the other agencies, each owning the steps naming it.",
+    )
     applicant_role: Key
     roles: dict[Key, Role]
     params: dict[Key, Param] = Field(default_factory=dict)
@@ -201,6 +289,8 @@ class Procedure(_Spec):
             for step in stage:
                 if step.role is not None and step.role not in self.roles:
                     raise ValueError(f"step {step.id}: unknown role {step.role}")
+                if step.agency is not None and step.agency not in self.agencies:
+                    raise ValueError(f"step {step.id}: unknown agency {step.agency}")
         for doc in self.documents:
             if doc.replaced_by is not None and doc.replaced_by.service != "not-simulated":
                 if doc.replaced_by.step not in steps:
@@ -223,6 +313,21 @@ class Procedure(_Spec):
     def steps(self) -> list[Step]:
         return [s for stage in self.stages for s in stage]
 
+    def agency_of(self, step: Step) -> Agency:
+        """The agency that owns ``step`` (the procedure's own unless the step names one)."""
+        return self.agency if step.agency is None else self.agencies[step.agency]
+
+    def code_of(self, step: Step) -> str:
+        """The MaDVC sent for ``step``."""
+        return self.agency_of(step).code or self.code
+
+    def commit_stage(self) -> int:
+        """Index of the first stage that writes (the decision rules run before it)."""
+        return next(
+            (i for i, stage in enumerate(self.stages) if any(s.kind == "write" for s in stage)),
+            len(self.stages),
+        )
+
 
 def json_schema() -> dict[str, Any]:
     """The published JSON Schema of a procedure file."""
@@ -243,6 +348,6 @@ def write_schema(directory: Path) -> Path:
 
 
 __all__ = [
-    "Agency", "Case", "Condition", "Document", "Outcome", "Procedure", "Replacement", "Role",
-    "Rule", "Sourced", "Step", "json_schema", "schema_text", "write_schema",
+    "READ_KINDS", "Agency", "Case", "Condition", "Document", "Outcome", "Procedure", "Replacement",
+    "Role", "Rule", "Sourced", "Step", "json_schema", "schema_text", "write_schema",
 ]  # fmt: skip

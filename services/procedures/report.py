@@ -1,10 +1,13 @@
-"""The catalogue report: documents eliminated, lookups, critical path, simulated latency.
+"""The catalogue report (documents eliminated, lookups, writes, critical path, simulated
+latency) and the report of one run (:func:`run_text`; its JSON is ``RunResult.as_dict``).
 
 End-to-end latency is simulated, not measured: each run draws every hop's delay from the latency
-profile (a VNeID login is three identity hops: authorize, token, userinfo; a gateway operation is
-a gateway hop plus a registry hop), a stage lasts as long as its slowest step, and a run is the
-sum of its stages. The agency's access token is cached, so it costs nothing per run. The figures
-are only as good as the profile, whose numbers are assumptions (domain §6.5: none published).
+profile (a VNeID login is three identity hops: authorize, token, userinfo; a gateway operation,
+a write or one page of the change feed is a gateway hop plus a registry hop; a document an agency
+issues in its own system costs nothing here), a stage lasts as long as its slowest step, and a
+run is the sum of its stages. The agencies' access tokens are cached, so they cost nothing per
+run. The figures are only as good as the profile, whose numbers are assumptions (domain §6.5:
+none published). A run's own report gives the measured latency of each step and each agency.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from pathlib import Path
 from services.common.faults import percentile
 from services.common.latency import Profile, ProfileBook, sample_delay
 from services.procedures.catalogue import Catalogue
-from services.procedures.model import Procedure, Step
+from services.procedures.model import READ_KINDS, Procedure, Step
+from services.procedures.runner import RunResult
 
-HOPS = {"vneid-login": ("identity",) * 3}
+HOPS: dict[str, tuple[str, ...]] = {"vneid-login": ("identity",) * 3, "issue": ()}
 GATEWAY_HOPS = ("gateway", "registry")
 
 
@@ -37,9 +41,10 @@ def simulate(procedure: Procedure, profile: Profile, runs: int, seed: int) -> li
         total = 0.0
         for stage in procedure.stages:
             total += max(
-                sum(sample_delay(profile, hop, rng.random(), hour=12) for hop in hops_of(s))
+                sum((sample_delay(profile, hop, rng.random(), hour=12) for hop in hops_of(s)),
+                    0.0)
                 for s in stage
-            )
+            )  # fmt: skip
         totals.append(total)
     return totals
 
@@ -52,6 +57,8 @@ class Summary:
     documents: int
     eliminated: int
     lookups: int
+    writes: int
+    agencies: int
     logins: int
     critical_path: str
     p50: float
@@ -75,7 +82,9 @@ def summarize(procedure: Procedure, profile: Profile, runs: int, seed: int) -> S
         procedure=procedure,
         documents=len(procedure.documents),
         eliminated=sum(d.status == "replaced" for d in procedure.documents),
-        lookups=sum(s.kind != "vneid-login" for s in steps),
+        lookups=sum(s.kind in READ_KINDS for s in steps),
+        writes=sum(s.kind == "write" for s in steps),
+        agencies=1 + len(procedure.agencies),
         logins=sum(s.kind == "vneid-login" for s in steps),
         critical_path=critical_path(procedure, profile),
         p50=percentile(totals, 0.50),
@@ -121,22 +130,24 @@ def render_markdown(summaries: list[Summary], profile_name: str, runs: int, plot
     lines = [
         f"# Procedures without paper — report (latency profile `{profile_name}`)", "",
         f"**{gone} of {before} paper documents eliminated** across {len(summaries)} procedures "
-        f"(replaced by a lookup); the rest are still required, each with its reason below. "
+        f"(replaced by a lookup, a linked registration or the change feed); the rest are still "
+        f"required, each with its reason below. "
         f"Latency: {runs:,} simulated runs per procedure; the profile's figures are assumptions "
         "(no official latency is published).", "",
-        "| Procedure | Level | Documents | Eliminated | Lookups | Logins | Critical path "
-        "| p50 ms | p95 ms | p99 ms |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| Procedure | Level | Documents | Eliminated | Lookups | Writes | Agencies | Logins "
+        "| Critical path | p50 ms | p95 ms | p99 ms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]  # fmt: skip
     for s in summaries:
         p = s.procedure
         lines.append(
             f"| {p.name_en} (`{p.key}`) | {p.level} | {s.documents} | {s.eliminated} | "
-            f"{s.lookups} | {s.logins} | {s.critical_path} | {_ms(s.p50)} | {_ms(s.p95)} | "
-            f"{_ms(s.p99)} |"
+            f"{s.lookups} | {s.writes} | {s.agencies} | {s.logins} | {s.critical_path} | "
+            f"{_ms(s.p50)} | {_ms(s.p95)} | {_ms(s.p99)} |"
         )
     lines += [f"| **Total** | | **{before}** | **{gone}** | "
-              f"{sum(s.lookups for s in summaries)} | | | | | |", ""]  # fmt: skip
+              f"{sum(s.lookups for s in summaries)} | {sum(s.writes for s in summaries)} "
+              "| | | | | | |", ""]  # fmt: skip
     if plot:
         lines += ["![latency per procedure](latency.png)", ""]
     for s in summaries:
@@ -159,7 +170,19 @@ def render_markdown(summaries: list[Summary], profile_name: str, runs: int, plot
                 how = d.still_required_because or ""
             lines.append(f"| {d.name_vi} / {d.name_en} [{d.basis.tag}] | {d.status} | {how} |")
         stages = " → ".join(" ‖ ".join(st.id for st in stage) for stage in p.stages)
-        lines += ["", f"Steps (‖ = in parallel): {stages}", "", "Decision rules:", ""]
+        lines += ["", f"Steps (‖ = in parallel): {stages}", ""]
+        if p.agencies or any(st.kind == "write" for st in p.steps()):
+            lines += ["Agencies (each step runs as the agency that owns it):", ""]
+            for key, owner in [("lead", p.agency), *p.agencies.items()]:
+                own = [st.id for st in p.steps() if st.kind != "vneid-login"
+                       and (st.agency or "lead") == key]  # fmt: skip
+                lines.append(
+                    f"- {key}: `{owner.client_id}`, procedure `{owner.code or p.code}`, purpose "
+                    f"`{owner.purpose}`, officer `{owner.officer}` — steps {', '.join(own)}"
+                    + (f". {owner.role_en}" if owner.role_en else "")
+                )
+            lines.append("")
+        lines += ["Decision rules (evaluated before the first write, and at the end):", ""]
         for rule in p.rules:
             persona = next(c.persona for c in p.cases if rule.id in c.rules)
             lines.append(
@@ -167,6 +190,58 @@ def render_markdown(summaries: list[Summary], profile_name: str, runs: int, plot
                 f"persona `{persona}`"
             )
         lines.append("")
+    return "\n".join(lines)
+
+
+def run_text(result: RunResult) -> str:
+    """One run as the CLI prints it: steps, each agency's part, outputs, papers, decision."""
+    lines = [f"{result.procedure} ({result.code}) for {result.persona}, run {result.run_id}"
+             + (f", profile {result.profile}" if result.profile else "")]  # fmt: skip
+    roles = ", ".join(f"{k}={v or '-'}" for k, v in result.roles.items())
+    lines.append(f"  roles: {roles}")
+    for step in result.steps:
+        lines.append(
+            f"  [{step.stage}] {step.id:15} {step.kind:12} {step.agency or 'citizen':20} "
+            f"{step.pin or '-':12} {step.status:9} {step.ms:8.1f} ms  {step.requests} req  "
+            f"{step.detail}".rstrip()
+        )
+    lines.append(f"  stages: {' + '.join(f'{ms:.1f}' for ms in result.stage_ms)} "
+                 f"= {result.total_ms:.1f} ms")  # fmt: skip
+    lines.append("  hops (each agency with its own token, procedure, purpose and officer):")
+    for hop in result.hops:
+        who = (
+            f"{hop['client_id']} ({hop['agency_code']}) {hop['procedure']} "
+            f"purpose {hop['purpose']} officer {hop['officer']}"
+            if hop["client_id"]
+            else str(hop["agency"])
+        )
+        lines.append(
+            f"    {hop['hop']:16} {hop['outcome']:9} {hop['ms']:8.1f} ms  {who}  "
+            f"[{', '.join(hop['steps'])}]"
+        )
+    for step_id, data in result.outputs.items():
+        shown = ", ".join(
+            f"{k}={v}" for k, v in data.items() if k not in ("operation", "mock") and v is not None
+        )
+        mark = " (MOCK)" if data.get("mock") else ""
+        lines.append(f"  output {step_id}{mark}: {shown}")
+    papers = result.papers
+    lines.append(f"  papers: {papers.get('eliminated', 0)} of {papers.get('before', 0)} eliminated")
+    for doc in result.documents:
+        mark = (
+            f"replaced by {doc['step']} ({doc['step_status']})"
+            if doc["status"] == "replaced"
+            else "still required"
+        )
+        lines.append(f"  document {doc['id']:36} {mark}")
+    closing = (
+        f"dossier closed in {result.total_ms:.1f} ms end to end"
+        if result.closed
+        else f"{result.total_ms:.1f} ms end to end"
+    )
+    lines.append(f"  DECISION: {result.decision.upper()} — {closing}")
+    for rule in result.rules:
+        lines.append(f"    {rule['outcome']}: {rule['id']} — {rule['reason_en']}")
     return "\n".join(lines)
 
 
@@ -232,4 +307,7 @@ def write_report(
     return written
 
 
-__all__ = ["Summary", "critical_path", "render_markdown", "simulate", "summarize", "write_report"]
+__all__ = [
+    "Summary", "critical_path", "render_markdown", "run_text", "simulate", "summarize",
+    "write_report",
+]  # fmt: skip

@@ -1,9 +1,21 @@
-"""Run a procedure as its demo agency would: the citizen logs in with VNeID, the agency looks
-people up through the data-sharing gateway, the decision rules decide.
+"""Run a procedure as its demo agencies would: the citizen logs in with VNeID, the agency looks
+people up through the data-sharing gateway, the decision rules decide, and, when they let the
+dossier through, the agency registers it (a civil-status write) and the linked agencies follow.
 
 The runner talks HTTP to the identity provider and the gateway (two ``httpx.AsyncClient``: live
 base URLs, or ``httpx.ASGITransport`` in process). Stages run in sequence, the steps of a stage
 concurrently; each step's latency is the wall time of its requests.
+
+Each step runs as the agency that owns it (:meth:`Procedure.agency_of`): its own access token,
+agency code (X-Road-Client), procedure code (X-MaDVC), officer (X-MaCanBo) and purpose. Reads
+send a fresh X-MaYeuCau each; a write sends ``<run id>-<step id>``, which the gateway uses as
+the idempotency key: a run repeated with the same run id (``request_id_prefix``) gets the first
+answers back (``Idempotent-Replayed: true``) instead of registering twice.
+
+A ``feed`` step is a small consumer of the change feed: the agency reads
+``/v1/registry/changes`` from its saved cursor (kept by the runner, per agency, in memory; a new
+runner starts from the beginning of the feed) until it finds the item it waits for. An ``issue``
+step is the agency's own system issuing a document: its number is a MOCK made from the facts.
 """
 
 from __future__ import annotations
@@ -12,10 +24,13 @@ import asyncio
 import base64
 import hashlib
 import itertools
+import re
 import secrets
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,11 +39,32 @@ import httpx
 from mock_registry.ids import is_valid_pin
 from mock_registry.personas import BY_KEY
 from services.gateway.agencies import AgencySpec
-from services.procedures.model import Procedure, Step
+from services.gateway.policy import WRITE_OPERATIONS
+from services.procedures.model import Param, Procedure, Step
 from services.procedures.rules import Facts, fired, resolve
 
 REDIRECT_URI = "http://127.0.0.1/sim06-procedures/callback"
+VIETNAM = timezone(timedelta(hours=7))
+RUN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+FEED_PAGES = 200  # pages one feed step reads at most before it gives up
+FEED_MEMORY = 10_000  # items a feed consumer remembers having processed
 _request_ids = itertools.count(1)
+_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
+
+# Names a generated child's name is picked from (by the run id): common, and given to boys and
+# girls alike, so that any pick fits the declared sex.
+MIDDLE_NAMES = (
+    "Minh", "Gia", "Bảo", "Khánh", "Ngọc", "Thiên", "An", "Hoàng", "Phúc", "Thanh", "Hải",
+    "Nhật", "Tuệ", "Hà", "Kim", "Mai", "Quang", "Thái", "Trúc", "Tường", "Vân", "Xuân", "Yên",
+    "Bình",
+)  # fmt: skip
+GIVEN_NAMES = (
+    "An", "Anh", "Bình", "Chi", "Dương", "Giang", "Hân", "Khang", "Khôi", "Lam", "Linh",
+    "Long", "Mai", "Nam", "Ngân", "Nhi", "Phong", "Quân", "Sơn", "Tâm", "Thảo", "Trang", "Tú",
+    "Vy", "Yến", "Bách", "Châu", "Duy", "Hiếu", "Huy", "Khoa", "Lâm", "My", "Nga", "Phương",
+    "Quỳnh", "Tùng", "Uyên", "Việt", "Xuân", "Hòa", "Khuê", "Ly", "Ngọc", "Phúc", "Thư", "Vũ",
+    "Ý",
+)  # fmt: skip
 
 
 class RunError(ValueError):
@@ -40,6 +76,10 @@ class RunError(ValueError):
         self.reason = reason
 
 
+class TemplateError(ValueError):
+    """A ``{path}`` of a body or document template has no value."""
+
+
 def persona_pin(key_or_pin: str) -> str:
     """The PIN of a persona key (listed or not), or a PIN itself."""
     persona = BY_KEY.get(key_or_pin)
@@ -48,6 +88,54 @@ def persona_pin(key_or_pin: str) -> str:
     if is_valid_pin(key_or_pin):
         return key_or_pin
     raise RunError("persona", f"{key_or_pin!r} is neither a persona key nor a valid PIN")
+
+
+def today_in_vietnam() -> date:
+    """Today's date in Vietnam (UTC+7): the registry refuses events dated after it."""
+    return datetime.now(VIETNAM).date()
+
+
+def _pick(options: tuple[str, ...], run_id: str, salt: str) -> str:
+    digest = hashlib.sha256(f"{salt}:{run_id}".encode()).digest()
+    return options[int.from_bytes(digest[:8], "big") % len(options)]
+
+
+def generate(param: Param, run_id: str, today: date, name: str) -> str:
+    """The value the runner makes for a generated parameter left empty."""
+    if param.generated == "date":
+        return (today + timedelta(days=param.days)).isoformat()
+    if param.generated == "given-name":
+        return _pick(GIVEN_NAMES, run_id, name)
+    return _pick(MIDDLE_NAMES, run_id, name)
+
+
+def render(template: Any, facts: Facts) -> Any:
+    """A body or document template filled from the facts (see ``Step.body``)."""
+    if isinstance(template, dict):
+        out = {}
+        for key, value in template.items():
+            filled = render(value, facts)
+            if filled is not None:
+                out[key] = filled
+        return out
+    if isinstance(template, list):
+        return [render(item, facts) for item in template]
+    if not isinstance(template, str):
+        return template
+    if template.startswith("$"):
+        for path in template[1:].split("|"):
+            value = resolve(facts, path)
+            if value not in (None, ""):
+                return value
+        return None
+
+    def fill(match: re.Match[str]) -> str:
+        value = resolve(facts, match.group(1))
+        if value in (None, ""):
+            raise TemplateError(match.group(1))
+        return str(value)
+
+    return _PLACEHOLDER.sub(fill, template)
 
 
 @dataclass
@@ -63,6 +151,8 @@ class StepResult:
     requests: int = 0
     http_status: int | None = None
     detail: str = ""
+    agency: str | None = None  # client id of the agency that ran it (None: the citizen)
+    data: dict[str, Any] = field(default_factory=dict)  # writes, feed reads, issued documents
 
 
 @dataclass
@@ -81,9 +171,28 @@ class RunResult:
     rules: list[dict[str, str]]
     documents: list[dict[str, Any]]
     total_ms: float = 0.0
+    run_id: str = ""
+    hops: list[dict[str, Any]] = field(default_factory=list)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    papers: dict[str, int] = field(default_factory=dict)
+    closed: bool = False  # approved, and every write, feed read and issue succeeded
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class FeedConsumer:
+    """An agency reading the change feed: its saved cursor and the items it processed."""
+
+    cursor: str = "0"
+    seen: OrderedDict[tuple[str, str], dict[str, Any]] = field(default_factory=OrderedDict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def remember(self, item: dict[str, Any]) -> None:
+        self.seen[(item["type"], item["pin"])] = item
+        while len(self.seen) > FEED_MEMORY:
+            self.seen.popitem(last=False)
 
 
 @dataclass
@@ -94,8 +203,10 @@ class Runner:
     identity: httpx.AsyncClient
     agencies: dict[str, AgencySpec]
     as_of: date
+    today: Callable[[], date] = today_in_vietnam
     _tokens: dict[str, str] = field(default_factory=dict)
     _rp: tuple[str, str] | None = None
+    feeds: dict[str, FeedConsumer] = field(default_factory=dict)
 
     async def run(
         self,
@@ -104,33 +215,57 @@ class Runner:
         roles: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
         profile: str | None = None,
+        request_id_prefix: str | None = None,
     ) -> RunResult:
-        """Run ``procedure`` for ``persona`` (its applicant) with optional role bindings."""
+        """Run ``procedure`` for ``persona`` (its applicant) with optional role bindings.
+
+        ``request_id_prefix`` is the run id (default: a random one): the writes' X-MaYeuCau and
+        the generated names derive from it, so a repeated run replays its writes."""
         bound = {procedure.applicant_role: persona_pin(persona)}
         for role, who in (roles or {}).items():
             if role not in procedure.roles:
                 raise RunError("roles", f"{procedure.key} has no role {role!r}")
             bound[role] = persona_pin(who)
+        run_id = request_id_prefix or f"sim06-run-{secrets.token_hex(4)}"
+        if not RUN_ID.fullmatch(run_id):
+            raise RunError("request_id_prefix", "1 to 64 of A-Z a-z 0-9 . _ : -")
+        today = self.today()
         values = {"date": self.as_of.isoformat()}
         values.update({name: p.default for name, p in procedure.params.items()})
         for name, value in (params or {}).items():
             if name not in procedure.params and name != "date":
                 raise RunError("params", f"{procedure.key} has no parameter {name!r}")
             values[name] = value
+        for name, p in procedure.params.items():
+            if p.generated is not None and not values[name]:
+                values[name] = generate(p, run_id, today, name)
         try:
             date.fromisoformat(values["date"])
         except ValueError:
             raise RunError("params", "date must be YYYY-MM-DD") from None
-        facts: Facts = {"params": {k: (v or None) for k, v in values.items()}, "roles": bound}
+        tag = re.sub(r"[^A-Za-z0-9]", "", run_id)[-8:].upper() or "RUN"
+        facts: Facts = {
+            "params": {k: (v or None) for k, v in values.items()},
+            "roles": bound,
+            "run": {"id": run_id, "tag": tag, "today": today.isoformat(),
+                    "year": str(today.year)},
+        }  # fmt: skip
         headers = {"X-Sim-Latency-Profile": profile} if profile else {}
         results: list[StepResult] = []
         stage_ms: list[float] = []
-        stopped = False
+        stopped, held = False, False
+        commit = procedure.commit_stage()
         for index, stage in enumerate(procedure.stages):
+            if index == commit and not stopped:
+                # Nothing is registered for a dossier the decision rules reject or refer.
+                held = bool(fired(procedure.rules, facts, _failed(results)))
+            facts["pins"] = {r: bound.get(r) or _derived(procedure, r, facts)
+                             for r in procedure.roles}  # fmt: skip
             started = time.perf_counter()
-            if stopped:
-                done = [StepResult(s.id, s.kind, index, None, "skipped",
-                                   detail="an earlier step failed") for s in stage]  # fmt: skip
+            if stopped or held:
+                why = "an earlier step failed" if stopped else "not registered: the rules decided"
+                done = [StepResult(s.id, s.kind, index, None, "skipped", detail=why,
+                                   agency=_client(procedure, s)) for s in stage]  # fmt: skip
             else:
                 done = list(await asyncio.gather(
                     *(self._step(procedure, s, index, facts, bound, headers) for s in stage)
@@ -139,8 +274,7 @@ class Runner:
             results.extend(done)
             # A refused login or a failed call ends the online procedure: nothing later runs.
             stopped = stopped or any(r.status in ("refused", "error") for r in done)
-        failed = {r.id for r in results if r.status in ("refused", "error")}
-        hits = fired(procedure.rules, facts, failed)
+        hits = fired(procedure.rules, facts, _failed(results))
         if any(r.status == "error" for r in results):
             decision = "error"
         elif any(r.outcome == "reject" for r in hits):
@@ -157,13 +291,55 @@ class Runner:
             for d in procedure.documents
         ]  # fmt: skip
         derived = {r: bound.get(r) or _derived(procedure, r, facts) for r in procedure.roles}
+        linked = [r for r in results if r.kind in ("write", "feed", "issue")]
         return RunResult(
             procedure=procedure.key, code=procedure.code, persona=persona, roles=derived,
             params=values, profile=profile, steps=results, stage_ms=stage_ms, decision=decision,
             rules=[{"id": r.id, "outcome": r.outcome, "reason_en": r.reason_en,
                     "reason_vi": r.reason_vi} for r in hits],
-            documents=documents, total_ms=sum(stage_ms),
+            documents=documents, total_ms=sum(stage_ms), run_id=run_id,
+            hops=self._hops(procedure, results),
+            outputs={r.id: r.data for r in results if r.kind in ("write", "issue") and r.data},
+            papers={"before": len(procedure.documents),
+                    "eliminated": sum(d.status == "replaced" for d in procedure.documents)},
+            closed=decision == "approved" and all(r.status == "ok" for r in linked),
         )  # fmt: skip
+
+    def _hops(self, procedure: Procedure, results: list[StepResult]) -> list[dict[str, Any]]:
+        """Each agency's part of the run (the citizen's login first): steps, time, outcome."""
+        hops: dict[tuple[str, str], dict[str, Any]] = {}
+        for step, result in zip(procedure.steps(), results, strict=True):
+            if step.kind == "vneid-login":
+                key = ("vneid", "")
+                entry = hops.setdefault(key, {
+                    "hop": "citizen", "client_id": None, "agency_code": None,
+                    "agency": "VNeID (identity provider)", "procedure": None, "purpose": None,
+                    "officer": None, "role": "The citizen logs in with VNeID.",
+                })  # fmt: skip
+            else:
+                owner = procedure.agency_of(step)
+                spec = self.agencies.get(owner.client_id)
+                key = (owner.client_id, procedure.code_of(step))
+                entry = hops.setdefault(key, {
+                    "hop": step.agency or "lead", "client_id": owner.client_id,
+                    "agency_code": spec.code if spec else None,
+                    "agency": spec.name if spec else owner.client_id,
+                    "procedure": key[1], "purpose": owner.purpose, "officer": owner.officer,
+                    "role": owner.role_en,
+                })  # fmt: skip
+            entry.setdefault("steps", []).append(step.id)
+            entry["ms"] = entry.get("ms", 0.0) + result.ms
+            entry["requests"] = entry.get("requests", 0) + result.requests
+            entry.setdefault("statuses", []).append(result.status)
+        out = []
+        for entry in hops.values():
+            statuses = entry.pop("statuses")
+            entry["outcome"] = next(
+                (s for s in ("error", "refused", "not_found") if s in statuses),
+                "skipped" if all(s == "skipped" for s in statuses) else "ok",
+            )
+            out.append(entry)
+        return out
 
     async def _step(
         self, procedure: Procedure, step: Step, stage: int, facts: Facts,
@@ -171,44 +347,62 @@ class Runner:
     ) -> StepResult:  # fmt: skip
         if step.role is not None:
             pin = bound.get(step.role) or _derived(procedure, step.role, facts)
+        elif step.pin_from is not None:
+            pin = resolve(facts, step.pin_from)
         else:
-            pin = resolve(facts, step.pin_from or "")
-        result = StepResult(step.id, step.kind, stage, pin if isinstance(pin, str) else None, "ok")
-        if result.pin is None:
+            pin = None
+        result = StepResult(step.id, step.kind, stage, pin if isinstance(pin, str) else None, "ok",
+                            agency=_client(procedure, step))  # fmt: skip
+        if result.pin is None and step.kind != "write":
             result.status, result.detail = "skipped", "no person for this step"
             return result
         started = time.perf_counter()
         try:
             if step.kind == "vneid-login":
                 data = await self._login(result, step, headers)
+            elif step.kind == "write":
+                data = await self._write(procedure, step, result, facts, headers)
+            elif step.kind == "feed":
+                data = await self._feed(procedure, step, result, headers)
+            elif step.kind == "issue":
+                data = self._issue(step, result, facts)
             else:
                 data = await self._exchange(procedure, step, result, facts, headers)
         except httpx.HTTPError as exc:
             result.status, result.detail = "error", f"{type(exc).__name__}: {exc}"[:300]
             data = None
+        if data is not None and step.expect:
+            _check(step, result, data, facts)
         result.ms = (time.perf_counter() - started) * 1000
         facts[step.id] = data
         return result
+
+    async def _headers(
+        self, procedure: Procedure, step: Step, headers: dict[str, str], request_id: str | None
+    ) -> dict[str, str]:
+        """The X-Road-style headers of ``step``'s call, as the agency that owns it."""
+        owner = procedure.agency_of(step)
+        agency = self.agencies[owner.client_id]
+        token = await self._agency_token(agency, headers)
+        return {
+            **headers,
+            "Authorization": f"Bearer {token}",
+            "X-Road-Client": agency.code,
+            "X-MaYeuCau": request_id or f"sim06-proc-{secrets.token_hex(6)}-{next(_request_ids)}",
+            "X-MaDVC": procedure.code_of(step),
+            "X-MaCanBo": owner.officer,
+            "X-Purpose": owner.purpose,
+            "X-Legal-Basis": owner.legal_basis,
+        }
 
     async def _exchange(
         self, procedure: Procedure, step: Step, result: StepResult, facts: Facts,
         headers: dict[str, str],
     ) -> dict[str, Any] | None:  # fmt: skip
-        agency = self.agencies[procedure.agency.client_id]
-        token = await self._agency_token(agency, headers)
+        send = await self._headers(procedure, step, headers, None)
         result.requests += 1
         pin = result.pin
         assert pin is not None
-        send = {
-            **headers,
-            "Authorization": f"Bearer {token}",
-            "X-Road-Client": agency.code,
-            "X-MaYeuCau": f"sim06-proc-{secrets.token_hex(6)}-{next(_request_ids)}",
-            "X-MaDVC": procedure.code,
-            "X-MaCanBo": procedure.agency.officer,
-            "X-Purpose": procedure.agency.purpose,
-            "X-Legal-Basis": procedure.agency.legal_basis,
-        }
         base = f"/v1/registry/citizens/{pin}"
         if step.kind == "verify":
             body = {"pin": pin}
@@ -231,6 +425,128 @@ class Runner:
         else:
             result.status, result.detail = "error", f"{r.status_code} {problem}"
         return None
+
+    async def _write(
+        self, procedure: Procedure, step: Step, result: StepResult, facts: Facts,
+        headers: dict[str, str],
+    ) -> dict[str, Any] | None:  # fmt: skip
+        """A civil-status event through the gateway; X-MaYeuCau is its idempotency key."""
+        assert step.operation is not None
+        try:
+            body = render(step.body, facts)
+        except TemplateError as exc:
+            result.status, result.detail = "error", f"body: no value for {{{exc}}}"
+            return None
+        request_id = f"{facts['run']['id']}-{step.id}"
+        send = await self._headers(procedure, step, headers, request_id)
+        result.requests += 1
+        r = await self.gateway.post(
+            f"/v1/registry/{WRITE_OPERATIONS[step.operation]}", json=body, headers=send
+        )
+        result.http_status = r.status_code
+        result.data = {"operation": step.operation, "request_id": request_id}
+        if r.status_code in (200, 201):
+            data: dict[str, Any] = r.json()
+            replayed = r.headers.get("idempotent-replayed") == "true"
+            result.data.update(
+                {k: v for k, v in data.items() if k != "records" and not isinstance(v, dict)}
+            )
+            result.data["replayed"] = replayed
+            if isinstance(data.get("pin"), str):
+                result.pin = data["pin"]
+            result.detail = (
+                f"{'replayed' if replayed else 'registered'} {data.get('type')} "
+                f"event {data.get('event_id')} at cursor {data.get('cursor')}"
+            )
+            return data
+        problem = _problem(r)
+        code = str(problem.get("code", ""))
+        result.data["problem"] = code
+        # The population database refused the event (its own rules): the dossier is refused.
+        # Anything else (the gateway refused the agency, a timeout) is a failure of the run.
+        by_registry = problem.get("source") == "registry" and 400 <= r.status_code < 500
+        result.status = "refused" if by_registry else "error"
+        result.detail = f"{r.status_code} {code}: {problem.get('detail', '')}"[:300]
+        return None
+
+    async def _feed(
+        self, procedure: Procedure, step: Step, result: StepResult, headers: dict[str, str]
+    ) -> dict[str, Any] | None:
+        """Read the change feed as the step's agency until the awaited item shows up."""
+        owner = procedure.agency_of(step)
+        consumer = self.feeds.setdefault(owner.client_id, FeedConsumer())
+        assert step.event is not None and result.pin is not None
+        want = (step.event, result.pin)
+        async with consumer.lock:
+            start = cursor = consumer.cursor
+            if want in consumer.seen:
+                item = consumer.seen[want]
+                result.data = {
+                    "from_cursor": start, "cursor": item["cursor"], "items_read": 0, "pages": 0,
+                    "event_id": item["event_id"], "already": True,
+                }  # fmt: skip
+                result.detail = f"{step.event} of {result.pin} already processed"
+                return item
+            read = pages = 0
+            found: dict[str, Any] | None = None
+            while pages < FEED_PAGES and found is None:
+                send = await self._headers(procedure, step, headers, None)
+                r = await self.gateway.get(
+                    "/v1/registry/changes", params={"after": cursor}, headers=send
+                )
+                result.requests += 1
+                pages += 1
+                result.http_status = r.status_code
+                if r.status_code == 422 and _problem_code(r) == "FEED_INVALID_CURSOR":
+                    if cursor == "0":
+                        break
+                    cursor = start = "0"  # a cursor of another database: read from the start
+                    continue
+                if r.status_code != 200:
+                    result.status = "error"
+                    result.detail = f"changes: {r.status_code} {_problem_code(r)}"
+                    return None
+                page = r.json()
+                for item in page["items"]:
+                    read += 1
+                    cursor = item["cursor"]
+                    if item["type"] == step.event:
+                        consumer.remember(item)
+                    if (item["type"], item["pin"]) == want:
+                        found = item
+                        break
+                if found is None:
+                    if page["next_cursor"] == cursor and not page["items"]:
+                        break  # the end of the feed
+                    cursor = page["next_cursor"]
+            consumer.cursor = cursor
+        result.data = {"from_cursor": start, "cursor": cursor, "items_read": read,
+                       "pages": pages}  # fmt: skip
+        if found is None:
+            result.status = "error"
+            result.detail = (
+                f"no {step.event} item for {result.pin} in the change feed "
+                f"(read {read} items from cursor {start} to {cursor})"
+            )
+            return None
+        result.data["event_id"] = found["event_id"]
+        result.detail = (
+            f"found the {step.event} at cursor {found['cursor']} "
+            f"(read {read} item{'s' if read != 1 else ''} from cursor {start})"
+        )
+        return found
+
+    def _issue(self, step: Step, result: StepResult, facts: Facts) -> dict[str, Any] | None:
+        """The agency issues a document in its own system (not simulated: a MOCK number)."""
+        try:
+            document: dict[str, Any] = render(step.document, facts)
+        except TemplateError as exc:
+            result.status, result.detail = "error", f"document: no value for {{{exc}}}"
+            return None
+        document["mock"] = True
+        result.data = document
+        result.detail = f"{document['number']} (mock)"
+        return document
 
     async def _agency_token(self, agency: AgencySpec, headers: dict[str, str]) -> str:
         cached = self._tokens.get(agency.client_id)
@@ -314,18 +630,49 @@ class Runner:
         return claims
 
 
+def _check(step: Step, result: StepResult, data: dict[str, Any], facts: Facts) -> None:
+    """The step's expectations on its answer; the first unmet one makes the step an error."""
+    for path, want in step.expect.items():
+        expected = render(want, facts) if isinstance(want, str) and want.startswith("$") else want
+        got = resolve(data, path)
+        parent = resolve(data, path.rpartition(".")[0]) if "." in path else data
+        absent = not isinstance(parent, dict) or path.rpartition(".")[2] not in parent
+        if got != expected or absent:  # a null expected is a field present and null
+            result.status = "error"
+            shown = "nothing" if absent else repr(got)
+            result.detail = f"expected {path} = {expected!r}, got {shown}"[:300]
+            return
+    checked = ", ".join(f"{p}={resolve(data, p)!r}" for p in step.expect)
+    result.detail = f"{result.detail}; checked {checked}" if result.detail else f"checked {checked}"
+
+
+def _failed(results: list[StepResult]) -> set[str]:
+    return {r.id for r in results if r.status in ("refused", "error")}
+
+
+def _client(procedure: Procedure, step: Step) -> str | None:
+    return None if step.kind == "vneid-login" else procedure.agency_of(step).client_id
+
+
 def _derived(procedure: Procedure, role: str, facts: Facts) -> str | None:
     path = procedure.roles[role].derived_from
     value = resolve(facts, path) if path else None
     return value if isinstance(value, str) else None
 
 
-def _problem_code(r: httpx.Response) -> str:
+def _problem(r: httpx.Response) -> dict[str, Any]:
     try:
         body = r.json()
     except ValueError:
-        return "non-JSON answer"
-    return str(body.get("code", "")) if isinstance(body, dict) else ""
+        return {"code": "non-JSON answer"}
+    return body if isinstance(body, dict) else {}
 
 
-__all__ = ["REDIRECT_URI", "RunError", "RunResult", "Runner", "StepResult", "persona_pin"]
+def _problem_code(r: httpx.Response) -> str:
+    return str(_problem(r).get("code", ""))
+
+
+__all__ = [
+    "REDIRECT_URI", "FeedConsumer", "RunError", "RunResult", "Runner", "StepResult", "generate",
+    "persona_pin", "render", "today_in_vietnam",
+]  # fmt: skip

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -39,20 +38,25 @@ class Apps:
     agencies: dict[str, AgencySpec]
 
 
-@pytest.fixture(scope="session")
-def apps(tmp_path_factory: pytest.TempPathFactory, seeded_db: Path) -> Iterator[Apps]:
-    """One gateway and one identity provider for the session (key generation is slow)."""
-    s = Settings(
-        data_dir=tmp_path_factory.mktemp("procedures"),
-        db_path=seeded_db,
-        identity_issuer=ISSUER,
-        gateway_admin_token="procedures-admin-token-01",
-        gateway_audit_durable=False,  # no fsync per exchange: these tests check decisions
+@pytest.fixture
+def apps(events_settings: Settings) -> Iterator[Apps]:
+    """A gateway and an identity provider over a private copy of the seeded database.
+
+    The procedures write (births, deaths, residence, marriages): each test gets its own copy
+    (``events_settings``), so the shared session database stays as seeded and no test sees
+    another's writes. Building the two apps takes a fraction of a second."""
+    s = events_settings.model_copy(
+        update={
+            "identity_issuer": ISSUER,
+            "gateway_admin_token": "procedures-admin-token-01",
+            "gateway_audit_durable": False,  # no fsync per exchange: these tests check decisions
+        }
     )
     gateway = create_gateway(s, agencies=directory(s))
     identity = create_identity(s)
     yield Apps(gateway, identity, s, known_agencies(s))
-    gateway.state.audit.close()  # the in-process registry client holds nothing to close
+    gateway.state.audit.close()
+    gateway.state.gateway.registry.service.store.close()  # the in-process registry's file
     identity.state.store.close()
 
 

@@ -33,7 +33,7 @@ async def test_list_and_get(api: httpx.AsyncClient) -> None:
     r = await api.get("/v1/procedures")
     assert r.status_code == 200
     body = r.json()
-    assert body["count"] >= 12 and {"key", "code", "eliminated"} <= set(body["data"][0])
+    assert body["count"] >= 14 and {"key", "code", "eliminated"} <= set(body["data"][0])
     r = await api.get("/v1/procedures/SIM06.HT.KHAISINH")  # by gateway code
     assert r.status_code == 200 and r.json()["key"] == "birth-registration"
 
@@ -47,8 +47,25 @@ async def test_run_over_http_decides(api: httpx.AsyncClient) -> None:
     run = r.json()
     assert run["decision"] == "rejected"
     assert "father-died-too-early" in {x["id"] for x in run["rules"]}
-    assert [s["id"] for s in run["steps"]] == ["login", "mother", "father"]
-    assert all(s["ms"] > 0 for s in run["steps"])
+    assert [s["id"] for s in run["steps"]] == ["login", "mother", "father", "register"]
+    assert all(s["ms"] > 0 for s in run["steps"][:3])
+    # The rules rejected the dossier: nothing was registered.
+    assert run["steps"][3]["status"] == "skipped" and not run["outputs"] and not run["closed"]
+
+
+async def test_a_run_over_http_writes_and_replays(api: httpx.AsyncClient) -> None:
+    body = {"persona": "level1-only", "request_id_prefix": "http-run-1"}
+    r = await api.post("/v1/procedures/birth-registration/runs", json=body)
+    assert r.status_code == 201, r.text
+    first = r.json()
+    assert first["decision"] == "approved" and first["closed"], first["steps"]
+    assert first["run_id"] == "http-run-1"
+    register = first["outputs"]["register"]
+    assert register["request_id"] == "http-run-1-register" and register["replayed"] is False
+    again = (await api.post("/v1/procedures/birth-registration/runs", json=body)).json()
+    assert again["outputs"]["register"]["replayed"] is True
+    assert again["outputs"]["register"]["pin"] == register["pin"]
+    assert again["params"]["child_given_name"] == first["params"]["child_given_name"]
 
 
 @pytest.mark.parametrize(
@@ -63,6 +80,9 @@ async def test_run_over_http_decides(api: httpx.AsyncClient) -> None:
          {"persona": "level1-only", "profile": "rush-hour"}, 422, "PROCEDURE_RUN_INVALID"),
         ("/v1/procedures/birth-registration/runs", {"persona": 7}, 422, "PROCEDURE_RUN_INVALID"),
         ("/v1/procedures/birth-registration/runs", {"persona": "x", "extra": 1}, 422,
+         "PROCEDURE_RUN_INVALID"),
+        ("/v1/procedures/birth-registration/runs",
+         {"persona": "level1-only", "request_id_prefix": "no spaces"}, 422,
          "PROCEDURE_RUN_INVALID"),
     ],
 )  # fmt: skip
