@@ -219,6 +219,34 @@ class Settings(BaseSettings):
         description="Procedure catalogue; default: the repository's contracts/procedures.",
     )
 
+    # --- webhooks (push delivery of the change feed): added by the webhooks work ---
+    gateway_webhooks_file: Path | None = Field(
+        default=None,
+        description="YAML of webhook subscriptions ({webhooks: [{id, agency, procedure, "
+        "purpose, url, ...}]}), loaded at start; cursors and the delivery log live in "
+        "DATA_DIR/webhooks.db.",
+    )
+    gateway_webhook_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts besides loopback (127.0.0.0/8, ::1, localhost) webhooks may deliver "
+        "to; '*' allows any.",
+    )
+    gateway_webhook_timeout: float = Field(
+        default=5.0, gt=0, le=300, description="Seconds one delivery attempt may take."
+    )
+    gateway_webhook_backoff: float = Field(
+        default=0.5, gt=0, description="Delay before the first retry; doubled per failure."
+    )
+    gateway_webhook_backoff_max: float = Field(
+        default=60.0, gt=0, description="Longest delay between two attempts."
+    )
+    gateway_webhook_poll_interval: float = Field(
+        default=0.5, gt=0, le=60, description="How often an idle subscription reads the feed."
+    )
+    gateway_webhook_log_size: int = Field(
+        default=10_000, ge=10, description="Delivery attempts kept per subscription."
+    )
+
     @property
     def keys_dir(self) -> Path:
         """Where generated keys live (never committed)."""

@@ -34,7 +34,14 @@ from services.common.keys import KeyStore
 from services.common.openapi_docs import install_openapi_docs
 from services.common.settings import Settings
 from services.contract import install_contract_tools
-from services.gateway import access_log, admin, examples, profile_json, profile_soap
+from services.gateway import (
+    access_log,
+    admin,
+    examples,
+    profile_json,
+    profile_soap,
+    webhook_admin,
+)
 from services.gateway.agencies import AgencyDirectory, load_agencies
 from services.gateway.exchange import Gateway
 from services.gateway.express import GatewayApp
@@ -298,6 +305,7 @@ def create_app(
     profile_soap.install(app, gateway, signer)
     access_log.install(app, gateway, settings)
     admin.install(app, gateway, settings)
+    webhook_admin.install(app, gateway, keys, settings)  # push delivery of the change feed
     install_openapi_docs(app, examples.examples)  # before the contract tools read app.openapi
     install_testing_tools(app, settings)  # snapshot/reset and expectations (before the journal)
     install_contract_tools(app, settings)  # strict mode and journal, when the settings ask

@@ -219,6 +219,7 @@ class EventService:
                 raise _bad_position("since", "since is an RFC 3339 date-time") from None
             if moment.tzinfo is None:
                 raise _bad_position("since", "since needs a time zone (Z or +07:00)")
+            utc: datetime | None
             try:
                 utc = moment.astimezone(UTC)
             except OverflowError:  # year 1 or 9999 with an offset: before or after everything

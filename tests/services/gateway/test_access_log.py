@@ -33,6 +33,10 @@ async def test_lists_who_read_the_data_and_hides_covert_lookups(
     assert first["procedure"] == COMMUNE["procedure"] and "permanent_residence" in first["fields"]
     assert first["agency_name_vi"].startswith("UBND")
     assert first["legal_basis"] == "Nghi dinh 104/2022/ND-CP"
+    assert first["action"] == (
+        f"record looked up by People's Committee of Ba Dinh ward, Ha Noi ({COMMUNE['code']})"
+    )
+    assert first["action_vi"].startswith("Tra cứu thông tin công dân do UBND phường Ba Đình")
 
 
 async def test_filters(client: httpx.AsyncClient, call: Call) -> None:

@@ -199,3 +199,84 @@ def test_settings_choose_the_backend(url: str, tmp_path: Path) -> None:
     finally:
         for log in (pg, lite, embedded):
             log.close()
+
+
+def write_entry(n: int) -> AuditEntry:
+    """A civil-status write: the digests of the records it changed."""
+    record = entry(n)
+    record.operation, record.status, record.purpose = "register-birth", 201, "birth-registration"
+    record.pins = ["001226000001", "001195208733"]
+    record.digests = [
+        {"pin": "001226000001", "before": None, "after": "c" * 64},
+        {"pin": "001195208733", "before": "d" * 64, "after": "e" * 64},
+    ]
+    return record
+
+
+def test_digests_hash_alike_in_sqlite_and_postgres(url: str, tmp_path: Path) -> None:
+    import sqlite3
+
+    sqlite_log = AuditLog(tmp_path / "audit.db")
+    pg_log = PostgresAuditLog(url)
+    try:
+        for i in range(6):
+            sqlite_log.append_nowait(write_entry(i) if i % 2 else entry(i))
+            pg_log.append_nowait(write_entry(i) if i % 2 else entry(i))
+    finally:
+        sqlite_log.close()
+        pg_log.close()
+    query = "SELECT hash, digests FROM audit ORDER BY seq"
+    with sqlite3.connect(tmp_path / "audit.db") as lite:
+        lite_rows = [tuple(r) for r in lite.execute(query)]
+    with psycopg.connect(url) as conn:
+        pg_rows = [tuple(r) for r in conn.execute(query)]
+    assert pg_rows == lite_rows and len(pg_rows) == 6
+    assert [d is None for _, d in pg_rows] == [True, False] * 3
+    assert verify_postgres(url).ok
+    log = PostgresAuditLog(url)  # the access log reads a write like any exchange
+    try:
+        rows = log.accesses("001195208733", now="2027-01-01T00:00:00+00:00")
+    finally:
+        log.close()
+    assert [r["operation"] for r in rows] == ["register-birth"] * 3 and "digests" not in rows[0]
+
+
+def test_an_edited_digest_is_found(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    log = PostgresAuditLog(url)
+    for i in range(1, 5):
+        log.append_nowait(write_entry(i) if i == 3 else entry(i))
+    log.close()
+    settings = Settings(database_url=url)
+    assert audit_verify(settings) == 0
+    sql(url, "UPDATE audit SET digests = replace(digests, 'eeee', 'eeef') WHERE seq = 3")
+    report = verify_postgres(url)
+    assert not report.ok and report.index == 3 and report.problem == "record 3 was altered"
+    assert audit_verify(settings) == 1
+    assert "BROKEN at record 3" in capsys.readouterr().out
+
+
+def test_an_old_table_verifies_migrates_and_continues(url: str) -> None:
+    """A table written before the digests column: intact as it is, and after the migration."""
+    from services.gateway.audit import chain
+
+    sql(url, "ALTER TABLE audit DROP COLUMN digests")
+    rows, subjects, seq, head = chain([entry(i) for i in range(1, 4)], 0, GENESIS)
+    with psycopg.connect(url, autocommit=True) as conn:
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO audit VALUES ({', '.join(['%s'] * 19)})".encode(),
+                [row[:-1] for row in rows],
+            )
+            cur.executemany(b"INSERT INTO audit_subject (pin, seq) VALUES (%s, %s)", subjects)
+        conn.execute(b"UPDATE audit_head SET seq = %s, hash = %s", (seq, head))
+    report = verify_postgres(url)
+    assert report.ok and report.records == 3
+    log = PostgresAuditLog(url)  # migrates on open
+    log.append_nowait(write_entry(4))
+    log.close()
+    PostgresAuditLog(url).close()  # nothing left to migrate
+    report = verify_postgres(url)
+    assert report.ok and report.records == 4
+    with psycopg.connect(url) as conn:
+        digests = [r[0] for r in conn.execute(b"SELECT digests FROM audit ORDER BY seq")]
+    assert [d is None for d in digests] == [True, True, True, False]

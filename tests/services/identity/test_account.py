@@ -121,6 +121,7 @@ async def test_access_log_page_shows_who_looked(idp_settings: Settings, gateway:
         assert COMMUNE["officer"] in text and COMMUNE["procedure"] in text
         assert "Nghi dinh 104/2022/ND-CP" in text and "permanent_residence" in text
         assert "UBND" in text and "Who looked at my data" in text
+        assert "Tra cứu thông tin công dân do UBND" in text and "record looked up by" in text
         only = await c.get("/account/access-log", params={"purpose": HOSPITAL["purpose"]})
         assert 'id="count">1<' in only.text and COMMUNE["officer"] not in only.text
         assert f'value="{COMMUNE["code"]}"' in only.text  # agency choices from the whole log

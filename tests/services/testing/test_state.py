@@ -29,7 +29,7 @@ async def test_gateway_replay_cache_and_added_agencies_roll_back(
     headers = exchange_headers(token, COMMUNE)
     assert (await gateway.post("/__sim06/snapshot")).json()["saved"] == [
         "expectations", "faults", "gateway.agencies", "gateway.assertions", "gateway.quota",
-        "gateway.replay",
+        "gateway.replay", "gateway.webhooks",
     ]  # fmt: skip
     assert (await gateway.get(f"/v1/registry/citizens/{ADULT}", headers=headers)).status_code == 200
     replayed = await gateway.get(f"/v1/registry/citizens/{ADULT}", headers=headers)
@@ -59,7 +59,8 @@ async def test_reset_without_snapshot_goes_back_to_startup(
     assert (await registry.get(f"/v1/citizens/{ADULT}")).status_code == 503
     await registry.put("/__sim06/expectations", json={"pin": ADULT, "outcome": {"fault": "reset"}})
     r = await registry.post("/__sim06/reset")
-    assert r.json() == {"service": r.json()["service"], "restored": ["expectations", "faults"],
+    restored = ["expectations", "faults", "registry.events"]
+    assert r.json() == {"service": r.json()["service"], "restored": restored,
                         "to": "startup"}  # fmt: skip
     assert (await registry.get(f"/v1/citizens/{ADULT}")).status_code == 200
     assert (await registry.get("/__sim06/expectations")).json()["count"] == 0
