@@ -251,11 +251,16 @@ REQUEST_BODIES.update(
 
 # The codes each operation may answer: the registry's (passed through) and the gateway's.
 _REGISTRY_CODES = {
-    "lookup": ("INVALID_PIN", "CITIZEN_NOT_FOUND"),
-    "verify": ("INVALID_PIN", "INVALID_CMND"),
+    "lookup": ("INVALID_PIN", "CITIZEN_NOT_FOUND", "PIN_CANCELLED"),
+    "verify": ("INVALID_PIN", "INVALID_CMND", "PIN_CANCELLED"),
     "verify-batch": ("BATCH_TOO_LARGE",),
-    "household": ("INVALID_PIN", "CITIZEN_NOT_FOUND", "NO_HOUSEHOLD"),
-    "residence-confirmation": ("INVALID_PIN", "CITIZEN_NOT_FOUND", "CITIZEN_NOT_ALIVE"),
+    "household": ("INVALID_PIN", "CITIZEN_NOT_FOUND", "PIN_CANCELLED", "NO_HOUSEHOLD"),
+    "residence-confirmation": (
+        "INVALID_PIN",
+        "CITIZEN_NOT_FOUND",
+        "PIN_CANCELLED",
+        "CITIZEN_NOT_ALIVE",
+    ),
     **{
         operation: ("IDEMPOTENCY_KEY_REUSED", *event_routes.EVENT_CODES[kind])
         for operation, kind in WRITE_OPERATIONS.items()

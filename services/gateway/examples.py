@@ -28,7 +28,7 @@ from services.gateway import access_log, soap
 from services.gateway.agencies import AgencySpec, compile_agency, load_agencies
 from services.gateway.lgsp import auth_hash, lgsp_access_token
 from services.gateway.oauth import ASSERTION_TYPE, AUDIENCE, ISSUER
-from services.registry import examples as registry
+from services.registry import event_routes, examples as registry
 from services.registry.schemas import VerifyRequest
 
 __all__ = ["examples"]
@@ -196,7 +196,9 @@ def _access(
 # through, or the gateway; the HTTP edge (unknown path, method, body size) says neither.
 _REGISTRY_CODES = frozenset(
     {"INVALID_PIN", "INVALID_CMND", "CITIZEN_NOT_FOUND", "CITIZEN_NOT_ALIVE", "NO_HOUSEHOLD",
-     "BATCH_TOO_LARGE"}
+     "BATCH_TOO_LARGE", "PIN_CANCELLED", "IDEMPOTENCY_KEY_REUSED", "FEED_INVALID_CURSOR",
+     "FEED_CURSOR_AHEAD",
+     *(code for codes in event_routes.EVENT_CODES.values() for code in codes)}
 )  # fmt: skip
 _EDGE_CODES = frozenset({"NOT_FOUND", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE"})
 

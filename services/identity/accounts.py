@@ -86,6 +86,13 @@ def account_of(pin: str, record: dict[str, Any] | None) -> Account:
             "No citizen has this personal identification number.",
             "Không tìm thấy công dân có số định danh này.",
         )
+    if record["status"] == "cancelled":
+        raise LoginRefused(
+            "access_denied",
+            f"This personal identification number was cancelled; the citizen's number is now "
+            f"{record.get('replaced_by')}.",
+            f"Số định danh cá nhân này đã bị hủy; số mới là {record.get('replaced_by')}.",
+        )
     if record["status"] != "alive":
         state = "deceased" if record["status"] == "deceased" else "declared missing"
         raise LoginRefused(

@@ -118,7 +118,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         summary="Look up a citizen by personal identification number",
         responses={
             200: {"model": schemas.CitizenRecord, "links": LINKS_FROM_RECORD},
-            **errors("INVALID_PIN", "CITIZEN_NOT_FOUND"),
+            **errors("INVALID_PIN", "CITIZEN_NOT_FOUND", "PIN_CANCELLED"),
         },
     )
     async def get_citizen(pin: str = pin_path) -> Response:
@@ -132,7 +132,10 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         name="verify",
         summary="Verify declared identity data against the population database",
         response_model=schemas.VerifyResult,
-        responses={200: {"links": LINKS_FROM_VERIFY}, **errors("INVALID_PIN", "INVALID_CMND")},
+        responses={
+            200: {"links": LINKS_FROM_VERIFY},
+            **errors("INVALID_PIN", "INVALID_CMND", "PIN_CANCELLED"),
+        },
     )
     async def verify(body: schemas.VerifyRequest) -> Response:
         return _json(service.verify(body))
@@ -154,7 +157,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         name="household",
         summary="The citizen's household: replaces the household book (sổ hộ khẩu)",
         response_model=schemas.Household,
-        responses=errors("INVALID_PIN", "CITIZEN_NOT_FOUND", "NO_HOUSEHOLD"),
+        responses=errors("INVALID_PIN", "CITIZEN_NOT_FOUND", "PIN_CANCELLED", "NO_HOUSEHOLD"),
     )
     async def household(pin: str = pin_path) -> Response:
         return _json(service.household(pin))
@@ -165,7 +168,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         name="residence-confirmation",
         summary="Residence confirmation (CT07) data: replaces the paper confirmation",
         response_model=schemas.ResidenceConfirmation,
-        responses=errors("INVALID_PIN", "CITIZEN_NOT_FOUND", "CITIZEN_NOT_ALIVE"),
+        responses=errors("INVALID_PIN", "CITIZEN_NOT_FOUND", "PIN_CANCELLED", "CITIZEN_NOT_ALIVE"),
     )
     async def residence_confirmation(pin: str = pin_path) -> Response:
         return _json(service.residence_confirmation(pin))

@@ -5,9 +5,10 @@ that, FastAPI's per-request machinery (route matching, ``Request`` objects, para
 the exception middleware) is most of the cost. This pure ASGI layer sits innermost among the
 middlewares — inside the fault injection, the test harness's expectations and the contract
 journal, so all of those still see the request — and answers exactly
-``GET /v1/citizens/<12 ASCII digits>`` (no query string) when the citizen exists. Anything else,
-including a malformed or unknown PIN, goes on to the FastAPI route, which stays declared for the
-contract and renders every error. A test proves both paths answer the same bytes.
+``GET /v1/citizens/<12 ASCII digits>`` (no query string) when the citizen exists. Anything
+else, including a malformed, unknown or cancelled PIN, goes on to the FastAPI route, which
+stays declared for the contract and renders every error. A test proves both paths answer the
+same bytes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_registry.ids import is_valid_pin
 from mock_registry.store import CitizenStore
+from services.registry.service import CANCELLED
 
 PREFIX = "/v1/citizens/"
 _PIN_END = len(PREFIX) + 12
@@ -41,7 +43,7 @@ class LookupFastPath:
             pin = path[len(PREFIX) :]
             # A page-cache hit of a few microseconds: cheaper than a hop to a thread pool.
             raw = self.store.get(pin) if is_valid_pin(pin) else None
-            if raw is not None:
+            if raw is not None and CANCELLED not in raw:  # a cancelled PIN's 410: the route
                 headers = [*_HEADERS, (b"content-length", str(len(raw)).encode("ascii"))]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send({"type": "http.response.body", "body": raw})

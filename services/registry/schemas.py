@@ -205,9 +205,7 @@ class CitizenRecord(Out):
     children: list[ChildRef]
     id_card: IdCard | None = Field(description="Thẻ căn cước / CCCD gắn chip.")
     eid: EidAccount = Field(description="VNeID account (tài khoản định danh điện tử).")
-    status: Literal["alive", "deceased", "missing", "cancelled"] = Field(
-        description="cancelled: this PIN was cancelled and re-issued (see replaced_by)."
-    )
+    status: Literal["alive", "deceased", "missing"]
     date_of_death: date | None
     date_missing: date | None
     phone: str | None
@@ -236,12 +234,10 @@ class CitizenRecord(Out):
         default=None, description="Residences deleted by events (CT07 history)."
     )
     pin_history: list[CancelledPin] | None = Field(
-        default=None, description="Earlier PINs of this citizen, cancelled by a correction."
+        default=None,
+        description="Earlier PINs of this citizen, cancelled by a correction (a lookup of one "
+        "answers 410 PIN_CANCELLED with replaced_by).",
     )
-    replaced_by: str | None = Field(
-        default=None, description="On a cancelled PIN's record: the PIN that replaced it."
-    )
-    pin_cancelled_on: date | None = None
 
 
 def _iso_date(value: object) -> object:
@@ -311,7 +307,7 @@ class VerifyResult(Out):
     verdict: Literal["match", "mismatch", "not_found"]
     matched: bool
     fields: FieldResults | None = Field(description="Per-field outcome; null when not found.")
-    citizen_status: Literal["alive", "deceased", "missing", "cancelled"] | None
+    citizen_status: Literal["alive", "deceased", "missing"] | None
 
 
 class BatchRequest(BaseModel):
@@ -362,7 +358,7 @@ class HouseholdMember(Out):
     date_of_birth: date | None
     birth_year: int
     sex: Sex
-    status: Literal["alive", "deceased", "missing", "cancelled"]
+    status: Literal["alive", "deceased", "missing"]
 
 
 class Household(Out):

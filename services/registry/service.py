@@ -35,6 +35,19 @@ def invalid_pin(pin: str) -> ProblemError:
     return ProblemError("INVALID_PIN", problems[0].message, errors=errors)
 
 
+CANCELLED = b'"status":"cancelled"'  # a cancelled PIN's record (a correction re-issued it)
+
+
+def cancelled_pin(pin: str, raw: bytes) -> ProblemError:
+    """The 410 for a lookup or verification of a cancelled PIN, naming its replacement."""
+    replaced_by = orjson.loads(raw).get("replaced_by")
+    return ProblemError(
+        "PIN_CANCELLED",
+        f"The PIN {pin} was cancelled; the citizen's PIN is now {replaced_by}.",
+        extra={"replaced_by": replaced_by},
+    )
+
+
 class RegistryService:
     """Lookups, verification, household and residence confirmation over a citizen store."""
 
@@ -49,6 +62,8 @@ class RegistryService:
         raw = self.store.get(pin)
         if raw is None:
             raise ProblemError("CITIZEN_NOT_FOUND", f"No citizen has the PIN {pin}.")
+        if CANCELLED in raw:
+            raise cancelled_pin(pin, raw)
         return raw
 
     def record(self, pin: str) -> dict[str, Any]:
@@ -75,6 +90,8 @@ class RegistryService:
         else:
             assert request.cmnd is not None
             raw = self.store.get_by_cmnd(request.cmnd)
+        if raw is not None and CANCELLED in raw:
+            raise cancelled_pin(request.pin or request.cmnd or "", raw)
         if raw is None:
             return {
                 "verdict": "not_found",
