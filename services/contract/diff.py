@@ -5,7 +5,8 @@ one. The direction matters:
 
 - in a **request** (the client writes, the server validates) narrowing is breaking: a new
   required field or parameter, a type or enum that accepts less, a lower ``maxLength``, a new
-  ``pattern``, ``null`` no longer accepted;
+  ``pattern`` (unless it only adds words to the old one's alternations), ``null`` no longer
+  accepted;
 - in a **response** (the server writes, the client parses) widening is breaking: a removed or
   renamed field, a field no longer required, a new type, a new enum value, ``null`` now possible.
   Narrowing a response (an enum value or ``null`` that can no longer come) is safe.
@@ -366,7 +367,28 @@ def _constraints(ctx: _Ctx, old: Mapping[str, Any], new: Mapping[str, Any], at: 
             ctx.add("breaking", f"{key}-raised", at, f"{key} {old.get(key, 'none')} → {new[key]}")
     for key in ("pattern", "format"):
         if key in new and new[key] != old.get(key):
+            if key == "pattern" and _alternatives_widened(old.get(key), new[key]):
+                ctx.add("info", "pattern-widened", at, "pattern now accepts more alternatives")
+                continue
             ctx.add("breaking", f"{key}-changed", at, f"{key} {old.get(key)!r} → {new[key]!r}")
+
+
+_ALTERNATION = re.compile(r"\(\?:([A-Za-z0-9_]+(?:\|[A-Za-z0-9_]+)*)\)")
+
+
+def _alternatives_widened(old: str | None, new: str) -> bool:
+    """True when ``new`` is ``old`` with words added to its plain alternations ``(?:a|b|c)``
+    and nothing else changed: it accepts every string ``old`` accepted (a request is safe)."""
+    if old is None:
+        return False
+    old_groups, new_groups = _ALTERNATION.findall(old), _ALTERNATION.findall(new)
+    if not old_groups or len(old_groups) != len(new_groups):
+        return False
+    if _ALTERNATION.sub("(?:)", old) != _ALTERNATION.sub("(?:)", new):
+        return False
+    return all(
+        set(a.split("|")) <= set(b.split("|")) for a, b in zip(old_groups, new_groups, strict=True)
+    )
 
 
 def _objects(

@@ -28,7 +28,8 @@ from services.gateway import access_log, soap
 from services.gateway.agencies import AgencySpec, compile_agency, load_agencies
 from services.gateway.lgsp import auth_hash, lgsp_access_token
 from services.gateway.oauth import ASSERTION_TYPE, AUDIENCE, ISSUER
-from services.registry import event_routes, examples as registry
+from services.gateway.policy import WRITE_OPERATIONS
+from services.registry import event_examples, event_routes, examples as registry
 from services.registry.schemas import VerifyRequest
 
 __all__ = ["examples"]
@@ -209,6 +210,18 @@ def _source(operation: str, code: str) -> dict[str, str]:
     return {"source": "registry" if code in _REGISTRY_CODES else "gateway"}
 
 
+def _event_responses() -> dict[str, dict[str, dict[str, Any]]]:
+    """The registry's real answers to the event examples, as the gateway forwards them (the
+    writers' grants are "*"), and the first page of the feed."""
+    answers, feed = event_examples.answers()
+    out: dict[str, dict[str, dict[str, Any]]] = {
+        f"registry-{operation}": {"201": {JSON: answers[kind]}, "200": {JSON: answers[kind]}}
+        for operation, kind in WRITE_OPERATIONS.items()
+    }
+    out["registry-changes"] = {"200": {JSON: {"first-two-events": feed}}}
+    return out
+
+
 def _problems(commune: AgencySpec) -> dict[str, ProblemError]:
     """The gateway's refusals, worded as exchange.py words them, for the demo commune."""
     code = commune.code
@@ -323,6 +336,7 @@ def examples() -> ServiceExamples:
             "admin-add-agency": {JSON: {"commune": NEW_AGENCY}},
         },
         responses={
+            **_event_responses(),
             "oauth-token": {
                 "200": {
                     JSON: {

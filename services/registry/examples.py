@@ -87,7 +87,11 @@ def examples() -> ServiceExamples:
             **{f"events-{kind}": {JSON: named} for kind, named in event_examples.REQUESTS.items()},
         },
         responses={
-            **{f"events-{kind}": {"201": {JSON: named}} for kind, named in answers.items()},
+            # A retry (200, Idempotent-Replayed) answers the first answer, byte for byte.
+            **{
+                f"events-{kind}": {"201": {JSON: named}, "200": {JSON: named}}
+                for kind, named in answers.items()
+            },
             "events-changes": {"200": {JSON: {"first-two-events": feed}}},
             "citizens-get": {
                 "200": {

@@ -98,7 +98,7 @@ def test_junit_xml(gaps: Any) -> None:
     }  # fmt: skip
     ops = suites["registry.operation"]
     assert (
-        ops.get("tests") == "7" and ops.get("failures" if gaps == "failure" else "skipped") == "5"
+        ops.get("tests") == "14" and ops.get("failures" if gaps == "failure" else "skipped") == "12"
     )
     cases = {c.get("name"): c for c in ops.iter("testcase")}
     assert cases["citizens-residence-confirmation"].find(gaps) is not None
@@ -116,7 +116,7 @@ def test_cli_with_a_saved_journal(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "citizens-residence-confirmation" in capsys.readouterr().out
     assert ET.parse(junit).getroot().get("tests")
     assert any(i["kind"] == "operation" for i in json.loads(items_json.read_text())[0]["items"])
-    assert main([*args, "--fail-under", "50"]) == 1  # 2 of 7 operations
+    assert main([*args, "--fail-under", "50"]) == 1  # 2 of 14 operations
     assert main(["contract", "coverage", "--journal", str(journal)]) == 2
     assert main(["contract", "coverage", "--url", "http://127.0.0.1:9"]) == 2
     assert "error:" in capsys.readouterr().err

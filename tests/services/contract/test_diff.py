@@ -265,3 +265,21 @@ def test_check_prints_a_diff_summary_on_drift() -> None:
     assert lines[0].strip().startswith("1 breaking") or "breaking change(s)" in lines[0]
     assert any("/name/middle" in line and "field removed" in line for line in lines)
     assert "descriptions, examples or order only" in _drift_summary(committed, committed)[0]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "safe"),
+    [
+        ("^(?:a|b)$", "^(?:a|b|c)$", True),  # a word added: everything old still matches
+        ("^(?:a|b)(?:,(?:a|b))*$", "^(?:a|b|c)(?:,(?:a|b|c))*$", True),
+        ("^(?:a|b|c)$", "^(?:a|b)$", False),  # a word removed
+        ("^(?:a|b)$", "^(?:a|b)x$", False),  # the skeleton changed
+        ("^[0-9]{3}$", "^[0-9]{4}$", False),  # no alternation to reason about
+    ],
+)
+def test_a_request_pattern_widened_by_alternatives_is_not_breaking(
+    old: str, new: str, safe: bool
+) -> None:
+    from services.contract.diff import _alternatives_widened
+
+    assert _alternatives_widened(old, new) is safe
