@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mock_registry.events.births import register_birth
+from mock_registry.events.births import birth_key, register_birth
 from mock_registry.events.corrections import correct
 from mock_registry.events.deaths import register_death
 from mock_registry.events.ledger import Ledger
@@ -38,6 +38,24 @@ def event_type(event: Event) -> EventType:
     if isinstance(event, Divorce):
         return "divorce"
     return "correction"
+
+
+def named_pins(event: Event) -> list[str]:
+    """The PINs an event names (read by every decision: a batch fetches them at once)."""
+    if isinstance(event, Birth):
+        return [p for p in (event.mother_pin, event.father_pin) if p]
+    if isinstance(event, Death | ResidenceChange | Correction):
+        extra = event.join_household_of if isinstance(event, ResidenceChange) else None
+        return [event.pin, *([extra] if extra else [])]
+    return [event.spouse_a_pin, event.spouse_b_pin]
+
+
+def duplicate_key(event: Event) -> str | None:
+    """The duplicate-birth key a birth is checked against (None for other events)."""
+    if not isinstance(event, Birth):
+        return None
+    parent = event.mother_pin or event.father_pin
+    return birth_key(parent, event) if parent else None
 
 
 def decide(ledger: Ledger, event: Event, ctx: EventContext) -> Decision:

@@ -1,25 +1,35 @@
 """The write path's storage contract, shared by the SQLite and PostgreSQL backends.
 
-A backend opens one write transaction per event and hands :func:`run_event` a :class:`EventTx`:
+A backend opens one write transaction per batch of events (a group commit) and hands
+:func:`run_batch` its reads (:class:`~mock_registry.store.batch.Backend`). Each event, in order:
 the idempotency key is looked up first (a retry answers the first result), the event is decided
-through the transaction (reads see its own writes), then the changed records go to the overlay,
-the feed row gets the next cursor (commit order, gap-free: writers are serialised) and the
-answer is kept under the key, all in that one transaction. The seeded ``citizens`` table is
-never written: a reset empties the overlay tables.
+through its scope (reads see the batch's earlier events and its own writes), then its changed
+records, its feed row with the next cursor (commit order, gap-free: writers are serialised) and
+its answer under the key are staged; a refused event's scope is dropped. The batch is written
+with one statement per table and committed before any answer is given. The seeded ``citizens``
+table is never written: a reset empties the overlay tables.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 import orjson
 
 from mock_registry.events import Event, EventContext, EventRefused, decide
-from mock_registry.events.apply import event_type, feed_item, record_digests
+from mock_registry.events.apply import (
+    duplicate_key,
+    event_type,
+    feed_item,
+    named_pins,
+    record_digests,
+)
 from mock_registry.events.ledger import Ledger
 from mock_registry.store.base import OVERLAY_TABLES
+from mock_registry.store.batch import Backend, BatchTx
 
 __all__ = [
     "OVERLAY_TABLES",
@@ -28,6 +38,7 @@ __all__ = [
     "Outcome",
     "Pending",
     "fingerprint",
+    "run_batch",
     "run_event",
     "utc_text",
 ]
@@ -89,6 +100,28 @@ def fingerprint(payload: bytes) -> str:
 def utc_text(moment: datetime) -> str:
     """A feed time: RFC 3339 in UTC with microseconds, so text order is time order."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def run_batch(backend: Backend, batch: Sequence[Pending]) -> list[Outcome]:
+    """Apply ``batch`` in order through one :class:`BatchTx` over ``backend``'s open
+    transaction, then write it (the caller commits): each event's outcome, in order."""
+    tx = BatchTx(
+        backend,
+        [item.key for item in batch],
+        [pin for item in batch for pin in named_pins(item.event)],
+        [key for item in batch if (key := duplicate_key(item.event)) is not None],
+    )
+    outcomes: list[Outcome] = []
+    for item in batch:
+        scope = tx.scope()
+        try:
+            outcomes.append(run_event(scope, item.key, item.fingerprint, item.event, item.ctx))
+        except EventRefused as refused:
+            outcomes.append(refused)  # its scope is dropped: nothing of it is written
+            continue
+        scope.commit()
+    tx.flush()
+    return outcomes
 
 
 def run_event(

@@ -315,24 +315,13 @@ class PostgresCitizenStore:
     blocking_writes = True
 
     def commit_events(self, batch: Sequence[Pending]) -> list[Outcome]:
-        """Apply events in order in ONE transaction (a group commit), each in a savepoint: a
-        refused event is rolled back alone and comes back as its EventRefused."""
-        from mock_registry.events import EventRefused
-        from mock_registry.store.events import run_event
+        """Apply events in order in ONE transaction (a group commit); a refused event writes
+        nothing and comes back as its EventRefused (:func:`run_batch`)."""
+        from mock_registry.store.events import run_batch
 
-        outcomes: list[Outcome] = []
         with self._pool.connection() as conn, conn.transaction():
             conn.execute(SERIALISE_WRITERS)
-            tx = PostgresEventTx(conn)
-            for item in batch:
-                try:
-                    with conn.transaction():  # a savepoint
-                        outcomes.append(
-                            run_event(tx, item.key, item.fingerprint, item.event, item.ctx)
-                        )
-                except EventRefused as refused:
-                    outcomes.append(refused)
-        return outcomes
+            return run_batch(PostgresEventTx(conn), batch)
 
     def changes(self, after: int, limit: int) -> list[bytes]:
         """Feed items (JSON) with a cursor above ``after``, oldest first."""

@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 import psycopg
 
+from mock_registry.store.batch import Writes
+
 # Advisory lock of the event writers (the migrations use 0x51306, "sim06").
 EVENTS_LOCK_ID = 0x51306E
 # The first statement of an event transaction (no parameters: simple query protocol, one round
@@ -66,7 +68,7 @@ COUNT_SQL = (
 
 
 class PostgresEventTx:
-    """An open write transaction on ``conn`` (see ``mock_registry.store.events``).
+    """The reads of an open write transaction on ``conn`` and its flush (``store.batch``).
 
     The caller opens the transaction and runs :data:`SERIALISE_WRITERS` first.
     """
@@ -103,77 +105,89 @@ class PostgresEventTx:
         )
         return bool(row and row[0])
 
-    def next_serial(self, head: str) -> int:
-        row = self._row(
-            b"INSERT INTO pin_serials (head, next) VALUES (%s, 1)"
-            b" ON CONFLICT (head) DO UPDATE SET next = pin_serials.next + 1 RETURNING next",
-            (head,),
-        )
-        assert row is not None
-        return int(row[0]) - 1
+    def serial(self, head: str) -> int:
+        row = self._row(b"SELECT next FROM pin_serials WHERE head = %s", (head,))
+        return 0 if row is None else int(row[0])
 
-    def next_household_id(self) -> int:
+    def household_id_base(self) -> int:
         row = self._row(b"SELECT value FROM overlay_meta WHERE key = 'next_household_id'", ())
-        if row is None:
-            top = self._row(
-                b"SELECT greatest(coalesce((SELECT max(household_id) FROM citizens), 0),"
-                b" coalesce((SELECT max(household_id) FROM overlay), 0))",
-                (),
-            )
-            found = (int(top[0]) if top else 0) + 1
-        else:
-            found = int(row[0])
-        self.conn.execute(
-            b"INSERT INTO overlay_meta (key, value) VALUES ('next_household_id', %s)"
-            b" ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (str(found + 1),),
+        if row is not None:
+            return int(row[0])
+        top = self._row(
+            b"SELECT greatest(coalesce((SELECT max(household_id) FROM citizens), 0),"
+            b" coalesce((SELECT max(household_id) FROM overlay), 0))",
+            (),
         )
-        return found
+        return (int(top[0]) if top else 0) + 1
 
     def birth_registered(self, key: str) -> str | None:
         row = self._row(b"SELECT pin FROM births WHERE key = %s", (key,))
         return None if row is None else str(row[0])
 
-    # -- writes ----------------------------------------------------------------------------
+    def remembered_many(self, keys: list[str]) -> dict[str, tuple[str, int, bytes]]:
+        rows = self.conn.execute(
+            b"SELECT key, fingerprint, status, body FROM idempotency WHERE key = ANY(%s)",
+            (keys,),
+            binary=True,
+        ).fetchall()
+        return {str(r[0]): (str(r[1]), int(r[2]), bytes(r[3])) for r in rows}
 
-    def remembered(self, key: str) -> tuple[str, int, bytes] | None:
-        row = self._row(b"SELECT fingerprint, status, body FROM idempotency WHERE key = %s", (key,))
-        return None if row is None else (str(row[0]), int(row[1]), bytes(row[2]))
+    def records_many(self, pins: list[str]) -> dict[str, bytes]:
+        numbers = [int(p) for p in pins]
+        rows = self.conn.execute(
+            b"SELECT n, coalesce((SELECT record FROM overlay WHERE pin = n),"
+            b" (SELECT record FROM citizens WHERE pin = n)) FROM unnest(%s::bigint[]) AS n",
+            (numbers,),
+            binary=True,
+        ).fetchall()
+        return {f"{int(r[0]):012d}": bytes(r[1]) for r in rows if r[1] is not None}
+
+    def births_many(self, keys: list[str]) -> dict[str, str]:
+        rows = self.conn.execute(
+            b"SELECT key, pin FROM births WHERE key = ANY(%s)", (keys,)
+        ).fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
 
     def last_change(self) -> tuple[int, str]:
         row = self._row(b"SELECT seq, time FROM changes ORDER BY seq DESC LIMIT 1", ())
         return (0, "") if row is None else (int(row[0]), str(row[1]))
 
-    def write_record(self, record: dict[str, Any], raw: bytes, seq: int) -> None:
-        household = record.get("household")
-        self.conn.execute(
-            b"INSERT INTO overlay (pin, cmnd, household_id, birth_year, record, seq)"
-            b" VALUES (%s, %s, %s, %s, %s, %s)"
-            b" ON CONFLICT (pin) DO UPDATE SET cmnd = excluded.cmnd,"
-            b" household_id = excluded.household_id, birth_year = excluded.birth_year,"
-            b" record = excluded.record, seq = excluded.seq",
-            (
-                int(record["pin"]),
-                record.get("cmnd"),
-                household["id"] if household else None,
-                record["birth_year"],
-                raw,
-                seq,
-            ),
-        )
-
-    def append_change(self, seq: int, kind: str, pin: str, time: str, item: bytes) -> None:
-        self.conn.execute(
-            b"INSERT INTO changes (seq, type, pin, time, item) VALUES (%s, %s, %s, %s, %s)",
-            (seq, kind, pin, time, item),
-        )
-
-    def remember(self, key: str, fingerprint: str, status: int, body: bytes, seq: int) -> None:
-        self.conn.execute(
-            b"INSERT INTO idempotency (key, fingerprint, status, body, seq)"
-            b" VALUES (%s, %s, %s, %s, %s)",
-            (key, fingerprint, status, body, seq),
-        )
-
-    def index_birth(self, key: str, pin: str) -> None:
-        self.conn.execute(b"INSERT INTO births (key, pin) VALUES (%s, %s)", (key, pin))
+    def flush(self, writes: Writes) -> None:
+        # executemany pipelines its statements: one round trip per table, not per row.
+        with self.conn.cursor() as cur:
+            if writes.records:
+                cur.executemany(
+                    b"INSERT INTO overlay (pin, cmnd, household_id, birth_year, record, seq)"
+                    b" VALUES (%s, %s, %s, %s, %b, %s)"
+                    b" ON CONFLICT (pin) DO UPDATE SET cmnd = excluded.cmnd,"
+                    b" household_id = excluded.household_id, birth_year = excluded.birth_year,"
+                    b" record = excluded.record, seq = excluded.seq",
+                    list(writes.records.values()),
+                )
+            if writes.changes:
+                cur.executemany(
+                    b"INSERT INTO changes (seq, type, pin, time, item) VALUES (%s, %s, %s, %s, %b)",
+                    writes.changes,
+                )
+            if writes.idempotency:
+                cur.executemany(
+                    b"INSERT INTO idempotency (key, fingerprint, status, body, seq)"
+                    b" VALUES (%s, %s, %s, %b, %s)",
+                    [(k, *v) for k, v in writes.idempotency.items()],
+                )
+            if writes.serials:
+                cur.executemany(
+                    b"INSERT INTO pin_serials (head, next) VALUES (%s, %s)"
+                    b" ON CONFLICT (head) DO UPDATE SET next = excluded.next",
+                    list(writes.serials.items()),
+                )
+            if writes.births:
+                cur.executemany(
+                    b"INSERT INTO births (key, pin) VALUES (%s, %s)", list(writes.births.items())
+                )
+            if writes.next_household_id is not None:
+                cur.execute(
+                    b"INSERT INTO overlay_meta (key, value) VALUES ('next_household_id', %s)"
+                    b" ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(writes.next_household_id),),
+                )

@@ -194,27 +194,15 @@ class SQLiteCitizenStore:
         return outcome
 
     def commit_events(self, batch: Sequence[Pending]) -> list[Outcome]:
-        """Apply events in order in ONE transaction (a group commit), each in a savepoint: a
-        refused event is rolled back alone and comes back as its EventRefused."""
-        from mock_registry.events import EventRefused
-        from mock_registry.store.events import run_event
+        """Apply events in order in ONE transaction (a group commit); a refused event writes
+        nothing and comes back as its EventRefused (:func:`run_batch`)."""
+        from mock_registry.store.events import run_batch
 
-        outcomes: list[Outcome] = []
         with self._write_lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                tx = SQLiteEventTx(db)
-                for item in batch:
-                    db.execute("SAVEPOINT event")
-                    try:
-                        outcomes.append(
-                            run_event(tx, item.key, item.fingerprint, item.event, item.ctx)
-                        )
-                    except EventRefused as refused:
-                        db.execute("ROLLBACK TO event")
-                        outcomes.append(refused)
-                    db.execute("RELEASE event")
+                outcomes = run_batch(SQLiteEventTx(db), batch)
             except BaseException:
                 db.rollback()
                 raise

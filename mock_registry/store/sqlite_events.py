@@ -1,4 +1,4 @@
-"""The write path on SQLite: the overlay tables and one event transaction (BEGIN IMMEDIATE).
+"""The write path on SQLite: the overlay tables and a batch's transaction (BEGIN IMMEDIATE).
 
 The overlay lives in the same file as the seeded population, so a record change, its feed row,
 the PIN counter and the idempotency answer commit together; WAL makes a commit survive a killed
@@ -11,6 +11,8 @@ import sqlite3
 from typing import Any
 
 import orjson
+
+from mock_registry.store.batch import Writes
 
 OVERLAY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS overlay (      -- records changed by events: shadow citizens by PIN
@@ -46,12 +48,10 @@ CREATE TABLE IF NOT EXISTS snapshots (name TEXT PRIMARY KEY, data BLOB NOT NULL)
 
 
 class SQLiteEventTx:
-    """An open write transaction on the connection ``db`` (see ``mock_registry.store.events``)."""
+    """The reads of an open write transaction on ``db`` and its flush (``store.batch``)."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-
-    # -- Ledger: reads ---------------------------------------------------------------------
 
     def record(self, pin: str) -> dict[str, Any] | None:
         row = self.db.execute(
@@ -79,78 +79,96 @@ class SQLiteEventTx:
             is not None
         )
 
-    def next_serial(self, head: str) -> int:
-        row = self.db.execute(
-            "INSERT INTO pin_serials (head, next) VALUES (?, 1) "
-            "ON CONFLICT(head) DO UPDATE SET next = next + 1 RETURNING next",
-            (head,),
-        ).fetchone()
-        return int(row[0]) - 1
+    def serial(self, head: str) -> int:
+        row = self.db.execute("SELECT next FROM pin_serials WHERE head = ?", (head,)).fetchone()
+        return 0 if row is None else int(row[0])
 
-    def next_household_id(self) -> int:
+    def household_id_base(self) -> int:
         row = self.db.execute(
             "SELECT value FROM overlay_meta WHERE key = 'next_household_id'"
         ).fetchone()
-        if row is None:
-            top = self.db.execute(
-                "SELECT max(coalesce((SELECT max(household_id) FROM citizens), 0),"
-                " coalesce((SELECT max(household_id) FROM overlay), 0))"
-            ).fetchone()
-            found = int(top[0]) + 1
-        else:
-            found = int(row[0])
-        self.db.execute(
-            "INSERT INTO overlay_meta (key, value) VALUES ('next_household_id', ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (str(found + 1),),
-        )
-        return found
+        if row is not None:
+            return int(row[0])
+        top = self.db.execute(
+            "SELECT max(coalesce((SELECT max(household_id) FROM citizens), 0),"
+            " coalesce((SELECT max(household_id) FROM overlay), 0))"
+        ).fetchone()
+        return int(top[0]) + 1
 
     def birth_registered(self, key: str) -> str | None:
         row = self.db.execute("SELECT pin FROM births WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
-    # -- writes ----------------------------------------------------------------------------
+    def remembered_many(self, keys: list[str]) -> dict[str, tuple[str, int, bytes]]:
+        found: dict[str, tuple[str, int, bytes]] = {}
+        for start in range(0, len(keys), 500):  # SQLite's limit of bound parameters
+            part = keys[start : start + 500]
+            marks = ", ".join("?" * len(part))
+            for key, fingerprint, status, body in self.db.execute(
+                "SELECT key, fingerprint, status, body FROM idempotency "  # noqa: S608
+                f"WHERE key IN ({marks})",
+                part,
+            ):
+                found[str(key)] = (str(fingerprint), int(status), bytes(body))
+        return found
 
-    def remembered(self, key: str) -> tuple[str, int, bytes] | None:
-        row = self.db.execute(
-            "SELECT fingerprint, status, body FROM idempotency WHERE key = ?", (key,)
-        ).fetchone()
-        return None if row is None else (str(row[0]), int(row[1]), bytes(row[2]))
+    def records_many(self, pins: list[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for pin in pins:  # an indexed read is a few microseconds: no need for IN (...)
+            record = self.db.execute(
+                "SELECT coalesce((SELECT record FROM overlay WHERE pin = ?1),"
+                " (SELECT record FROM citizens WHERE pin = ?1))",
+                (int(pin),),
+            ).fetchone()[0]
+            if record is not None:
+                found[pin] = bytes(record)
+        return found
+
+    def births_many(self, keys: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for key in keys:
+            pin = self.birth_registered(key)
+            if pin is not None:
+                found[key] = pin
+        return found
 
     def last_change(self) -> tuple[int, str]:
         row = self.db.execute("SELECT seq, time FROM changes ORDER BY seq DESC LIMIT 1").fetchone()
         return (0, "") if row is None else (int(row[0]), str(row[1]))
 
-    def write_record(self, record: dict[str, Any], raw: bytes, seq: int) -> None:
-        household = record.get("household")
-        self.db.execute(
-            "INSERT OR REPLACE INTO overlay (pin, cmnd, household_id, birth_year, record, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                int(record["pin"]),
-                record.get("cmnd"),
-                household["id"] if household else None,
-                record["birth_year"],
-                raw,
-                seq,
-            ),
-        )
-
-    def append_change(self, seq: int, kind: str, pin: str, time: str, item: bytes) -> None:
-        self.db.execute(
-            "INSERT INTO changes (seq, type, pin, time, item) VALUES (?, ?, ?, ?, ?)",
-            (seq, kind, pin, time, item),
-        )
-
-    def remember(self, key: str, fingerprint: str, status: int, body: bytes, seq: int) -> None:
-        self.db.execute(
-            "INSERT INTO idempotency (key, fingerprint, status, body, seq) VALUES (?, ?, ?, ?, ?)",
-            (key, fingerprint, status, body, seq),
-        )
-
-    def index_birth(self, key: str, pin: str) -> None:
-        self.db.execute("INSERT INTO births (key, pin) VALUES (?, ?)", (key, pin))
+    def flush(self, writes: Writes) -> None:
+        db = self.db
+        if writes.records:
+            db.executemany(
+                "INSERT OR REPLACE INTO overlay (pin, cmnd, household_id, birth_year, record, seq)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                writes.records.values(),
+            )
+        if writes.changes:
+            db.executemany(
+                "INSERT INTO changes (seq, type, pin, time, item) VALUES (?, ?, ?, ?, ?)",
+                writes.changes,
+            )
+        if writes.idempotency:
+            db.executemany(
+                "INSERT INTO idempotency (key, fingerprint, status, body, seq)"
+                " VALUES (?, ?, ?, ?, ?)",
+                ((k, *v) for k, v in writes.idempotency.items()),
+            )
+        if writes.serials:
+            db.executemany(
+                "INSERT INTO pin_serials (head, next) VALUES (?, ?)"
+                " ON CONFLICT(head) DO UPDATE SET next = excluded.next",
+                writes.serials.items(),
+            )
+        if writes.births:
+            db.executemany("INSERT INTO births (key, pin) VALUES (?, ?)", writes.births.items())
+        if writes.next_household_id is not None:
+            db.execute(
+                "INSERT INTO overlay_meta (key, value) VALUES ('next_household_id', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (str(writes.next_household_id),),
+            )
 
 
 # Members of a household: overlay rows, plus base rows that no overlay row shadows.
