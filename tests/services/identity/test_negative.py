@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from pathlib import Path
 
 import httpx
 import jwt
@@ -319,3 +320,26 @@ async def test_token_endpoint_input_errors(idp: httpx.AsyncClient) -> None:
         headers={**basic(), "Content-Type": "application/x-www-form-urlencoded"},
     )
     oauth_error(r, 400, "invalid_request")
+
+
+async def test_a_registered_death_refuses_login_at_once(
+    idp_settings: Settings, events_db: Path
+) -> None:
+    from datetime import UTC, date, datetime
+
+    from mock_registry.events import Death, EventContext
+    from mock_registry.store import SQLiteCitizenStore
+
+    app = create_app(idp_settings.model_copy(update={"db_path": events_db}))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://idp") as idp:
+        _, challenge = pkce_pair()
+        params = auth_params(challenge, login_hint="adult-level2")
+        q = redirect_query(await idp.get("/authorize", params=params, headers=AUTO))
+        assert "code" in q
+        writer = SQLiteCitizenStore(events_db)  # the registry's write path, another connection
+        ctx = EventContext(seed=6, now=datetime(2026, 12, 7, tzinfo=UTC), actor="test")
+        writer.commit_event("d", "f", Death("001090104217", date(2026, 12, 1), "Hà Nội", "K"), ctx)
+        writer.close()
+        q = redirect_query(await idp.get("/authorize", params=params, headers=AUTO))
+        assert q["error"] == "access_denied" and "deceased" in q["error_description"]
