@@ -143,16 +143,21 @@ class AddressBook:
 
     def current_address(self, commune: admin_units.Commune, detail: str) -> dict[str, Any]:
         """Address in post-2025 units (province + commune, no district)."""
-        province = admin_units.province(commune.province_code)
-        return {
-            "country": "VN",
-            "province_code": province.code,
-            "province_name": province.short_name,
-            "commune_code": commune.code,
-            "commune_name": commune.name,
-            "detail": detail,
-            "full": f"{detail}, {commune.name}, {province.short_name}",
-        }
+        return current_address(commune, detail)
+
+
+def current_address(commune: admin_units.Commune, detail: str) -> dict[str, Any]:
+    """Address in post-2025 units (province + commune, no district): the record's shape."""
+    province = admin_units.province(commune.province_code)
+    return {
+        "country": "VN",
+        "province_code": province.code,
+        "province_name": province.short_name,
+        "commune_code": commune.code,
+        "commune_name": commune.name,
+        "detail": detail,
+        "full": f"{detail}, {commune.name}, {province.short_name}",
+    }
 
 
 def legacy_address(commune: admin_units.LegacyCommune, detail: str) -> dict[str, Any]:

@@ -17,7 +17,11 @@ from services.common.settings import Settings
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-def _open(settings: Settings, url: str | None) -> CitizenStore | None:
+def _open(settings: Settings, url: str | None, name: str | None) -> CitizenStore | None:
+    """The store of ``settings`` (or ``url``), or None after saying why not."""
+    if name is not None and not _NAME.match(name):
+        sys.stderr.write(f"snapshot names match {_NAME.pattern}\n")
+        return None
     url = url or settings.database_url
     if url:
         from mock_registry.store.postgres import PostgresCitizenStore
@@ -33,10 +37,7 @@ def _open(settings: Settings, url: str | None) -> CitizenStore | None:
 
 def reset_events(settings: Settings, url: str | None, to: str | None) -> int:
     """Empty the overlay, or replace it with the snapshot ``to``; the exit status."""
-    if to is not None and not _NAME.match(to):
-        sys.stderr.write(f"snapshot names match {_NAME.pattern}\n")
-        return 2
-    store = _open(settings, url)
+    store = _open(settings, url, to)
     if store is None:
         return 2
     try:
@@ -59,10 +60,7 @@ def reset_events(settings: Settings, url: str | None, to: str | None) -> int:
 
 def save_snapshot(settings: Settings, url: str | None, name: str) -> int:
     """Save the overlay under ``name``; the exit status."""
-    if not _NAME.match(name):
-        sys.stderr.write(f"snapshot names match {_NAME.pattern}\n")
-        return 2
-    store = _open(settings, url)
+    store = _open(settings, url, name)
     if store is None:
         return 2
     try:

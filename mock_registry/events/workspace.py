@@ -56,20 +56,6 @@ def commune_or_refuse(code: str, pointer: str) -> admin_units.Commune:
         ) from None
 
 
-def address(commune: admin_units.Commune, detail: str) -> dict[str, Any]:
-    """An address in post-2025 units, shaped like the seeded ones."""
-    province = admin_units.province(commune.province_code)
-    return {
-        "country": "VN",
-        "province_code": province.code,
-        "province_name": province.short_name,
-        "commune_code": commune.code,
-        "commune_name": commune.name,
-        "detail": detail,
-        "full": f"{detail}, {commune.name}, {province.short_name}",
-    }
-
-
 class Workspace:
     """The records an event reads and stages: staged versions win over the ledger's."""
 
