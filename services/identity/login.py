@@ -132,6 +132,10 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
         auto = auto_login(request)
         if sid is not None and session is not None and session_fits(areq, session):
             pin = session["pin"]
+            try:  # the account may have changed since login (locked; a death registered)
+                provider.accounts.find(pin)
+            except LoginRefused as exc:
+                return refuse(areq, exc.error, exc.message)
             if auto or (
                 "consent" not in areq.prompt
                 and provider.consented(pin, areq.client.client_id, areq.scopes)

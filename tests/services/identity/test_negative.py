@@ -341,5 +341,6 @@ async def test_a_registered_death_refuses_login_at_once(
         ctx = EventContext(seed=6, now=datetime(2026, 12, 7, tzinfo=UTC), actor="test")
         writer.commit_event("d", "f", Death("001090104217", date(2026, 12, 1), "Hà Nội", "K"), ctx)
         writer.close()
+        # Even with the login session of the first authorization (SSO cookie), no new code.
         q = redirect_query(await idp.get("/authorize", params=params, headers=AUTO))
         assert q["error"] == "access_denied" and "deceased" in q["error_description"]
