@@ -54,6 +54,15 @@ class Writes:
             self.last = other.last
 
 
+class Prefetched(NamedTuple):
+    """The reads of :meth:`Backend.prefetch`."""
+
+    seen: dict[str, tuple[str, int, bytes]]
+    records: dict[str, bytes]
+    births: dict[str, str]
+    last: tuple[int, str]
+
+
 class Backend(Protocol):
     """The reads of an open backend transaction, and its one write per batch."""
 
@@ -73,19 +82,11 @@ class Backend(Protocol):
 
     def birth_registered(self, key: str) -> str | None: ...
 
-    def remembered_many(self, keys: list[str]) -> dict[str, tuple[str, int, bytes]]:
-        """The stored answers of those idempotency keys that have one."""
+    def prefetch(self, keys: list[str], pins: list[str], births: list[str]) -> Prefetched:
+        """What a batch reads first, at once: the stored answers of those idempotency keys
+        that have one, the current records of those PINs that exist, the PINs registered under
+        those duplicate-birth keys, and the newest change."""
         ...
-
-    def records_many(self, pins: list[str]) -> dict[str, bytes]:
-        """The current records (JSON) of those PINs that exist."""
-        ...
-
-    def births_many(self, keys: list[str]) -> dict[str, str]:
-        """The PINs registered under those duplicate-birth keys that have one."""
-        ...
-
-    def last_change(self) -> tuple[int, str]: ...
 
     def flush(self, writes: Writes) -> None:
         """Write a batch: overlay upserts, feed rows, answers, counters, births, meta."""
@@ -104,15 +105,14 @@ class BatchTx:
     ) -> None:
         self.backend = backend
         self.writes = Writes()
-        # One query each for what every event of the batch reads first (its idempotency key,
-        # the citizens it names, a birth's duplicate key) instead of one per event.
-        self.seen = backend.remembered_many(keys) if keys else {}
-        wanted = sorted(set(pins or ()))
-        found = backend.records_many(wanted) if wanted else {}
-        self.records: dict[str, bytes | None] = {pin: found.get(pin) for pin in wanted}
-        duplicates = sorted(set(births or ()))
-        registered = backend.births_many(duplicates) if duplicates else {}
-        self.births: dict[str, str | None] = {key: registered.get(key) for key in duplicates}
+        # What every event of the batch reads first (its idempotency key, the citizens it
+        # names, a birth's duplicate key, the feed's head), read at once, not once per event.
+        wanted, duplicates = sorted(set(pins or ())), sorted(set(births or ()))
+        first = backend.prefetch(keys, wanted, duplicates)
+        self.seen = first.seen
+        self.records: dict[str, bytes | None] = {pin: first.records.get(pin) for pin in wanted}
+        self.births: dict[str, str | None] = {key: first.births.get(key) for key in duplicates}
+        self.writes.last = first.last
 
     def scope(self) -> EventScope:
         """A scope for the next event."""
@@ -199,8 +199,7 @@ class EventScope:
 
     def last_change(self) -> tuple[int, str]:
         last = self.writes.last or self.batch.writes.last
-        if last is None:
-            last = self.batch.writes.last = self.backend.last_change()
+        assert last is not None  # read with the batch's prefetch
         return last
 
     def write_record(self, record: dict[str, Any], raw: bytes, seq: int) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from mock_registry.store.batch import Writes
+from mock_registry.store.batch import Prefetched, Writes
 
 # Advisory lock of the event writers (the migrations use 0x51306, "sim06").
 EVENTS_LOCK_ID = 0x51306E
@@ -64,6 +64,39 @@ RECORDS_SQL = (
 COUNT_SQL = (
     b"SELECT (SELECT count(*) FROM citizens) + (SELECT count(*) FROM overlay o"
     b" WHERE NOT EXISTS (SELECT 1 FROM citizens c WHERE c.pin = o.pin))"
+)
+
+
+# What a batch reads first: (tag, key, text, number, bytes) rows; tags k = an idempotency answer,
+# r = a record by PIN (NULL data: no such citizen), b = a registered birth, c = the newest change.
+# Parameters: (keys text[], pins bigint[], birth keys text[]).
+PREFETCH_SQL = (
+    b"SELECT 'k', key, fingerprint, status::bigint, body FROM idempotency"
+    b" WHERE key = ANY(%(k)s::text[])"
+    b" UNION ALL SELECT 'r', n::text, NULL, NULL, coalesce("
+    b"(SELECT record FROM overlay WHERE pin = n), (SELECT record FROM citizens WHERE pin = n))"
+    b" FROM unnest(%(r)s::bigint[]) AS n"
+    b" UNION ALL SELECT 'b', key, pin, NULL, NULL FROM births WHERE key = ANY(%(b)s::text[])"
+    b" UNION ALL (SELECT 'c', NULL, time, seq, NULL FROM changes ORDER BY seq DESC LIMIT 1)"
+)
+# Everything a batch writes, in one statement (each table's rows as parallel arrays).
+FLUSH_SQL = (
+    b"WITH o AS (INSERT INTO overlay (pin, cmnd, household_id, birth_year, record, seq)"
+    b" SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::smallint[],"
+    b" %b::bytea[], %s::bigint[])"
+    b" ON CONFLICT (pin) DO UPDATE SET cmnd = excluded.cmnd,"
+    b" household_id = excluded.household_id, birth_year = excluded.birth_year,"
+    b" record = excluded.record, seq = excluded.seq),"
+    b" c AS (INSERT INTO changes (seq, type, pin, time, item)"
+    b" SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %b::bytea[])),"
+    b" i AS (INSERT INTO idempotency (key, fingerprint, status, body, seq)"
+    b" SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %b::bytea[], %s::bigint[])),"
+    b" s AS (INSERT INTO pin_serials (head, next) SELECT * FROM unnest(%s::text[], %s::bigint[])"
+    b" ON CONFLICT (head) DO UPDATE SET next = excluded.next),"
+    b" b AS (INSERT INTO births (key, pin) SELECT * FROM unnest(%s::text[], %s::text[]))"
+    b" INSERT INTO overlay_meta (key, value) SELECT 'next_household_id', v"
+    b" FROM (SELECT %s::text AS v) AS m WHERE v IS NOT NULL"
+    b" ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
 
 
@@ -124,70 +157,54 @@ class PostgresEventTx:
         row = self._row(b"SELECT pin FROM births WHERE key = %s", (key,))
         return None if row is None else str(row[0])
 
-    def remembered_many(self, keys: list[str]) -> dict[str, tuple[str, int, bytes]]:
+    def prefetch(self, keys: list[str], pins: list[str], births: list[str]) -> Prefetched:
+        # One statement, one round trip: each branch is tagged by its first column.
         rows = self.conn.execute(
-            b"SELECT key, fingerprint, status, body FROM idempotency WHERE key = ANY(%s)",
-            (keys,),
-            binary=True,
+            PREFETCH_SQL, {"k": keys, "r": [int(p) for p in pins], "b": births}, binary=True
         ).fetchall()
-        return {str(r[0]): (str(r[1]), int(r[2]), bytes(r[3])) for r in rows}
-
-    def records_many(self, pins: list[str]) -> dict[str, bytes]:
-        numbers = [int(p) for p in pins]
-        rows = self.conn.execute(
-            b"SELECT n, coalesce((SELECT record FROM overlay WHERE pin = n),"
-            b" (SELECT record FROM citizens WHERE pin = n)) FROM unnest(%s::bigint[]) AS n",
-            (numbers,),
-            binary=True,
-        ).fetchall()
-        return {f"{int(r[0]):012d}": bytes(r[1]) for r in rows if r[1] is not None}
-
-    def births_many(self, keys: list[str]) -> dict[str, str]:
-        rows = self.conn.execute(
-            b"SELECT key, pin FROM births WHERE key = ANY(%s)", (keys,)
-        ).fetchall()
-        return {str(r[0]): str(r[1]) for r in rows}
-
-    def last_change(self) -> tuple[int, str]:
-        row = self._row(b"SELECT seq, time FROM changes ORDER BY seq DESC LIMIT 1", ())
-        return (0, "") if row is None else (int(row[0]), str(row[1]))
+        seen: dict[str, tuple[str, int, bytes]] = {}
+        records: dict[str, bytes] = {}
+        registered: dict[str, str] = {}
+        last = (0, "")
+        for tag, key, text, number, data in rows:
+            if tag == "k":
+                seen[key] = (text, int(number), bytes(data))
+            elif tag == "r":
+                if data is not None:
+                    records[f"{int(key):012d}"] = bytes(data)
+            elif tag == "b":
+                registered[key] = text
+            else:
+                last = (int(number), text)
+        return Prefetched(seen, records, registered, last)
 
     def flush(self, writes: Writes) -> None:
-        # executemany pipelines its statements: one round trip per table, not per row.
-        with self.conn.cursor() as cur:
-            if writes.records:
-                cur.executemany(
-                    b"INSERT INTO overlay (pin, cmnd, household_id, birth_year, record, seq)"
-                    b" VALUES (%s, %s, %s, %s, %b, %s)"
-                    b" ON CONFLICT (pin) DO UPDATE SET cmnd = excluded.cmnd,"
-                    b" household_id = excluded.household_id, birth_year = excluded.birth_year,"
-                    b" record = excluded.record, seq = excluded.seq",
-                    list(writes.records.values()),
-                )
-            if writes.changes:
-                cur.executemany(
-                    b"INSERT INTO changes (seq, type, pin, time, item) VALUES (%s, %s, %s, %s, %b)",
-                    writes.changes,
-                )
-            if writes.idempotency:
-                cur.executemany(
-                    b"INSERT INTO idempotency (key, fingerprint, status, body, seq)"
-                    b" VALUES (%s, %s, %s, %b, %s)",
-                    [(k, *v) for k, v in writes.idempotency.items()],
-                )
-            if writes.serials:
-                cur.executemany(
-                    b"INSERT INTO pin_serials (head, next) VALUES (%s, %s)"
-                    b" ON CONFLICT (head) DO UPDATE SET next = excluded.next",
-                    list(writes.serials.items()),
-                )
-            if writes.births:
-                cur.executemany(
-                    b"INSERT INTO births (key, pin) VALUES (%s, %s)", list(writes.births.items())
-                )
-            if writes.next_household_id is not None:
-                cur.execute(
-                    b"INSERT INTO overlay_meta (key, value) VALUES ('next_household_id', %s)"
-                    b" ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (str(writes.next_household_id),),
-                )
+        # One statement for the whole batch: data-modifying CTEs over unnest()ed arrays.
+        rows = list(writes.records.values())
+        changes, answers = writes.changes, list(writes.idempotency.items())
+        self.conn.execute(
+            FLUSH_SQL,
+            (
+                [r.pin for r in rows],
+                [r.cmnd for r in rows],
+                [r.household_id for r in rows],
+                [r.birth_year for r in rows],
+                [r.record for r in rows],
+                [r.seq for r in rows],
+                [c[0] for c in changes],
+                [c[1] for c in changes],
+                [c[2] for c in changes],
+                [c[3] for c in changes],
+                [c[4] for c in changes],
+                [k for k, _ in answers],
+                [a[0] for _, a in answers],
+                [a[1] for _, a in answers],
+                [a[2] for _, a in answers],
+                [a[3] for _, a in answers],
+                list(writes.serials),
+                list(writes.serials.values()),
+                list(writes.births),
+                list(writes.births.values()),
+                None if writes.next_household_id is None else str(writes.next_household_id),
+            ),
+        )

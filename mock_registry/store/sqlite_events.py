@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from mock_registry.store.batch import Writes
+from mock_registry.store.batch import Prefetched, Writes
 
 OVERLAY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS overlay (      -- records changed by events: shadow citizens by PIN
@@ -98,6 +98,15 @@ class SQLiteEventTx:
     def birth_registered(self, key: str) -> str | None:
         row = self.db.execute("SELECT pin FROM births WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
+
+    def prefetch(self, keys: list[str], pins: list[str], births: list[str]) -> Prefetched:
+        # Indexed reads of a few microseconds each: no need to gather them into one statement.
+        return Prefetched(
+            self.remembered_many(keys) if keys else {},
+            self.records_many(pins),
+            self.births_many(births),
+            self.last_change(),
+        )
 
     def remembered_many(self, keys: list[str]) -> dict[str, tuple[str, int, bytes]]:
         found: dict[str, tuple[str, int, bytes]] = {}
