@@ -1,11 +1,15 @@
-"""The write path on PostgreSQL: one event transaction over a pooled connection.
+"""The write path on PostgreSQL: a batch's transaction over a pooled connection.
 
 The overlay tables (``migrations/002_events.sql``) sit next to the seeded ``citizens`` table, so
 a record change, its feed row, the PIN counter and the idempotency answer commit together.
-Several processes (replicas) may write: :data:`SERIALISE_WRITERS` starts every event
+Several processes (replicas) may write: :data:`SERIALISE_WRITERS` starts every batch's
 transaction by taking a transaction-scoped advisory lock, so writers run one at a time and the
-feed cursor ``last_change() + 1`` is gap-free and in commit order. It also pins the isolation
-to READ COMMITTED: each statement after the lock sees every event committed before it.
+feed cursor (the newest one plus one) is gap-free and in commit order. It also pins the
+isolation to READ COMMITTED: each statement after the lock sees every event committed before it.
+
+A batch costs few round trips whatever its size: the lock, one tagged read of what its events
+read first (:data:`PREFETCH_SQL`), the reads the decisions still need (a candidate PIN, a PIN
+bucket's counter, a household), one write of every table (:data:`FLUSH_SQL`) and the commit.
 """
 
 from __future__ import annotations
