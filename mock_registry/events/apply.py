@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from mock_registry.events.births import birth_key, register_birth
@@ -78,11 +79,16 @@ def decide(ledger: Ledger, event: Event, ctx: EventContext) -> Decision:
     return decision
 
 
-def record_digests(decision: Decision) -> list[dict[str, Any]]:
-    """``{pin, before, after}`` SHA-256 digests of every record the event wrote."""
+def record_digests(decision: Decision, raws: dict[str, bytes]) -> list[dict[str, Any]]:
+    """``{pin, before, after}`` SHA-256 digests of every record the event wrote; ``raws`` are
+    the records as serialised for the store (the digest is of those very bytes)."""
     return [
-        {"pin": pin, "before": digest(decision.before.get(pin)), "after": digest(record)}
-        for pin, record in decision.records.items()
+        {
+            "pin": pin,
+            "before": digest(decision.before.get(pin)),
+            "after": hashlib.sha256(raws[pin]).hexdigest(),
+        }
+        for pin in decision.records
     ]
 
 

@@ -22,7 +22,6 @@ import orjson
 from mock_registry.events import Event, EventContext, EventRefused, decide
 from mock_registry.events.apply import (
     duplicate_key,
-    event_type,
     feed_item,
     named_pins,
     record_digests,
@@ -144,19 +143,20 @@ def run_event(
     seq = last_seq + 1
     time = max(utc_text(ctx.now), last_time)  # feed times never go backwards
     event_id = hashlib.sha256(key.encode()).hexdigest()[:24]
-    for record in decision.records.values():
-        tx.write_record(record, orjson.dumps(record), seq)
+    raws = {pin: orjson.dumps(record) for pin, record in decision.records.items()}
+    for pin, record in decision.records.items():
+        tx.write_record(record, raws[pin], seq)
     item = feed_item(decision, seq, time, event_id, ctx.actor)
     tx.append_change(seq, decision.type, decision.subject, time, orjson.dumps(item))
     if decision.birth_key is not None:
         tx.index_birth(decision.birth_key, decision.subject)
     answer: dict[str, Any] = {
         "event_id": event_id,
-        "type": event_type(event),
+        "type": decision.type,
         "cursor": str(seq),
         "time": time,
         **decision.result,
-        "records": record_digests(decision),
+        "records": record_digests(decision, raws),
     }
     body = orjson.dumps(answer)
     tx.remember(key, request_fingerprint, 201, body, seq)

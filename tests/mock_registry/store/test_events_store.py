@@ -216,7 +216,7 @@ def test_a_refusal_after_the_writes_rolls_them_back(
     # refusal then must take them back, and the PIN counter with them.
     import mock_registry.store.events as events
 
-    def refuse(_decision: object) -> None:
+    def refuse(_decision: object, _raws: object) -> None:
         raise EventRefused("TEST_REFUSAL", "refused after the writes")
 
     with monkeypatch.context() as patched:
