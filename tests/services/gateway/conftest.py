@@ -25,6 +25,13 @@ def gw_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
+def gw_events_settings(events_settings: Settings) -> Settings:
+    """Gateway settings over a private writable database (tests that register events):
+    such a module overrides ``gw_settings`` with it."""
+    return events_settings.model_copy(update={"gateway_admin_token": ADMIN})
+
+
+@pytest.fixture
 async def app(gw_settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(gw_settings)
     yield application

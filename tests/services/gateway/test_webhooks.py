@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +75,8 @@ def wh_settings(events_settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def app(wh_settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(wh_settings)
-    yield application
-    await application.state.gateway.registry.aclose()
-    application.state.audit.close()
+def gw_settings(wh_settings: Settings) -> Settings:
+    return wh_settings  # the conftest's app and client run over it
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
