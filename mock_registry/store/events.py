@@ -13,7 +13,7 @@ table is never written: a reset empties the overlay tables.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -36,6 +36,7 @@ __all__ = [
     "EventTx",
     "Outcome",
     "Pending",
+    "commit_one",
     "fingerprint",
     "run_batch",
     "run_event",
@@ -99,6 +100,16 @@ def fingerprint(payload: bytes) -> str:
 def utc_text(moment: datetime) -> str:
     """A feed time: RFC 3339 in UTC with microseconds, so text order is time order."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def commit_one(
+    commit_events: Callable[[Sequence[Pending]], list[Outcome]], item: Pending
+) -> Committed:
+    """``item`` committed alone through a store's ``commit_events``; its refusal raised."""
+    outcome = commit_events([item])[0]
+    if isinstance(outcome, EventRefused):
+        raise outcome
+    return outcome
 
 
 def run_batch(backend: Backend, batch: Sequence[Pending]) -> list[Outcome]:

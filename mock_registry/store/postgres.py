@@ -304,12 +304,9 @@ class PostgresCitizenStore:
         Writers of every process wait for one advisory lock, taken first: the feed cursor is
         the last one plus one, so the feed is gap-free and in commit order.
         """
-        from mock_registry.store.events import Pending
+        from mock_registry.store.events import Pending, commit_one
 
-        outcome = self.commit_events([Pending(key, fingerprint, event, ctx)])[0]
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
+        return commit_one(self.commit_events, Pending(key, fingerprint, event, ctx))
 
     # Blocking network I/O: the services call commit_events from a worker thread.
     blocking_writes = True

@@ -186,12 +186,9 @@ class SQLiteCitizenStore:
         self, key: str, fingerprint: str, event: Event, ctx: EventContext
     ) -> Committed:
         """Apply ``event`` in one transaction (:func:`run_event`); EventRefused writes nothing."""
-        from mock_registry.store.events import Pending
+        from mock_registry.store.events import Pending, commit_one
 
-        outcome = self.commit_events([Pending(key, fingerprint, event, ctx)])[0]
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
+        return commit_one(self.commit_events, Pending(key, fingerprint, event, ctx))
 
     def commit_events(self, batch: Sequence[Pending]) -> list[Outcome]:
         """Apply events in order in ONE transaction (a group commit); a refused event writes

@@ -28,7 +28,14 @@ from mock_registry.events import (
     Marriage,
     ResidenceChange,
 )
-from mock_registry.store.events import Committed, Outcome, Pending, fingerprint, utc_text
+from mock_registry.store.events import (
+    Committed,
+    Outcome,
+    Pending,
+    commit_one,
+    fingerprint,
+    utc_text,
+)
 from services.common.problems import ProblemError
 from services.common.settings import Settings
 from services.registry import event_schemas as es
@@ -178,11 +185,12 @@ class EventService:
         self, kind: str, request: BaseModel, key: str, *, actor: str = "", officer: str = ""
     ) -> Committed:
         """Apply one event under idempotency ``key`` now; ProblemError when refused."""
-        item = self._pending(kind, request, key, actor, officer)
-        outcome = self.store.commit_events([item])[0]
-        if isinstance(outcome, EventRefused):
-            raise problem_of(outcome)
-        return outcome
+        try:
+            return commit_one(
+                self.store.commit_events, self._pending(kind, request, key, actor, officer)
+            )
+        except EventRefused as refused:
+            raise problem_of(refused) from None
 
     async def submit(
         self, kind: str, request: BaseModel, key: str, *, actor: str = "", officer: str = ""
