@@ -30,7 +30,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -40,31 +40,15 @@ from mock_registry.ids import is_valid_pin
 from mock_registry.personas import BY_KEY
 from services.gateway.agencies import AgencySpec
 from services.gateway.policy import WRITE_OPERATIONS
-from services.procedures.model import Param, Procedure, Step
+from services.procedures.model import Procedure, Step
 from services.procedures.rules import Facts, fired, resolve
+from services.procedures.templates import TemplateError, generate, render, today_in_vietnam
 
 REDIRECT_URI = "http://127.0.0.1/sim06-procedures/callback"
-VIETNAM = timezone(timedelta(hours=7))
 RUN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 FEED_PAGES = 200  # pages one feed step reads at most before it gives up
 FEED_MEMORY = 10_000  # items a feed consumer remembers having processed
 _request_ids = itertools.count(1)
-_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
-
-# Names a generated child's name is picked from (by the run id): common, and given to boys and
-# girls alike, so that any pick fits the declared sex.
-MIDDLE_NAMES = (
-    "Minh", "Gia", "Bảo", "Khánh", "Ngọc", "Thiên", "An", "Hoàng", "Phúc", "Thanh", "Hải",
-    "Nhật", "Tuệ", "Hà", "Kim", "Mai", "Quang", "Thái", "Trúc", "Tường", "Vân", "Xuân", "Yên",
-    "Bình",
-)  # fmt: skip
-GIVEN_NAMES = (
-    "An", "Anh", "Bình", "Chi", "Dương", "Giang", "Hân", "Khang", "Khôi", "Lam", "Linh",
-    "Long", "Mai", "Nam", "Ngân", "Nhi", "Phong", "Quân", "Sơn", "Tâm", "Thảo", "Trang", "Tú",
-    "Vy", "Yến", "Bách", "Châu", "Duy", "Hiếu", "Huy", "Khoa", "Lâm", "My", "Nga", "Phương",
-    "Quỳnh", "Tùng", "Uyên", "Việt", "Xuân", "Hòa", "Khuê", "Ly", "Ngọc", "Phúc", "Thư", "Vũ",
-    "Ý",
-)  # fmt: skip
 
 
 class RunError(ValueError):
@@ -76,10 +60,6 @@ class RunError(ValueError):
         self.reason = reason
 
 
-class TemplateError(ValueError):
-    """A ``{path}`` of a body or document template has no value."""
-
-
 def persona_pin(key_or_pin: str) -> str:
     """The PIN of a persona key (listed or not), or a PIN itself."""
     persona = BY_KEY.get(key_or_pin)
@@ -88,54 +68,6 @@ def persona_pin(key_or_pin: str) -> str:
     if is_valid_pin(key_or_pin):
         return key_or_pin
     raise RunError("persona", f"{key_or_pin!r} is neither a persona key nor a valid PIN")
-
-
-def today_in_vietnam() -> date:
-    """Today's date in Vietnam (UTC+7): the registry refuses events dated after it."""
-    return datetime.now(VIETNAM).date()
-
-
-def _pick(options: tuple[str, ...], run_id: str, salt: str) -> str:
-    digest = hashlib.sha256(f"{salt}:{run_id}".encode()).digest()
-    return options[int.from_bytes(digest[:8], "big") % len(options)]
-
-
-def generate(param: Param, run_id: str, today: date, name: str) -> str:
-    """The value the runner makes for a generated parameter left empty."""
-    if param.generated == "date":
-        return (today + timedelta(days=param.days)).isoformat()
-    if param.generated == "given-name":
-        return _pick(GIVEN_NAMES, run_id, name)
-    return _pick(MIDDLE_NAMES, run_id, name)
-
-
-def render(template: Any, facts: Facts) -> Any:
-    """A body or document template filled from the facts (see ``Step.body``)."""
-    if isinstance(template, dict):
-        out = {}
-        for key, value in template.items():
-            filled = render(value, facts)
-            if filled is not None:
-                out[key] = filled
-        return out
-    if isinstance(template, list):
-        return [render(item, facts) for item in template]
-    if not isinstance(template, str):
-        return template
-    if template.startswith("$"):
-        for path in template[1:].split("|"):
-            value = resolve(facts, path)
-            if value not in (None, ""):
-                return value
-        return None
-
-    def fill(match: re.Match[str]) -> str:
-        value = resolve(facts, match.group(1))
-        if value in (None, ""):
-            raise TemplateError(match.group(1))
-        return str(value)
-
-    return _PLACEHOLDER.sub(fill, template)
 
 
 @dataclass

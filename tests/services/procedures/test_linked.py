@@ -22,7 +22,8 @@ from mock_registry.store import SQLiteCitizenStore
 from services.procedures.catalogue import Catalogue
 from services.procedures.commands import cmd_run
 from services.procedures.model import Param
-from services.procedures.runner import Runner, RunResult, StepResult, generate, render
+from services.procedures.runner import Runner, RunResult, StepResult
+from services.procedures.templates import generate, render
 from tests.services.procedures.conftest import Apps
 
 pytestmark = pytest.mark.anyio
