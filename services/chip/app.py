@@ -21,6 +21,7 @@ from services.chip.service import ChipService
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
 from services.common.problems import openapi_responses
 from services.common.settings import Settings
+from services.common.offline_docs import install_offline_docs
 from services.registry.schemas import PIN_PATTERN, Problem
 
 JSON = "application/json"
@@ -187,6 +188,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
+    install_offline_docs(app)  # /docs and /redoc without a CDN
     app.include_router(create_router(settings, db, service))
 
     @app.get("/healthz", tags=["health"], name="live")

@@ -33,6 +33,7 @@ from services.common.http import BodyLimitMiddleware, install_problem_handlers, 
 from services.common.keys import KeyStore
 from services.common.openapi_docs import install_openapi_docs
 from services.common.settings import Settings
+from services.common.offline_docs import install_offline_docs
 from services.contract import install_contract_tools
 from services.gateway import (
     access_log,
@@ -240,6 +241,7 @@ def create_app(
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
+    install_offline_docs(app)  # /docs and /redoc without a CDN
     app.state.gateway = gateway
     app.state.audit = audit
     app.state.keys = keys

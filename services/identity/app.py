@@ -24,6 +24,7 @@ from services.chip import create_router as create_chip_router
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
 from services.common.openapi_docs import install_openapi_docs
 from services.common.settings import Settings
+from services.common.offline_docs import install_offline_docs
 from services.contract import install_contract_tools
 from services.identity.access_log_source import AccessLogSource, HttpAccessLogSource
 from services.identity.account import install_account_routes
@@ -116,6 +117,7 @@ def create_app(
         generate_unique_id_function=operation_id,
     )
     install_problem_handlers(app)
+    install_offline_docs(app)  # /docs and /redoc without a CDN
     install_login_routes(app, provider)
     qr_logins = QrLogins(provider)
     install_qr_routes(app, provider, qr_logins)

@@ -22,6 +22,7 @@ from services.common.http import BodyLimitMiddleware, install_problem_handlers, 
 from services.common.latency import ProfileBook
 from services.common.problems import ProblemError
 from services.common.settings import Settings
+from services.common.offline_docs import install_offline_docs
 from services.procedures.catalogue import Catalogue, catalogue_dir
 from services.procedures.clients import live_runner
 from services.procedures.model import Procedure
@@ -90,6 +91,7 @@ def create_app(
     )  # fmt: skip
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
+    install_offline_docs(app)  # /docs and /redoc without a CDN
 
     def find(code: str) -> Procedure:
         procedure = cat.find(code)

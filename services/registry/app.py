@@ -18,6 +18,7 @@ from services.common.http import BodyLimitMiddleware, install_problem_handlers, 
 from services.common.openapi_docs import install_openapi_docs
 from services.common.problems import GENERIC_CODES, openapi_responses
 from services.common.settings import Settings
+from services.common.offline_docs import install_offline_docs
 from services.contract import install_contract_tools
 from services.registry import examples, schemas
 from services.registry.credentials import write_token
@@ -104,6 +105,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
     app.add_middleware(LookupFastPath, store=db)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
+    install_offline_docs(app)  # /docs and /redoc without a CDN
 
     pin_path = Path(
         description="Personal identification number (số định danh cá nhân), 12 digits.",
