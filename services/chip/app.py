@@ -19,9 +19,9 @@ from services.chip import schemas
 from services.chip.biometrics import EXPECTED, FaceMatcher
 from services.chip.service import ChipService
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
+from services.common.offline_docs import install_offline_docs
 from services.common.problems import openapi_responses
 from services.common.settings import Settings
-from services.common.offline_docs import install_offline_docs
 from services.registry.schemas import PIN_PATTERN, Problem
 
 JSON = "application/json"

@@ -31,9 +31,9 @@ from mock_registry.store import CitizenStore, SQLiteCitizenStore
 from services.chip.schemas import JWKS
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
 from services.common.keys import KeyStore
+from services.common.offline_docs import install_offline_docs
 from services.common.openapi_docs import install_openapi_docs
 from services.common.settings import Settings
-from services.common.offline_docs import install_offline_docs
 from services.contract import install_contract_tools
 from services.gateway import (
     access_log,

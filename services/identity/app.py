@@ -22,9 +22,9 @@ from starlette.responses import Response
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
 from services.chip import create_router as create_chip_router
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
+from services.common.offline_docs import install_offline_docs
 from services.common.openapi_docs import install_openapi_docs
 from services.common.settings import Settings
-from services.common.offline_docs import install_offline_docs
 from services.contract import install_contract_tools
 from services.identity.access_log_source import AccessLogSource, HttpAccessLogSource
 from services.identity.account import install_account_routes

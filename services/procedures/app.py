@@ -20,9 +20,9 @@ from starlette.responses import Response
 
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, validation_errors
 from services.common.latency import ProfileBook
+from services.common.offline_docs import install_offline_docs
 from services.common.problems import ProblemError
 from services.common.settings import Settings
-from services.common.offline_docs import install_offline_docs
 from services.procedures.catalogue import Catalogue, catalogue_dir
 from services.procedures.clients import live_runner
 from services.procedures.model import Procedure

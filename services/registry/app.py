@@ -15,10 +15,10 @@ from starlette.responses import Response
 
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
+from services.common.offline_docs import install_offline_docs
 from services.common.openapi_docs import install_openapi_docs
 from services.common.problems import GENERIC_CODES, openapi_responses
 from services.common.settings import Settings
-from services.common.offline_docs import install_offline_docs
 from services.contract import install_contract_tools
 from services.registry import examples, schemas
 from services.registry.credentials import write_token
