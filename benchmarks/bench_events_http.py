@@ -51,6 +51,7 @@ import yaml
 
 from benchmarks.bench_registry_http import ensure_db
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
+from services.audit import verify_chain
 from services.bench import (
     LoadResult,
     ServerProcess,
@@ -59,7 +60,6 @@ from services.bench import (
     run_load,
     start_uvicorn as start_server,
 )
-from services.gateway.audit import verify_chain
 
 AS_OF = date(2026, 7, 1)
 BIRTHS_FLOOR = 1_000.0  # births per second
@@ -359,7 +359,7 @@ def main() -> None:
         heads = {b.name: b.head() for b in backends}
         chains = {"sqlite": verify_chain(root / "sqlite-gateway" / "audit.db")}
         if pg_url is not None:  # before the throwaway database is dropped
-            from services.gateway.audit_postgres import verify_postgres
+            from services.audit.postgres import verify_postgres
 
             chains["postgres"] = verify_postgres(url)
     summary = _summary(runs)

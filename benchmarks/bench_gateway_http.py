@@ -32,8 +32,8 @@ import httpx
 import yaml
 
 from benchmarks.bench_registry_http import ensure_db, sample_pins
+from services.audit import verify_chain
 from services.bench import encode_request, pin_cpu, run_load, start_uvicorn
-from services.gateway.audit import verify_chain
 
 AGENCY: dict[str, Any] = {
     "code": "000.00.12.H30",

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import psycopg
 
-from services.gateway.audit import AuditEntry, AuditLog, verify_chain
-from services.gateway.audit_postgres import PostgresAuditLog, verify_postgres
+from services.audit import AuditEntry, AuditLog, verify_chain
+from services.audit.postgres import PostgresAuditLog, verify_postgres
 
 
 def _entry(n: int) -> AuditEntry:

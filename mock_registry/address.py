@@ -9,16 +9,46 @@ between citizens: the JSON encoder does not care, and a million records stay che
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from mock_registry import admin_units, ethnicity
+from mock_registry import admin_units, census, ethnicity
 
 SOUTH_FROM = 48  # legacy province codes from Đà Nẵng southwards write alleys as "hẻm" / "Ấp"
 HOMETOWN_ELSEWHERE = 0.15  # share whose quê quán is not the province they live in [I]
+_Communes = tuple[admin_units.LegacyCommune, ...]
+URBAN_PREFIXES = ("Phường", "Thị trấn")  # urban units of the 2019 census: wards and towns
+
+
+def is_urban(commune: admin_units.LegacyCommune) -> bool:
+    """Whether a pre-2025 commune is urban in the census sense (phường or thị trấn)."""
+    return commune.name.startswith(URBAN_PREFIXES)
+
+
+@cache
+def urban_weight() -> float:
+    """How many times more people live in an urban commune than in a rural one, chosen so that
+    the provinces, weighted by their 2019 population, are 34.4 % urban as in the census."""
+    rows = []
+    for p in admin_units.legacy_provinces():
+        communes = admin_units.legacy_communes_of(p.code)
+        urban = sum(is_urban(c) for c in communes)
+        rows.append((p.census_2019_population, urban, len(communes) - urban))
+    total = sum(pop for pop, _, _ in rows)
+    target = census.table().urban_share
+
+    def share(w: float) -> float:
+        return sum(pop * w * u / (w * u + r) for pop, u, r in rows if u + r) / total
+
+    low, high = 0.01, 100.0
+    for _ in range(60):  # bisection: the share grows with the weight
+        mid = math.sqrt(low * high)
+        low, high = (mid, high) if share(mid) < target else (low, mid)
+    return math.sqrt(low * high)
 
 
 @cache
@@ -45,7 +75,9 @@ class AddressBook:
         self._hometown: dict[str, dict[str, str]] = {}
         self._ethnicity: dict[str, dict[str, str]] = {}
         self._religion: dict[str, dict[str, str]] = {}
-        self._legacy_communes: dict[str, tuple[admin_units.LegacyCommune, ...]] = {}
+        self._legacy_communes: dict[str, _Communes] = {}
+        # Per legacy province: urban communes, rural communes, chance of an urban household.
+        self._urban_rural: dict[str, tuple[_Communes, _Communes, float]] = {}
         provinces = admin_units.legacy_provinces()
         self._codes = [p.code for p in provinces]
         total = 0.0
@@ -111,11 +143,19 @@ class AddressBook:
             self._religion[code] = found
         return found
 
-    def household_place(self, rng: random.Random, home: str) -> Place:
-        """A household address in pre-2025 province ``home``, with both code systems."""
-        communes = self._legacy_communes.get(home)
-        if communes is None:
-            communes = admin_units.legacy_communes_of(home)
+    def household_place(
+        self, rng: random.Random, home: str, census_weighted: bool = False
+    ) -> Place:
+        """A household address in pre-2025 province ``home``, with both code systems.
+
+        ``census_weighted``: urban communes weigh more, so that households are urban in the
+        2019 census share (the generator); otherwise every commune is equally likely (the
+        personas, whose addresses are pinned).
+        """
+        if census_weighted:
+            communes = self._census_communes(rng, home)
+        else:
+            communes = self._legacy_communes.get(home) or admin_units.legacy_communes_of(home)
             self._legacy_communes[home] = communes
         old = communes[int(rng.random() * len(communes))]
         if old.new_commune_code is not None:
@@ -125,6 +165,18 @@ class AddressBook:
             new = options[rng.randrange(len(options))]
         detail = self.detail(rng, new.division_type, int(home))
         return Place(new.code, self.current_address(new, detail), legacy_address(old, detail))
+
+    def _census_communes(self, rng: random.Random, home: str) -> _Communes:
+        split = self._urban_rural.get(home)
+        if split is None:
+            everything = admin_units.legacy_communes_of(home)
+            urban = tuple(c for c in everything if is_urban(c))
+            rural = tuple(c for c in everything if not is_urban(c))
+            w = urban_weight() * len(urban)
+            split = (urban, rural, w / (w + len(rural)))
+            self._urban_rural[home] = split
+        urban, rural, urban_chance = split
+        return urban if rng.random() < urban_chance and urban or not rural else rural
 
     def detail(self, rng: random.Random, division_type: str, legacy_code: int) -> str:
         """House number and street, or hamlet, in the local style (chi tiết địa chỉ)."""
@@ -158,6 +210,23 @@ def current_address(commune: admin_units.Commune, detail: str) -> dict[str, Any]
         "detail": detail,
         "full": f"{detail}, {commune.name}, {province.short_name}",
     }
+
+
+def pre_reform_address(legacy: dict[str, Any]) -> dict[str, Any]:
+    """A pre-2025 address in the record's current-address shape: what the registry showed
+    before 1 July 2025 (province and commune codes of the 63-province units)."""
+    return {
+        "country": "VN",
+        "province_code": legacy["province_code"],
+        "province_name": legacy["province_name"],
+        "commune_code": legacy["commune_code"],
+        "commune_name": legacy["commune_name"],
+        "detail": legacy["detail"],
+        "full": ", ".join(
+            (legacy["detail"], legacy["commune_name"], legacy["district_name"],
+             legacy["province_name"])
+        ),
+    }  # fmt: skip
 
 
 def legacy_address(commune: admin_units.LegacyCommune, detail: str) -> dict[str, Any]:

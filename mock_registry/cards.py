@@ -34,13 +34,20 @@ def birthday(birth: date, years: int) -> date:
 
 def card_expiry(birth: date, issued: date) -> date | None:
     """Expiry of a card issued on ``issued`` to a citizen born on ``birth``; None = for life."""
-    for i, age in enumerate(MILESTONES):
-        due = birthday(birth, age)
+    return expiry_from(milestone_dates(birth), issued)
+
+
+def milestone_dates(birth: date) -> tuple[date, ...]:
+    """The birthdays of the exchange milestones (14, 25, 40, 60)."""
+    return tuple(birthday(birth, age) for age in MILESTONES)
+
+
+def expiry_from(dues: tuple[date, ...], issued: date) -> date | None:
+    """:func:`card_expiry` from the holder's :func:`milestone_dates` (computed once a person)."""
+    for i, due in enumerate(dues):
         if due > issued:
             if (due - issued).days <= GRACE_DAYS:
-                if i + 1 == len(MILESTONES):
-                    return None
-                return birthday(birth, MILESTONES[i + 1])
+                return dues[i + 1] if i + 1 < len(dues) else None
             return due
     return None
 

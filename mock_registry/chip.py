@@ -28,7 +28,7 @@ from asn1crypto import core  # type: ignore[import-untyped]
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mock_registry import cards, lds
+from mock_registry import card_history, cards, lds
 from mock_registry.face import dg2, face_jpeg
 from mock_registry.mrz import compose_td1
 from mock_registry.pki import Pki, Signer
@@ -57,19 +57,29 @@ class ChipFiles:
 
     com: bytes
     dg1: bytes
-    dg2: bytes
+    dg2: bytes | None  # None: a card issued under 6 holds no face (Law 26/2023, domain §4.2)
     dg13: bytes
     dg14: bytes
     dg15: bytes
     sod: bytes
 
     def data_groups(self) -> dict[int, bytes]:
-        """Data-group number → file bytes."""
-        return {1: self.dg1, 2: self.dg2, 13: self.dg13, 14: self.dg14, 15: self.dg15}
+        """Data-group number → file bytes (no DG2 on a card issued under 6)."""
+        groups = {1: self.dg1, 2: self.dg2, 13: self.dg13, 14: self.dg14, 15: self.dg15}
+        return {n: data for n, data in groups.items() if data is not None}
 
 
 class NoCardError(LookupError):
     """The citizen holds no chip card (never issued, or only the old CMND)."""
+
+
+def has_face(record: dict[str, Any]) -> bool:
+    """Whether the citizen's current card carries a face image: none was collected for a card
+    issued before the holder turned 6 (Law 26/2023; no photo on the card face either)."""
+    dob = record["date_of_birth"]
+    # Only a birth year known: take 1 January, the earliest the 6th birthday can be.
+    birth = date.fromisoformat(dob) if dob else date(int(record["birth_year"]), 1, 1)
+    return card_history.has_biometrics(birth, date.fromisoformat(record["id_card"]["issue_date"]))
 
 
 def _dmy(day: date | None) -> str:
@@ -267,8 +277,11 @@ def _moved_from(record: dict[str, Any]) -> str:
     return f"Số {h % 200 + 1}, Tổ {h % 30 + 1}, Phường Quang Trung, {town}"
 
 
-def issue(record: dict[str, Any], pki: Pki, defect: str | None = None) -> ChipFiles:
-    """The chip files of a citizen's card (optionally a realistic bad card, see module doc)."""
+def issue(
+    record: dict[str, Any], pki: Pki, defect: str | None = None, lifelong: str = "sentinel"
+) -> ChipFiles:
+    """The chip files of a citizen's card (optionally a realistic bad card, see module doc);
+    ``lifelong``: the MRZ encoding of a card without expiry (``mrz.LIFELONG_EXPIRY``)."""
     if not record.get("id_card"):
         raise NoCardError(record["pin"])
     if defect is not None and defect not in DEFECTS:
@@ -281,17 +294,17 @@ def issue(record: dict[str, Any], pki: Pki, defect: str | None = None) -> ChipFi
     birth: date | int = date.fromisoformat(dob) if dob else int(record["birth_year"])
     expiry = date.fromisoformat(card["expiry_date"]) if card["expiry_date"] else None
     name = record["name"]
-    mrz = compose_td1(
-        pin, name["family"], f"{name['middle']} {name['given']}", birth, record["sex"], expiry
-    )
+    given = f"{name['middle']} {name['given']}"
+    mrz = compose_td1(pin, name["family"], given, birth, record["sex"], expiry, lifelong)
     residence = _moved_from(record) if defect == "moved" else None
     dgs = {
         1: lds.tlv(lds.DG_TAGS[1], lds.tlv(0x5F1F, mrz.replace("\n", "").encode("ascii"))),
-        2: dg2(face_jpeg(pin), record["sex"]),
         13: encode_dg13(dg13_items(record, residence)),
         14: dg14(chip_key(pki.chip_master, pin, "chip-authentication")),
         15: dg15(chip_key(pki.chip_master, pin, "active-authentication")),
     }
+    if has_face(record):  # otherwise no DG2: not written, not signed, not listed in EF.COM
+        dgs[2] = dg2(face_jpeg(pin), record["sex"])
     signer_name = {
         "untrusted_signer": "untrusted",
         "expired_signer": "expired",
@@ -303,9 +316,9 @@ def issue(record: dict[str, Any], pki: Pki, defect: str | None = None) -> ChipFi
         signed_at = datetime(2020, 12, 1, tzinfo=UTC)  # while that signer was still valid
     sod = sign_sod(dgs, pki.signer(signer_name), signed_at)
     files = ChipFiles(
-        com=lds.ef_com(list(DG_NUMBERS)),
+        com=lds.ef_com(sorted(dgs)),
         dg1=dgs[1],
-        dg2=dgs[2],
+        dg2=dgs.get(2),
         dg13=dgs[13],
         dg14=dgs[14],
         dg15=dgs[15],

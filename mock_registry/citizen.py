@@ -64,7 +64,7 @@ class Person:
         "permanent", "temporary", "legacy_permanent", "residence_since", "household_id",
         "relationship", "head", "father", "mother", "spouse", "representative", "children",
         "card", "eid_level", "eid_status", "status", "death_date", "missing_date", "phone",
-        "email", "residence_file_number",
+        "email", "residence_file_number", "eid_representative", "card_history",
     )  # fmt: skip
 
     def __init__(self, pin: str, name: PersonName, sex: str, birth: date) -> None:
@@ -94,8 +94,12 @@ class Person:
         self.representative: Person | None = None
         self.children: list[Person] = []
         self.card: dict[str, Any] | None = None
+        # Every identity document held, oldest first (mock_registry.card_history); None = unknown.
+        self.card_history: list[dict[str, Any]] | None = None
         self.eid_level = 0
         self.eid_status: str | None = None
+        # Who registered a child's account with their level-2 account (mock_registry.accounts).
+        self.eid_representative: Person | None = None
         self.status = "alive"
         self.death_date: date | None = None
         self.missing_date: date | None = None
@@ -163,7 +167,14 @@ def record_of(p: Person, data_as_of: str) -> dict[str, Any]:
         "legal_representative": _ref(p.representative),
         "children": [{"pin": c.pin, "full_name": c.full_name} for c in p.children],
         "id_card": p.card,
-        "eid": {"level": p.eid_level, "status": p.eid_status},
+        "card_history": p.card_history,
+        "eid": {"level": p.eid_level, "status": p.eid_status}
+        if p.eid_representative is None
+        else {
+            "level": p.eid_level,
+            "status": p.eid_status,
+            "representative": _ref(p.eid_representative),
+        },
         "status": p.status,
         "date_of_death": _iso(p.death_date),
         "date_missing": _iso(p.missing_date),

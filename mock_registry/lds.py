@@ -14,6 +14,11 @@ from asn1crypto import core  # type: ignore[import-untyped]
 TAG_COM = 0x60
 TAG_SOD = 0x77
 DG_TAGS = {1: 0x61, 2: 0x75, 13: 0x6D, 14: 0x6E, 15: 0x6F}
+# Every data group of the LDS (a card's EF.COM may list groups this simulator never writes).
+ICAO_DG_TAGS = {
+    1: 0x61, 2: 0x75, 3: 0x63, 4: 0x76, 5: 0x65, 6: 0x66, 7: 0x67, 8: 0x68,
+    9: 0x69, 10: 0x6A, 11: 0x6B, 12: 0x6C, 13: 0x6D, 14: 0x6E, 15: 0x6F, 16: 0x70,
+}  # fmt: skip
 LDS_VERSION = b"0107"  # LDS 1.7
 UNICODE_VERSION = b"040000"
 
@@ -106,9 +111,28 @@ def ef_com(dg_numbers: list[int]) -> bytes:
 
 
 def com_tags(data: bytes) -> list[int]:
-    """The data-group numbers listed by an EF.COM."""
-    by_tag = {t: n for n, t in DG_TAGS.items()}
-    return [by_tag.get(t, -1) for t in child(unwrap(data, TAG_COM), 0x5C)]
+    """The data-group numbers listed by an EF.COM (TLVError unless it is well formed).
+
+    Well formed (part 10 §4.6.1): one ``0x60`` TLV holding the LDS version ``5F01`` (four
+    digits), the Unicode version ``5F36`` (six digits) and the tag list ``5C``, whose every
+    byte is the tag of an ICAO data group, each at most once.
+    """
+    children = read_children(unwrap(data, TAG_COM))
+    if [tag for tag, _ in children] != [0x5F01, 0x5F36, 0x5C]:
+        raise TLVError("EF.COM must hold 5F01, 5F36 and 5C, in that order")
+    lds_version, unicode_version, tag_list = (value for _, value in children)
+    if len(lds_version) != 4 or not lds_version.isdigit():
+        raise TLVError(f"EF.COM LDS version {lds_version!r} is not four digits")
+    if len(unicode_version) != 6 or not unicode_version.isdigit():
+        raise TLVError(f"EF.COM Unicode version {unicode_version!r} is not six digits")
+    by_tag = {t: n for n, t in ICAO_DG_TAGS.items()}
+    unknown = [t for t in tag_list if t not in by_tag]
+    if unknown:
+        raise TLVError(f"EF.COM tag list holds {unknown[0]:#x}, no data group's tag")
+    numbers = [by_tag[t] for t in tag_list]
+    if len(set(numbers)) != len(numbers):
+        raise TLVError("EF.COM tag list names a data group twice")
+    return numbers
 
 
 # --- ASN.1 of the security object and DG14 (ICAO 9303 part 10 §4.6.2, part 11 §9.2) ---

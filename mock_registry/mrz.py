@@ -3,8 +3,19 @@
 Vietnam's profile (domain §4.1 and §4.6, [P]): document code ``ID``, issuing state ``VNM``, the
 document-number field holds the **last 9 digits** of the PIN and the optional data of line 1 holds
 the full 12-digit PIN. The character closing line 1 is, on observed samples, a digit; we write the
-ICAO check digit of the 12-digit PIN there ([I]). Cards valid for life have no expiry date: the
-field is filled with ``<`` (ICAO 9303 part 3 §4.2.2 fillers; the real card's choice is [U]).
+ICAO check digit of the 12-digit PIN there ([I]).
+
+Cards valid for life (issued from 58, domain §4.2) have no expiry date, and how the real chip
+writes that is [U]. Two encodings are offered (``LIFELONG_EXPIRY``, setting
+``SIM06_MRZ_LIFELONG_EXPIRY``):
+
+- ``sentinel`` (default): ``681231``, 31 December 2068, a real date with its check digit, so a
+  standard TD1 checker (the PyPI ``mrz`` package, readers deriving the BAC key from the expiry
+  date) accepts it and no verifier finds the card expired. It is the last date that two-digit
+  year parsing reads as 20xx (Python's ``%y`` pivot: 69-99 are 1969-1999): ``991231`` would
+  read as 1999 and fail the "expiry after birth" check for holders born in 1900-1925;
+- ``fillers``: ``<<<<<<`` (ICAO 9303 part 3 §4.2.2 fillers, check digit of the fillers): what
+  "no date" looks like in the MRZ grammar, but standard checkers refuse it as a date.
 """
 
 from __future__ import annotations
@@ -50,11 +61,14 @@ def transliterate(text: str) -> str:
     return "".join(c if "A" <= c <= "Z" else "<" for c in bare if c.isalpha() or c in " -")
 
 
-def _yymmdd(day: date | int | None) -> str:
+LIFELONG_EXPIRY = {"sentinel": "681231", "fillers": "<<<<<<"}
+
+
+def _yymmdd(day: date | int | None, none: str = "<<<<<<") -> str:
     # An int is a birth year alone (date unknown): month and day are fillers (part 3 §4.2.2).
     if isinstance(day, int):
         return f"{day % 100:02d}<<<<"
-    return "<<<<<<" if day is None else day.strftime("%y%m%d")
+    return none if day is None else day.strftime("%y%m%d")
 
 
 def _pad(text: str, width: int) -> str:
@@ -74,12 +88,14 @@ def compose_td1(
     birth: date | int | None,
     sex: str,
     expiry: date | None,
+    lifelong: str = "sentinel",
 ) -> str:
-    """The three lines (joined by ``\\n``) of a Vietnamese identity card's TD1 MRZ."""
+    """The three lines (joined by ``\\n``) of a Vietnamese identity card's TD1 MRZ; ``lifelong``
+    names the encoding of a card without expiry (:data:`LIFELONG_EXPIRY`)."""
     number = pin[-9:]
     optional = _pad(pin + "<<" + check_digit(pin), 15)
     line1 = "IDVNM" + number + check_digit(number) + optional
-    dob, exp = _yymmdd(birth), _yymmdd(expiry)
+    dob, exp = _yymmdd(birth), _yymmdd(expiry, LIFELONG_EXPIRY[lifelong])
     sex_code = {"male": "M", "female": "F"}.get(sex, "<")
     line2_head = dob + check_digit(dob) + sex_code + exp + check_digit(exp) + "VNM"
     optional2 = "<" * 11

@@ -3,9 +3,11 @@
 Passive authentication follows ICAO 9303 part 11 §5.1: the SOD's CMS signature verifies with
 the document signer (DS) certificate it carries, the DS chains to a trusted CSCA, is inside its
 validity period and not on the CSCA's CRL, and every data group hashes to the value in the
-LDSSecurityObject. The registry checks model the "C06 verification" of domain §4.7 ([I]): the
-card is the citizen's current one, not reported lost, revoked or expired, and DG13 still says
-what the database says (a citizen who moved keeps a chip with the old address).
+LDSSecurityObject. EF.COM is not covered by the SOD, so when a reader sends it, it must parse
+and list exactly the data groups read and signed (``ef_com``). The registry checks model the
+"C06 verification" of domain §4.7 ([I]): the card is the citizen's current one, not reported
+lost, revoked or expired, and DG13 still says what the database says (a citizen who moved
+keeps a chip with the old address).
 
 Each failed check carries one stable reason code (``REASONS``); the verdict lists every failed
 check (``failed``) and its ``reason`` is the first in check order. A check is skipped only when
@@ -16,7 +18,7 @@ unrelated check failed, so one read reports every defect of the card.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -38,6 +40,7 @@ REASONS = {
     "SIGNER_REVOKED": "The document signer certificate is on the CSCA's revocation list.",
     "DG_HASH_MISSING": "A data group read from the chip has no hash in the SOD.",
     "DG_HASH_MISMATCH": "A data group does not hash to the value signed in the SOD.",
+    "COM_MISMATCH": "EF.COM's tag list disagrees with the data groups read or signed in the SOD.",
     "MRZ_INVALID": "The DG1 MRZ is malformed or a check digit is wrong.",
     "ID_NUMBER_MISMATCH": "The PIN sent, the MRZ and DG13 do not name the same citizen.",
     "CITIZEN_NOT_FOUND": "No citizen with this PIN is in the population database.",
@@ -56,6 +59,7 @@ CHECKS = (
     "signer_validity",
     "signer_revocation",
     "dg_hashes",
+    "ef_com",
     "mrz",
     "id_number",
     "registry_record",
@@ -272,6 +276,7 @@ def verify(
         (lambda: _revocation(ds, state["csca"], anchors, at)) if chained and ds else None,
     )
     run.run("dg_hashes", (lambda: sod.dg_hashes(signed_sod.content, dgs)) if signed_sod else None)
+    run.run("ef_com", (lambda: _ef_com(files.get("com"), dgs, signed_sod)) if parsed else None)
 
     def mrz() -> str:
         try:
@@ -305,6 +310,35 @@ def verify(
     run.run("registry_residence", (lambda: _residence(record, state["dg13"])) if known else None)
     run.run("citizen_status", (lambda: _citizen_status(record)) if known else None)
     return Verdict(run.checks, ds.subject.rfc4514_string() if ds is not None else None)
+
+
+def _ef_com(com: bytes | None, dgs: dict[int, bytes], signed: sod.SignedSOD | None) -> str:
+    """EF.COM is not hashed in the SOD, so a reader must not trust it blindly: when sent it must
+    be well formed, list every data group read, and name exactly the groups the SOD signs."""
+    if com is None:
+        return "EF.COM not read (optional)"
+    try:
+        listed = lds.com_tags(com)
+    except (lds.TLVError, IndexError) as exc:
+        raise CheckFailed("MALFORMED_FILE", f"EF.COM: {exc}") from exc
+    problems = []
+    unlisted = sorted(set(dgs) - set(listed))
+    if unlisted:
+        problems.append(f"{_groups(unlisted)} read but not listed")
+    if signed is not None:
+        try:
+            in_sod = sod.signed_groups(signed.content)
+        except ValueError:
+            in_sod = None  # dg_hashes reports the malformed security object
+        if in_sod is not None and in_sod != set(listed):
+            problems.append(f"lists {_groups(listed)} but the SOD signs {_groups(in_sod)}")
+    if problems:
+        raise CheckFailed("COM_MISMATCH", "EF.COM " + "; ".join(problems))
+    return f"lists {_groups(listed)}, as read and signed"
+
+
+def _groups(numbers: Iterable[int]) -> str:
+    return ", ".join(f"DG{n}" for n in sorted(numbers)) or "no data group"
 
 
 def _card_status(record: dict[str, Any] | None, state: dict[str, Any], at: datetime) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from mock_registry import admin_units, cards
+from mock_registry import accounts, admin_units, cards
 from mock_registry.address import AddressBook, Place
 from mock_registry.citizen import Person
 from mock_registry.ids import Sex
@@ -44,7 +44,7 @@ class Persona:
     card_issued: date = date(2021, 6, 15)
     cmnd: str | None = None
     birth_year_only: bool = False
-    status: Literal["alive", "deceased", "missing"] = "alive"
+    status: Literal["alive", "deceased", "missing", "cancelled"] = "alive"
     event_date: date | None = None
     marital_status: str = "single"
     spouse: str | None = None
@@ -54,6 +54,11 @@ class Persona:
     temporary_in: str | None = None  # pre-2025 province code of a temporary residence
     not_migrated: bool = False
     tags: tuple[str, ...] = field(default=())
+    # The 2024 law's other subjects (mock_registry.persona_records): a holder of an identity
+    # certificate instead of a card; a cancelled PIN (status "cancelled") and its replacement.
+    record_type: Literal["citizen", "identity_certificate"] = "citizen"
+    replaced_by: str | None = None  # key of the persona the cancelled PIN was re-issued to
+    event_reason: str = ""
 
 
 def _n(family: str, middle: str, given: str, clan_last: bool = False) -> PersonName:
@@ -156,6 +161,31 @@ PERSONAS: tuple[Persona, ...] = (
     Persona("centenarian", "052123497883", _n("Lê", "Thị", "Bảy"), F, D(1923, 1, 10), "52", "bd2-le",
             description="Born 1923: over 100, card valid for life.", eid_level=0, eid_status=None,
             marital_status="widowed", card_issued=D(2021, 9, 1), cmnd="210045367", religion="02"),
+    # Accounts by rule and the 2024 law's other subjects (issue 16).
+    Persona("account-representative", "079188530417", _n("Võ", "Thị Kim", "Oanh"), F, D(1988, 10, 4), "79",
+            "hcm-vo", description="Mother with a level-2 account who registered her son's account "
+            "(child-account) from it.", marital_status="divorced", card_issued=D(2022, 3, 8)),
+    Persona("child-account", "079215530418", _n("Võ", "Gia", "Huy"), M, D(2015, 3, 14), "79", "hcm-vo",
+            relationship="child", description="Child under 14 with a level-1 VNeID account registered by "
+            "his mother's level-2 account (eid.representative).", eid_level=1, card_issued=D(2024, 8, 1),
+            mother="account-representative", representative="account-representative"),
+    Persona("teen-level2", "079309530419", _n("Võ", "Minh", "Thư"), F, D(2009, 6, 20), "79", "hcm-vo",
+            relationship="child", description="Minor of 17 with her own level-2 account (registered in person "
+            "at 14+): procedures refer minors for a parent's consent.", card_issued=D(2023, 7, 11),
+            mother="account-representative", representative="account-representative"),
+    Persona("pin-reissued", "001093725107", _n("Trịnh", "Văn", "Long"), M, D(1993, 3, 8), "01", "hn-trinh",
+            description="Year of birth corrected from 1994 to 1993 on 6 Oct 2025: the PIN was re-established; "
+            "the old one is cancelled-pin (pin_history).", card_issued=D(2025, 11, 3)),
+    Persona("cancelled-pin", "001094725106", _n("Trịnh", "Văn", "Long"), M, D(1994, 3, 8), "01", None,
+            description="Cancelled PIN (số định danh đã hủy): lookups and verification answer 410 "
+            "PIN_CANCELLED with replaced_by = pin-reissued.", status="cancelled", card="revoked",
+            event_date=D(2025, 10, 6), replaced_by="pin-reissued",
+            event_reason="Cải chính năm sinh (1994 → 1993) / birth year corrected"),
+    Persona("identity-certificate", "087179640213", _n("Nguyễn", "Thị", "Sương"), F, D(1979, 5, 20), "87",
+            "dt-nguyen", description="Person of Vietnamese origin whose nationality is undetermined: holds an "
+            "identity certificate (giấy chứng nhận căn cước), not a card; record_type identity_certificate.",
+            record_type="identity_certificate", card="none", eid_level=0, eid_status=None,
+            card_issued=D(2024, 9, 10)),
     # Unlisted members that complete the households above.
     Persona("bui-wife", "036165620157", _n("Đinh", "Thị", "Nga"), F, D(1965, 7, 1), "36", "nd-bui",
             relationship="spouse", listed=False, marital_status="married", spouse="large-household-head"),
@@ -227,6 +257,7 @@ def build(as_of: date) -> list[Person]:
         for child in PERSONAS:
             if child.father == p.key or child.mother == p.key:
                 person.children.append(people[child.key])
+    accounts.settle_household(people.values(), as_of)
     return [people[p.key] for p in PERSONAS]
 
 

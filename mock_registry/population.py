@@ -18,8 +18,8 @@ from datetime import date, timedelta
 
 import orjson
 
-from mock_registry import admin_units, ethnicity, names
-from mock_registry.address import AddressBook
+from mock_registry import accounts, admin_units, census, ethnicity, names
+from mock_registry.address import AddressBook, pre_reform_address
 from mock_registry.citizen import Person, record_of, row_of
 from mock_registry.ids import SerialAllocator, Sex, post_2025_prefix
 from mock_registry.lifecycle import Lifecycle
@@ -64,6 +64,7 @@ class PopulationGenerator:
         self.pins = SerialAllocator(seed, reserved_pins)
         self.addresses = AddressBook()
         self.life = Lifecycle(self.rng, as_of, seed, reserved_cmnds)
+        self.quota = census.AgeQuota()  # steers free age choices to the 2019 census pyramid
         provinces = admin_units.legacy_provinces()
         self.province_codes = [p.code for p in provinces]
         self.province_cum = cumulative([float(p.census_2019_population) for p in provinces])
@@ -87,6 +88,7 @@ class PopulationGenerator:
         born_here: bool = True,
     ) -> Person:
         rng = self.rng
+        self.quota.add(sex, age)
         birth = self._birth(age)
         if birth >= REFORM_DATE:
             new_code = admin_units.new_province_for_legacy(home).code
@@ -108,14 +110,35 @@ class PopulationGenerator:
         self, wife_age: int, eth: str, home: str, husband_min_age: int = 18
     ) -> tuple[Person, Person]:
         rng = self.rng
-        gap = min(12, max(-3, int(rng.gauss(3.0, 3.0))))
-        husband_age = min(100, max(husband_min_age, wife_age + gap))
+        # Husbands are mostly a few years older [I]; within that, the census quota picks.
+        low = max(husband_min_age, wife_age - 2)
+        husband_age = self.quota.age(rng, "male", min(low, 100), min(100, max(low, wife_age + 8)))
         husband = self._person("male", husband_age, eth, home, born_here=False)
         wife_eth = eth if rng.random() < 0.95 else ethnicity.pick_ethnicity(rng, home)
         wife = self._person("female", wife_age, wife_eth, home, born_here=False)
         husband.spouse, wife.spouse = wife, husband
         husband.marital_status = wife.marital_status = "married"
         return husband, wife
+
+    def _family_ages(self, count: int, low: int, high: int) -> tuple[list[int], int]:
+        """Ages of up to ``count`` children (eldest first) and of their mother, in ``low..high``.
+
+        The youngest child's age comes from the census quota, the mother's follows from it:
+        the pyramid's base is set by the children the households actually hold.
+        """
+        rng = self.rng
+        ages = [self.quota.any_age(rng, 0, 17)]
+        while len(ages) < count:
+            ages.append(ages[-1] + rng.randint(1, 6))
+        while ages[-1] + 19 > high and len(ages) > 1:
+            ages.pop()  # the eldest would make the mother too old: a smaller family
+        # She had her eldest at 19-32; the quota picks where in that span.
+        first = max(low, ages[-1] + 19)
+        mother = self.quota.age(
+            rng, "female", min(first, high), min(high, max(first, ages[-1] + 32))
+        )
+        ages.reverse()
+        return ages, mother
 
     def _child_ages(self, parent_age: int, count: int, first: tuple[int, int]) -> list[int]:
         """Ages of up to ``count`` children of a parent aged ``parent_age``, eldest first."""
@@ -159,29 +182,24 @@ class PopulationGenerator:
         )
         members: list[Person]
         head: Person
+        quota = self.quota
         if kind == "single":
-            head = self._person(
-                rng.choice(("male", "female")),
-                int(rng.triangular(18, 90, 26)),
-                eth,
-                home,
-                born_here=False,
-            )
+            sex, age = quota.person(rng, 18, 90)
+            head = self._person(sex, age, eth, home, born_here=False)
             members = [head]
-        elif kind == "elderly":
-            sex: Sex = "female" if rng.random() < 0.7 else "male"
-            head = self._person(sex, int(rng.triangular(60, 100, 72)), eth, home, born_here=False)
+        elif kind == "elderly" and quota.share(60, 100) < quota.target_share(60, 100):
+            sex, age = quota.person(rng, 60, 100)
+            head = self._person(sex, age, eth, home, born_here=False)
             head.marital_status = "widowed"
             members = [head]
         elif kind == "couple":
-            husband, wife = self._couple(int(rng.triangular(20, 85, 30)), eth, home)
+            husband, wife = self._couple(quota.age(rng, "female", 20, 85), eth, home)
             head = husband if rng.random() < 0.8 else wife
             members = [husband, wife]
         elif kind == "single_parent":
-            age = int(rng.triangular(25, 60, 40))
-            parent = self._person(
-                "female" if rng.random() < 0.8 else "male", age, eth, home, born_here=False
-            )
+            sex = "female" if rng.random() < 0.8 else "male"
+            age = quota.age(rng, sex, 25, 60)
+            parent = self._person(sex, age, eth, home, born_here=False)
             parent.marital_status = rng.choice(("divorced", "widowed", "single"))
             count = rng.choices(CHILDREN_COUNTS, cum_weights=self.children_cum)[0]
             if parent.sex == "female":
@@ -192,9 +210,14 @@ class PopulationGenerator:
             head, members = parent, [parent, *kids]
         else:
             three = kind == "three_generation"
-            wife_age = int(rng.triangular(24, 60, 38)) if three else int(rng.triangular(22, 58, 35))
             count = rng.choices(CHILDREN_COUNTS, cum_weights=self.children_cum)[0]
-            ages = self._child_ages(wife_age, count, (19, 32))
+            if quota.share(0, 14) > quota.target_share(0, 14):
+                count -= 1  # children above their census share: a smaller family this time
+            low, high = (24, 60) if three else (22, 58)
+            if count:
+                ages, wife_age = self._family_ages(count, low, high)
+            else:
+                ages, wife_age = [], quota.age(rng, "female", low, high)
             # The father is at least 18 years older than the eldest child.
             husband, wife = self._couple(wife_age, eth, home, max(ages, default=0) + 18)
             kids = self._children(husband, wife, ages, eth, home)
@@ -224,12 +247,13 @@ class PopulationGenerator:
         father_age = head_age + rng.randint(22, 36)
         mother_age = father_age - min(10, max(-2, int(rng.gauss(3.0, 3.0))))
         out: list[Person] = []
-        if mother_age <= 99 and mother_age - head_age >= 19:
+        quota = self.quota  # grandparents only while their band is short of its census share
+        if mother_age <= 99 and mother_age - head_age >= 19 and quota.wanted("female", mother_age):
             mother = self._person("female", mother_age, eth, home, born_here=False)
             mother.children = [head]
             head.mother = mother
             out.append(mother)
-        if father_age <= 97 and rng.random() < 0.6:
+        if father_age <= 97 and rng.random() < 0.6 and quota.wanted("male", father_age):
             father = self._person("male", father_age, eth, home, head.name.family, born_here=False)
             father.children = [head]
             head.father = father
@@ -247,7 +271,7 @@ class PopulationGenerator:
         rng = self.rng
         household_id = self.next_household_id
         self.next_household_id += 1
-        place = self.addresses.household_place(rng, home)
+        place = self.addresses.household_place(rng, home, census_weighted=True)
         adult_from = (
             max(m.birth for m in members if m is head or m.spouse is head)
             if head.spouse
@@ -256,7 +280,10 @@ class PopulationGenerator:
         earliest = adult_from.toordinal() + 18 * 365
         since = date.fromordinal(max(earliest, self.as_of_ord - rng.randrange(1, 30 * 365)))
         since = min(since, self.as_of - timedelta(days=1))
-        file_number = f"{place.commune_code}-{household_id:08d}"
+        current = place.address
+        if self.as_of < REFORM_DATE:  # the registry then knew only the pre-2025 units
+            current = pre_reform_address(place.legacy)
+        file_number = f"{current['commune_code']}-{household_id:08d}"
         hometown = self.addresses.hometown(rng, home)
         religion = self.addresses.religion(ethnicity.pick_religion(rng, head.ethnicity["code"]))
         for m in members:
@@ -265,7 +292,7 @@ class PopulationGenerator:
             m.relationship = _relationship(head, m)
             m.residence_file_number = file_number
             m.residence_since = max(since, m.birth)
-            m.permanent = place.address
+            m.permanent = current
             m.legacy_permanent = place.legacy if m.residence_since < REFORM_DATE else None
             m.hometown = (
                 hometown
@@ -285,7 +312,11 @@ class PopulationGenerator:
                 m.representative = m.father or m.mother
         for m in members:
             self.life.apply(m)
+            if m.status == "deceased":  # the census counts the living: refill the band
+                sex: Sex = "male" if m.sex == "male" else "female"
+                self.quota.remove(sex, int((self.as_of - m.birth).days / 365.2425))
         self.life.after_household(members)
+        accounts.settle_household(members, self.as_of)
 
     def generate(self, size: int, batch: int = 5000) -> Iterator[list[CitizenRow]]:
         """Yield store rows for exactly ``size`` citizens, in batches of about ``batch``."""

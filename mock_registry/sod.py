@@ -132,6 +132,16 @@ def verify_signature(sod: SignedSOD) -> str:
     return "CMS SignedData verifies with the DS certificate"
 
 
+def signed_groups(content: bytes) -> set[int]:
+    """The data-group numbers the LDSSecurityObject ``content`` has a hash for (ValueError if
+    it does not parse)."""
+    try:
+        sec = lds.LDSSecurityObject.load(content)
+        return {int(h["data_group_number"].native) for h in sec["data_group_hash_values"]}
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"LDSSecurityObject is malformed: {exc}") from exc
+
+
 def dg_hashes(content: bytes, dgs: dict[int, bytes]) -> str:
     """Every data group read hashes to its value in the LDSSecurityObject ``content``."""
     try:

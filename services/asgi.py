@@ -63,3 +63,35 @@ def gateway() -> FastAPI:
 
     settings = Settings()
     return _ready(create_app(settings, _store(settings)), settings, "gateway")
+
+
+def procedures() -> FastAPI:
+    """The procedures API, running the catalogue against the live gateway and identity provider
+    (``SIM06_PROCEDURES_GATEWAY_URL``, ``SIM06_PROCEDURES_IDENTITY_URL``)."""
+    from services.procedures.app import create_app
+
+    settings = Settings()
+    app = create_app(settings)
+    tune_gc()
+    return app
+
+
+def admin() -> FastAPI:
+    """The admin console. With ``SIM06_REDIS_URL`` its fault controller is the one every
+    replica of every service reads (faults and latency profiles set here are in force on all);
+    the links it shows are ``http://localhost`` and the ``SIM06_*_PORT`` of the settings."""
+    from services.admin import create_app
+    from services.common.fault_middleware import shared_state
+    from services.common.faults import FaultController
+
+    settings = Settings()
+    controller = FaultController.from_settings(settings, shared_state(settings))
+    ports = {
+        "gateway": settings.gateway_port,
+        "registry": settings.registry_port,
+        "identity": settings.identity_port,
+        "procedures": settings.procedures_port,
+    }
+    app = create_app(settings, controller, {n: f"http://localhost:{p}" for n, p in ports.items()})
+    tune_gc()
+    return app

@@ -68,8 +68,12 @@ def cmd_seed(args: argparse.Namespace) -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     info, seconds = seed_database(settings, progress=not args.quiet)
+    from mock_registry.personas import listed
+
+    # The persona records include relatives no table lists; say how many `sim06 personas` shows.
     _err(
-        f"seeded {info.size + info.personas:,} citizens ({info.personas} personas) into {path} "
+        f"seeded {info.size + info.personas:,} citizens ({info.personas} persona records, "
+        f"{len(listed())} listed by 'sim06 personas') into {path} "
         f"in {seconds:.1f} s (seed {info.seed}, as of {info.as_of})"
     )
     return 0
@@ -158,12 +162,14 @@ def cmd_contract(args: argparse.Namespace) -> int:
             )  # fmt: skip
         (_err if outcome.status == 2 else _out)(outcome.text)
         return outcome.status
-    directory = Path(args.dir)
+    from services.gateway.soap_schema import check_documents, write_documents
+
+    directory, soap_dir = Path(args.dir), Path(args.soap_dir)  # OpenAPI; WSDL and XSDs
     if args.action == "write":
-        for path in write_contracts(directory):
+        for path in [*write_contracts(directory), *write_documents(soap_dir)]:
             _err(f"wrote {path}")
         return 0
-    drift = check_contracts(directory)
+    drift = check_contracts(directory) + check_documents(soap_dir)
     for line in drift:
         _err(line)
     return 1 if drift else 0
@@ -215,10 +221,17 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    """Verify the gateway's hash-chained audit log (edits, deletions, swaps)."""
-    from services.gateway.commands import audit_verify
+    """Verify the gateway's audit log against its signed tree heads (edits, truncation,
+    re-hashing, swaps: the first bad record)."""
+    from services.audit.commands import audit_verify
 
-    return audit_verify(_settings(args), Path(args.file) if args.file else None)
+    settings = _settings(args)
+    file = Path(args.file) if args.file else None
+    # A log file named alone lies in its data directory (DATA_DIR/audit.db): keys and heads too.
+    data_dir = args.data_dir or (file.parent if file else None)
+    if data_dir:
+        settings = settings.model_copy(update={"data_dir": Path(data_dir)})
+    return audit_verify(settings, file, Path(args.checkpoints) if args.checkpoints else None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,6 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", help=cmd_audit.__doc__)
     p.add_argument("action", choices=("verify",))
     p.add_argument("--file", help="audit database (default DATA_DIR/audit.db)")
+    p.add_argument(
+        "--data-dir", dest="data_dir", help="data directory (default: the file's, SIM06_DATA_DIR)"
+    )
+    p.add_argument(
+        "--checkpoints", help="signed tree heads (default DATA_DIR/audit-checkpoints/<log>.jsonl)"
+    )
     p.set_defaults(func=cmd_audit)
 
     from services.procedures.commands import add_parser as add_procedure_parser
@@ -299,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("write", "regenerate the contracts"), ("check", "fail on drift")):
         q = actions.add_parser(name, help=text)
         q.add_argument("--dir", default="contracts/openapi")
+        q.add_argument("--soap-dir", default="contracts/soap", help="the SOAP WSDL and XSDs")
         q.set_defaults(func=cmd_contract)
     q = actions.add_parser("diff", help="breaking changes from OLD to NEW; exit 1 if any")
     q.add_argument("old", help="OpenAPI file or directory (YAML/JSON)")

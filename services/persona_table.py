@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from mock_registry import personas
+from mock_registry import eid_subjects, personas
 from mock_registry.cards import card_expiry
 
 
@@ -30,6 +30,24 @@ def persona_rows() -> list[dict[str, Any]]:
                 "card_expiry": None if expiry is None else expiry.isoformat(),
                 "cmnd": p.cmnd,
                 "description": p.description,
+            }
+        )
+    for subject in eid_subjects.PERSONAS:  # e-ID accounts outside the population database
+        rows.append(
+            {
+                "key": subject.key,
+                "pin": subject.identifier,
+                "full_name": subject.name,
+                "sex": None,
+                "date_of_birth": None,
+                "birth_year": None,
+                "status": subject.kind,
+                "eid_level": 2,
+                "eid_status": "active",
+                "card": "none",
+                "card_expiry": None,
+                "cmnd": None,
+                "description": subject.description,
             }
         )
     return rows

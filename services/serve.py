@@ -54,13 +54,14 @@ def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
         ),
         "registry": (create_registry(settings, store), settings.registry_port),
         "identity": (create_identity(settings, store), settings.identity_port),
+        "procedures": (create_procedures(settings), settings.procedures_port),
     }
-    # One fault controller for all: the admin console and PUT /__sim06/faults change them all.
+    # One fault controller for all: the admin console and PUT /__sim06/faults (on any of them)
+    # change them all. The console itself is left alone, so it can always undo a fault.
     faults = FaultController.from_settings(settings)
     for name, (app, _) in apps.items():
         install_faults(app, settings, name, faults)
     urls = {name: f"http://{settings.host}:{port}" for name, (_, port) in apps.items()}
-    apps["procedures"] = (create_procedures(settings), settings.procedures_port)
     apps["admin"] = (create_admin(settings, faults, urls), settings.admin_port)
     return apps
 
@@ -70,7 +71,11 @@ async def serve_all(settings: Settings) -> int:
     if ensure_seeded(settings):
         sys.stderr.write(f"seeded {settings.database}\n")
     settings = embedded_settings(settings)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # With tracing on, every record has a trace_id (set up before the first record is made).
+    from services.common.tracing import configure as configure_tracing
+
+    traced = " trace_id=%(trace_id)s" if configure_tracing(settings) else ""
+    logging.basicConfig(level=logging.INFO, format=f"%(levelname)s %(name)s: %(message)s{traced}")
     from services.gateway.mtls import tls_config
 
     servers = []
@@ -84,7 +89,8 @@ async def serve_all(settings: Settings) -> int:
 
     for name, (app, port) in apps.items():
         servers.append(uvicorn.Server(config(app, port=port)))
-        sys.stderr.write(f"{name:>9}: http://{settings.host}:{port}/docs\n")
+        page = "/" if name == "admin" else "/docs"  # the console is a page, with no API docs
+        sys.stderr.write(f"{name:>9}: http://{settings.host}:{port}{page}\n")
     # The gateway again over HTTPS with optional client certificates (mTLS, RFC 8705): the same
     # app object, so tokens, replay state and the audit chain are shared with port 8000.
     tls = tls_config(settings)

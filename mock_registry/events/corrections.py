@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mock_registry import card_history
 from mock_registry.events.errors import EventRefused
 from mock_registry.events.model import Correction
 from mock_registry.events.pins import allocate_pin
@@ -96,6 +97,7 @@ def correct(ws: Workspace, correction: Correction) -> None:
     ]
     if record["id_card"] is not None:
         record["id_card"] = None  # the card carried the old number: a new one must be issued
+        record["card_history"] = card_history.revoke_current(record.get("card_history"))
     if record["household"] is not None and record["household"]["head_pin"] == correction.pin:
         record["household"] = household_ref(record["household"]["id"], "head", record)
     tombstone = {
@@ -108,6 +110,7 @@ def correct(ws: Workspace, correction: Correction) -> None:
     }
     if old["id_card"] is not None:
         tombstone["id_card"] = {**old["id_card"], "status": "revoked"}
+        tombstone["card_history"] = card_history.revoke_current(old.get("card_history"))
     ws.decision.subject = new_pin
     ws.put(record)
     ws.put(tombstone)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from mock_registry import card_history
 from mock_registry.events.errors import EventRefused
 from mock_registry.events.households import remove_member
 from mock_registry.events.model import Death
@@ -46,6 +47,8 @@ def register_death(ws: Workspace, death: Death) -> None:
     }
     if record["id_card"] is not None:
         record["id_card"] = {**record["id_card"], "status": "revoked"}
+    if record.get("card_history"):
+        record["card_history"] = card_history.revoke_current(record["card_history"])
     if record["eid"]["level"]:
         record["eid"] = {**record["eid"], "status": "locked"}
     spouse_ref = record["spouse"]

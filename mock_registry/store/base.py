@@ -28,6 +28,14 @@ class CitizenRow(NamedTuple):
     record: bytes  # orjson-encoded citizen record
 
 
+class AccountRow(NamedTuple):
+    """An e-ID account that is not a citizen's: a foreigner's or an organisation's."""
+
+    identifier: str  # foreigner's identification number, or the organisation's tax code
+    kind: str  # "foreigner" | "organisation"
+    record: bytes  # orjson-encoded account record
+
+
 class CitizenStore(Protocol):
     """What every backend (SQLite embedded, PostgreSQL at scale) offers."""
 
@@ -53,6 +61,20 @@ class CitizenStore(Protocol):
 
     def records(self) -> Iterator[bytes]:
         """Every JSON record, ordered by PIN."""
+        ...
+
+    # -- e-ID accounts of foreigners and organisations (mock_registry.eid_subjects) ---------
+
+    def add_accounts(self, rows: Iterable[AccountRow]) -> None:
+        """Insert e-ID accounts of foreigners and organisations (seeding)."""
+        ...
+
+    def get_account(self, identifier: str) -> bytes | None:
+        """The JSON record of the e-ID account ``identifier`` (foreigner's number or tax code)."""
+        ...
+
+    def accounts(self) -> Iterator[bytes]:
+        """Every e-ID account of a foreigner or an organisation, by identifier."""
         ...
 
     def count(self) -> int:

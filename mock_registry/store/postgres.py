@@ -32,7 +32,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from mock_registry.seed import GENERATOR_VERSION, SeedInfo, seed_store
-from mock_registry.store.base import OVERLAY_TABLES, CitizenRow
+from mock_registry.store.base import OVERLAY_TABLES, AccountRow, CitizenRow
 from mock_registry.store.postgres_events import (
     CMND_SQL,
     COUNT_SQL,
@@ -54,6 +54,7 @@ _LOCK_ID = 0x51306  # advisory lock of the migrations ("sim06")
 _DROPPED = "_bulk_dropped_indexes"  # meta key: definitions of the indexes dropped for a load
 _COPY = "COPY citizens (pin, cmnd, household_id, birth_year, record) FROM STDIN (FORMAT BINARY)"
 _COPY_TYPES = ["int8", "text", "int8", "int2", "bytea"]
+_COPY_ACCOUNTS = b"COPY eid_accounts (identifier, kind, record) FROM STDIN (FORMAT BINARY)"
 # Columns of the overlay tables that hold JSON bytes (text in a dump), by position.
 _DUMP_BLOBS = {"overlay": 4, "changes": 4, "idempotency": 3}
 # A consistent read of every overlay table that does not wait for (or hold up) the writers.
@@ -180,6 +181,28 @@ class PostgresCitizenStore:
                 for r in rows:
                     copy.write_row((int(r.pin), r.cmnd, r.household_id, r.birth_year, r.record))
 
+    def add_accounts(self, rows: Iterable[AccountRow]) -> None:
+        """Insert e-ID accounts of foreigners and organisations (one binary ``COPY``)."""
+        with self._pool.connection() as conn, conn.transaction():
+            with conn.cursor() as cur, cur.copy(_COPY_ACCOUNTS) as copy:
+                copy.set_types(["text", "text", "bytea"])
+                for r in rows:
+                    copy.write_row((r.identifier, r.kind, r.record))
+
+    def get_account(self, identifier: str) -> bytes | None:
+        """The JSON record of a foreigner's or an organisation's e-ID account, or None."""
+        return self._one(b"SELECT record FROM eid_accounts WHERE identifier = %s", (identifier,))
+
+    def accounts(self) -> Iterator[bytes]:
+        """Every e-ID account of a foreigner or an organisation, by identifier."""
+        with self._pool.connection() as conn:
+            cursor = conn.execute(
+                b"SELECT record FROM eid_accounts ORDER BY identifier", binary=True
+            )
+            rows = cursor.fetchall()  # about 0.6 % of the population: fits in memory
+        for (record,) in rows:
+            yield bytes(record)
+
     def begin_bulk(self) -> None:
         """Prepare a bulk load into an empty table: drop the indexes, rebuilt by finish_load.
 
@@ -263,7 +286,7 @@ class PostgresCitizenStore:
         """Remove every citizen, every event and snapshot, and the metadata (before seeding
         again: events of another population would shadow the new one)."""
         with self._pool.connection() as conn, conn.transaction():
-            tables = ["citizens"]
+            tables = ["citizens", "eid_accounts"]
             if self._overlay:
                 conn.execute(SERIALISE_WRITERS)  # first: an event holds it, then table locks
                 tables += [*OVERLAY_TABLES, "snapshots"]

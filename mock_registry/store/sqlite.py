@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from mock_registry.store.base import OVERLAY_TABLES, CitizenRow
+from mock_registry.store.base import OVERLAY_TABLES, AccountRow, CitizenRow
 from mock_registry.store.sqlite_events import (
     CMND_SQL,
     COUNT_SQL,
@@ -43,6 +43,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS citizens_pin ON citizens(pin);
 CREATE INDEX IF NOT EXISTS citizens_cmnd ON citizens(cmnd) WHERE cmnd IS NOT NULL;
 CREATE INDEX IF NOT EXISTS citizens_household ON citizens(household_id);
+-- e-ID accounts of foreigners and organisations (not in the population database).
+CREATE TABLE IF NOT EXISTS eid_accounts (
+    identifier TEXT PRIMARY KEY,      -- foreigner's identification number, or tax code
+    kind TEXT NOT NULL,               -- foreigner | organisation
+    record BLOB NOT NULL              -- JSON of the account record
+) WITHOUT ROWID;
 """
 GET_SQL = (
     "SELECT coalesce((SELECT record FROM overlay WHERE pin = ?1),"
@@ -71,6 +77,13 @@ class SQLiteCitizenStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA + OVERLAY_SCHEMA)
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # A read-only file seeded before the e-ID accounts table existed has none.
+        self._accounts = (
+            self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'eid_accounts'"
+            ).fetchone()
+            is not None
+        )
         # A read-only file written before the write path existed has no overlay: base reads.
         self._overlay = (
             self._db.execute(
@@ -121,6 +134,32 @@ class SQLiteCitizenStore:
                 "VALUES (?, ?, ?, ?, ?)",
                 ((int(r.pin), r.cmnd, r.household_id, r.birth_year, r.record) for r in rows),
             )
+
+    def add_accounts(self, rows: Iterable[AccountRow]) -> None:
+        """Insert e-ID accounts of foreigners and organisations in one transaction."""
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO eid_accounts (identifier, kind, record) VALUES (?, ?, ?)",
+                ((r.identifier, r.kind, r.record) for r in rows),
+            )
+
+    def get_account(self, identifier: str) -> bytes | None:
+        """The JSON record of a foreigner's or an organisation's e-ID account, or None."""
+        if not self._accounts:
+            return None
+        row = self._db.execute(
+            "SELECT record FROM eid_accounts WHERE identifier = ?", (identifier,)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def accounts(self) -> Iterator[bytes]:
+        """Every e-ID account of a foreigner or an organisation, by identifier."""
+        if not self._accounts:
+            return
+        cursor = self._db.execute("SELECT record FROM eid_accounts ORDER BY identifier")
+        while batch := cursor.fetchmany(2000):
+            for (record,) in batch:
+                yield bytes(record)
 
     def begin_bulk(self) -> None:
         """Relax durability for a bulk load (the file is rebuilt from the seed if it is lost).

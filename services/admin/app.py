@@ -1,9 +1,10 @@
 """Admin console (bảng điều khiển): ``create_app(settings, controller, services)`` (port 8004).
 
 A server-rendered page, in Vietnamese and English, showing the services, the current latency
-profile and fault, the request journal (last exchanges with latency) and p50/p95/p99 per route,
-with a form to change the profile and fault. It changes the :class:`FaultController` shared by
-the services of the same process (``sim06 up``); each service also offers ``PUT /__sim06/faults``.
+profile and fault, the request journal (last exchanges with latency), p50/p95/p99 per route and
+the admission control of each service of the process (limit, units in use, refusals), with a
+form to change the profile and fault. It changes the :class:`FaultController` shared by the
+services of the same process (``sim06 up``); each service also offers ``PUT /__sim06/faults``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi import FastAPI, Request
 from pydantic import ValidationError
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from services.common.admission import install_admission, live_controllers
 from services.common.faults import (
     FaultController,
     FaultUpdate,
@@ -26,6 +28,7 @@ from services.common.faults import (
 )
 from services.common.http import install_problem_handlers
 from services.common.latency import FAULT_KINDS
+from services.common.observability import install_observability
 from services.common.problems import ProblemError
 from services.common.settings import Settings
 
@@ -40,6 +43,21 @@ def _options(values: list[str], current: str | None) -> str:
         f"{escape(v or '— không / none —')}</option>"
         for v in values
     )
+
+
+def admission_rows() -> str:
+    """One table row per admission controller of this process (``sim06 up``: every service)."""
+    rows = []
+    for name, ctl in live_controllers().items():
+        snap = ctl.snapshot()
+        state = "" if snap["enabled"] else " (tắt / off)"
+        rows.append(
+            f"<tr><td>{escape(name)}{state}</td><td>{snap['limit']}</td><td>{snap['in_use']}</td>"
+            f"<td>{snap['in_flight']}</td><td>{snap['admitted']}</td>"
+            f"<td>{snap['shed']['overload']}</td><td>{snap['shed']['agency_share']}</td>"
+            f"<td>{snap['event_loop_delay_ms']:.1f}</td></tr>"
+        )
+    return "".join(rows)
 
 
 def render(
@@ -61,6 +79,7 @@ def render(
         f"<td>{r['p50']:.1f}</td><td>{r['p95']:.1f}</td><td>{r['p99']:.1f}</td></tr>"
         for r in controller.percentiles()
     )
+    admission = admission_rows()
     return f"""<!doctype html><html lang="vi"><head><meta charset="utf-8">
 <title>sim06 — Bảng điều khiển / Admin console</title><style>{STYLE}</style></head><body>
 <h1>sim06 — Bảng điều khiển / Admin console</h1>
@@ -89,6 +108,11 @@ def render(
 <h2>Nhật ký yêu cầu / Request journal</h2>
 <table id="journal"><tr><th>Giờ / Time</th><th>Dịch vụ / Service</th><th>Yêu cầu / Request</th>
 <th>Mã / Status</th><th>ms</th><th>Hồ sơ / Profile</th><th>Lỗi / Fault</th></tr>{journal}</table>
+<h2>Kiểm soát tiếp nhận / Admission control</h2>
+<table id="admission"><tr><th>Dịch vụ / Service</th><th>Giới hạn / Limit</th>
+<th>Đang dùng / In use</th><th>Đang xử lý / In flight</th><th>Nhận / Admitted</th>
+<th>Từ chối 503 / Shed 503</th><th>Từ chối 429 / Shed 429</th>
+<th>Trễ vòng lặp / Loop delay (ms)</th></tr>{admission}</table>
 <h2>Phân vị độ trễ / Latency percentiles (ms)</h2>
 <table><tr><th>Dịch vụ</th><th>Route</th><th>n</th><th>p50</th><th>p95</th><th>p99</th></tr>
 {stats}</table>
@@ -140,6 +164,8 @@ def create_app(
     async def healthz() -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
+    install_admission(app, settings, "admin")
+    install_observability(app, settings, service="admin")  # last: wraps every layer
     return app
 
 

@@ -18,6 +18,7 @@ from mock_registry.store import CitizenStore, SQLiteCitizenStore
 from services.chip import schemas
 from services.chip.biometrics import EXPECTED, FaceMatcher
 from services.chip.service import ChipService
+from services.common.admission import install_admission
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
 from services.common.offline_docs import install_offline_docs
 from services.common.problems import openapi_responses
@@ -145,7 +146,12 @@ def create_router(
         summary="Compare a face capture with the chip photo (DG2): quality, liveness, score",
         response_model=schemas.FaceMatchOut,
         responses=errors(
-            *CARD_CODES, "INVALID_FACE_IMAGE", "FACE_IMAGE_TOO_LARGE", "INVALID_CHIP_FILE"
+            *CARD_CODES,
+            "INVALID_FACE_IMAGE",
+            "FACE_IMAGE_TOO_LARGE",
+            "INVALID_CHIP_FILE",
+            "FACE_THRESHOLD_BELOW_FLOOR",
+            "CARD_HAS_NO_FACE",
         ),
     )
     def face_match(body: schemas.FaceMatchIn) -> Response:
@@ -197,4 +203,5 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
 
     app.state.store = db
     app.state.service = service
+    install_admission(app, settings, "chip")  # outermost
     return app

@@ -2,7 +2,8 @@
 
 Order of the gates, as a bank's eKYC flow applies them: an unusable capture is ``poor_quality``
 (nothing else can be judged), a screen replay is ``liveness_failed``, then the score decides
-``match`` or ``no_match`` against the threshold (request, else ``SIM06_FACE_MATCH_THRESHOLD``).
+``match`` or ``no_match`` against the threshold: ``SIM06_FACE_MATCH_THRESHOLD``, or a stricter one
+the request asks for (a lower one is refused: 422 ``FACE_THRESHOLD_BELOW_FLOOR``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from mock_registry import face, face_match, face_probe
+from mock_registry import chip, face, face_match, face_probe
 from mock_registry.lds import TLVError
 from services.chip import schemas
 from services.chip.service import ChipService
@@ -73,6 +74,12 @@ class FaceMatcher:
 
     def _reference(self, body: schemas.FaceMatchIn, record: dict[str, Any]) -> tuple[Any, str]:
         if body.dg2Data is None:
+            if not chip.has_face(record):
+                raise ProblemError(
+                    "CARD_HAS_NO_FACE",
+                    f"The card of {body.pin} was issued before the holder turned 6: no face "
+                    "image was collected (Law 26/2023), so its chip has no DG2 to match against.",
+                )
             return _reference_of_card(body.pin, record["sex"]), "card_dg2"
         raw = _b64(body.dg2Data, "/dg2Data", "INVALID_CHIP_FILE")
         try:
@@ -86,15 +93,30 @@ class FaceMatcher:
         img = self._decode(jpeg, "/dg2Data", "INVALID_CHIP_FILE")
         return face_match.features(face_match.canonical(img)), "submitted_dg2"
 
+    def _threshold(self, requested: float | None) -> float:
+        # The service's threshold is a floor: a caller may ask for a stricter match, never a
+        # weaker one (a threshold of 0 would match anyone's face).
+        if requested is None:
+            return self.threshold
+        if requested < self.threshold:
+            raise ProblemError(
+                "FACE_THRESHOLD_BELOW_FLOOR",
+                f"threshold {requested} is below the service's {self.threshold}; "
+                "a caller may only raise it.",
+                errors=[{"pointer": "/threshold", "rule": "minimum",
+                         "reason": f"must be at least {self.threshold}"}],
+            )  # fmt: skip
+        return requested
+
     def match(self, body: schemas.FaceMatchIn) -> dict[str, Any]:
         """Quality, liveness and similarity of the probe against the chip photo; the decision."""
+        threshold = self._threshold(body.threshold)
         record = self.chip.card_record(body.pin)
         image = self._decode(
             _b64(body.image, "/image", "INVALID_FACE_IMAGE"), "/image", "INVALID_FACE_IMAGE"
         )
         reference, source = self._reference(body, record)
         probe = face_match.analyse(image)
-        threshold = self.threshold if body.threshold is None else body.threshold
         score = (
             face_match.similarity(reference, probe.features)
             if reference is not None and probe.features is not None

@@ -104,7 +104,10 @@ class ChipFilesOut(Out):
     idNumber: str
     comData: str
     dg1Data: str
-    dg2Data: str
+    dg2Data: str = Field(
+        description="DG2 (face). Empty for a card issued before the holder turned 6: no face "
+        "is collected then (Law 26/2023), the chip has no DG2 and EF.COM does not list it."
+    )
     dg13Data: str
     dg14Data: str
     dg15Data: str
@@ -198,7 +201,11 @@ class FaceMatchIn(BaseModel):
         optional=True,
     )
     threshold: float | None = Field(
-        default=None, ge=0.0, le=1.0, description="Overrides SIM06_FACE_MATCH_THRESHOLD."
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="A stricter threshold than SIM06_FACE_MATCH_THRESHOLD; a lower one is "
+        "refused (422 FACE_THRESHOLD_BELOW_FLOOR).",
     )
 
 

@@ -83,9 +83,12 @@ class ChipService:
 
     def read(self, pin: str, defect: str | None = None) -> dict[str, str]:
         """The files of the citizen's card as an NFC reader hands them over (base64)."""
-        files = chip.issue(self.card_record(pin), self.pki, defect)
+        files = chip.issue(
+            self.card_record(pin), self.pki, defect, self.settings.mrz_lifelong_expiry
+        )
         out = {"idNumber": pin}
-        out.update({wire: _b64(getattr(files, name)) for name, wire in _FILE_FIELDS.items()})
+        # A card issued under 6 has no DG2: its dg2Data is empty (Law 26/2023, no face).
+        out.update({w: _b64(getattr(files, n) or b"") for n, w in _FILE_FIELDS.items()})
         return out
 
     def verify(self, body: schemas.ChipFilesIn) -> dict[str, Any]:
@@ -93,7 +96,7 @@ class ChipService:
         files: dict[str, bytes] = {}
         for name, wire in _FILE_FIELDS.items():
             value = getattr(body, wire)
-            if value is None:
+            if not value:  # not read (an empty dg2Data: the card holds no face)
                 continue
             try:
                 files[name] = schemas.decode_base64(value)

@@ -124,6 +124,15 @@ class FaultUpdate(BaseModel):
     outages: list[Outage] | None = None
     slow_body_ms: float | None = Field(default=None, ge=0, le=600_000)
 
+    @field_validator("services")
+    @classmethod
+    def _known_services(cls, value: list[str] | None) -> list[str] | None:
+        # A misspelt name would otherwise select no service at all: the fault silently idle.
+        unknown = [s for s in value or [] if s not in SERVICES]
+        if unknown:
+            raise ValueError(f"unknown service(s) {unknown}; use some of {list(SERVICES)}")
+        return value
+
     @field_validator("errors")
     @classmethod
     def _rates(cls, value: dict[str, float] | None) -> dict[str, float] | None:

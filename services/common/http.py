@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Route
@@ -135,12 +136,36 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     return problem_response("INTERNAL_ERROR", str(exc.detail), instance=path)
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    # Logged with its type only: request data may hold personal data or secrets.
-    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+def unexpected_problem(exc: Exception, method: str, path: str) -> Response:
+    """The answer to an exception no handler expected.
+
+    Shared state gone (Redis unreachable, ``SIM06_REDIS_URL``) is an outage, not a bug: the
+    replicas cannot enforce one quota or refuse a replayed request id without it, so they fail
+    closed with 503 ``SHARED_STATE_UNAVAILABLE`` and Retry-After rather than answer unchecked.
+    Anything else is a sim06 bug (500), logged with its type only: request data may hold
+    personal data or secrets.
+    """
+    if isinstance(exc, ProblemError):  # raised where no handler runs (the gateway's express lane)
+        return problem_response(
+            exc.spec.code, exc.detail, instance=path, errors=exc.errors, headers=exc.headers,
+            extra=exc.extra,
+        )  # fmt: skip
+    if isinstance(exc, RedisError):
+        log.error("shared state unavailable (%s) on %s %s", type(exc).__name__, method, path)
+        return problem_response(
+            "SHARED_STATE_UNAVAILABLE",
+            "The state the replicas share (Redis) cannot be reached; retry shortly.",
+            instance=path,
+            headers={"Retry-After": "1"},
+        )
+    log.error("unhandled %s on %s %s", type(exc).__name__, method, path)
     return problem_response(
-        "INTERNAL_ERROR", "Unexpected error; this is a sim06 bug.", instance=request.url.path
+        "INTERNAL_ERROR", "Unexpected error; this is a sim06 bug.", instance=path
     )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    return unexpected_problem(exc, request.method, request.url.path)
 
 
 def operation_id(route: Any) -> str:

@@ -35,6 +35,7 @@ from services.common.problems import PROBLEM_MEDIA_TYPE, ProblemError, catalogue
 from services.common.settings import Settings
 
 __all__ = [
+    "OWN_ERRORS",
     "External",
     "Named",
     "ServiceExamples",
@@ -47,6 +48,10 @@ __all__ = [
 ]
 
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# An operation extension naming the standard whose errors the endpoint answers by itself (OAuth
+# and OIDC: RFC 6749 §5.2 and the like). Strict mode leaves such requests to the endpoint, as
+# a client library expects the standard's error, never a 422 problem+json.
+OWN_ERRORS = "x-sim06-own-errors"
 # The body limit of the default settings (read from the field: the environment must not leak in).
 _MAX_BODY = int(Settings.model_fields["max_body_bytes"].default)
 

@@ -2,7 +2,8 @@
 
 Every error a sim06 service answers (outside the OAuth/OIDC endpoints, which follow RFC 6749) is
 ``application/problem+json`` with ``type``, ``title`` (English), ``title_vi`` (Vietnamese),
-``status``, ``detail``, ``code`` and, for validation failures, ``errors`` (JSON pointer + rule).
+``status``, ``detail``, ``code`` and, for validation failures, ``errors`` (JSON pointer + rule);
+with tracing on (``services.common.tracing``), ``trace_id`` names the request's trace.
 
     ProblemError            raised anywhere in a service; rendered by ``problem_response``
     └── code in catalogue   (a code missing from the catalogue is a programming error: KeyError)
@@ -18,6 +19,8 @@ from typing import Any
 import orjson
 import yaml
 from starlette.responses import Response
+
+from services.common.tracing import current_trace_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -98,6 +101,9 @@ def problem_body(
         body["instance"] = instance
     if errors:
         body["errors"] = errors
+    trace_id = current_trace_id()  # None unless tracing is on: the body is unchanged then
+    if trace_id is not None:
+        body["trace_id"] = trace_id
     if extra:
         body.update(extra)
     return body

@@ -3,8 +3,8 @@
 - :class:`RedisStateStore` is the identity provider's ``StateStore`` (authorization codes,
   sessions, refresh tokens, client-assertion ``jti``): each operation is one Redis command
   (``SET PX``, ``SET NX PX``, ``GET``, ``GETDEL``, ``DEL``), hence atomic across replicas.
-- :class:`RedisRateLimiter` counts hits in fixed windows aligned on Redis's own clock (one Lua
-  script: replicas with skewed clocks still share one window), and admits exactly ``limit``.
+- :class:`RedisRateLimiter` keeps a sliding log of hits on Redis's own clock (one Lua script:
+  replicas with skewed clocks still share one log), and admits at most ``limit`` in any window.
 - :class:`RedisReplayCache` remembers one-time identifiers with ``SET NX PX``.
 - :class:`RedisFaultState` holds the fault-injection state (``<prefix>faults:state``, a JSON
   document, and ``<prefix>faults:version``), which ``FaultController`` polls and publishes.
@@ -17,6 +17,7 @@ is about 0.1 ms, short enough to make from the event loop.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -34,25 +35,69 @@ __all__ = [
 
 DEFAULT_PREFIX = "sim06:"
 
-# KEYS[1]: counter base key; ARGV[1]: limit; ARGV[2]: window in ms.
-# Returns {admitted (1/0), ms until the window ends}. Refused hits are not counted, so a client
-# retrying in a loop cannot push the window's count past the limit.
-_FIXED_WINDOW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[2])
-local start = now - (now % window)
-local key = KEYS[1] .. ':' .. start
-local used = tonumber(redis.call('GET', key) or '0')
-local left = start + window - now
-if used >= tonumber(ARGV[1]) then
-  return {0, left}
+# A sliding log (services.gateway.quota): KEYS[1] a list of "ms:count" slots, oldest first,
+# KEYS[2] their total. ARGV[1]: limit; ARGV[2]: hold in ms (an admission counts while
+# now - ms < hold); ARGV[3]: now in ms, or '' for Redis's own clock (replicas with skewed
+# clocks still share one log). Returns {admitted (1/0), ms until one more would be admitted}.
+# Refused hits are not counted, so a client retrying in a loop cannot keep itself out.
+_SLIDING_LOG = """
+local now
+if ARGV[3] ~= '' then
+  now = tonumber(ARGV[3])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-redis.call('INCR', key)
-if used == 0 then
-  redis.call('PEXPIRE', key, left + 1000)
+local limit = tonumber(ARGV[1])
+local hold = tonumber(ARGV[2])
+local function slot(raw)
+  local sep = string.find(raw, ':', 1, true)
+  return tonumber(string.sub(raw, 1, sep - 1)), tonumber(string.sub(raw, sep + 1))
 end
-return {1, left}
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+while true do
+  local head = redis.call('LINDEX', KEYS[1], 0)
+  if not head then
+    used = 0
+    break
+  end
+  local ms, count = slot(head)
+  if now - ms < hold then
+    break
+  end
+  used = used - count
+  redis.call('LPOP', KEYS[1])
+end
+if used >= limit then
+  redis.call('SET', KEYS[2], used, 'KEEPTTL')
+  local leave = used - limit + 1
+  local i = 0
+  while true do
+    local raw = redis.call('LINDEX', KEYS[1], i)
+    if not raw then
+      return {0, 0}
+    end
+    local ms, count = slot(raw)
+    leave = leave - count
+    if leave <= 0 then
+      return {0, ms + hold - now}
+    end
+    i = i + 1
+  end
+end
+local tail = redis.call('LINDEX', KEYS[1], -1)
+local last, count = 0, 0
+if tail then
+  last, count = slot(tail)
+end
+if tail and last >= now then
+  redis.call('LSET', KEYS[1], -1, last .. ':' .. (count + 1))
+else
+  redis.call('RPUSH', KEYS[1], now .. ':1')
+end
+redis.call('SET', KEYS[2], used + 1, 'PX', hold + 1000)
+redis.call('PEXPIRE', KEYS[1], hold + 1000)
+return {1, 0}
 """
 
 
@@ -137,27 +182,43 @@ class RedisStateStore:
 
 
 class RedisRateLimiter:
-    """Fixed-window request counters shared by every replica (gateway quotas)."""
+    """Sliding-log request counters shared by every replica (gateway quotas).
 
-    def __init__(self, url: str | redis.Redis, *, prefix: str = DEFAULT_PREFIX + "rate:") -> None:
+    ``clock`` (seconds) replaces Redis's clock: tests that cross a minute boundary on purpose.
+    """
+
+    def __init__(
+        self,
+        url: str | redis.Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX + "rate:",
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self._r = connect(url) if isinstance(url, str) else url
         self.prefix = prefix
-        self._script = self._r.register_script(_FIXED_WINDOW)
+        self._clock = clock
+        self._script = self._r.register_script(_SLIDING_LOG)
 
     def hit(self, key: str, limit: int, window_s: float) -> tuple[bool, float]:
-        """Count one hit of ``key``: ``(allowed, seconds until the window ends)``.
+        """Count one hit of ``key``: ``(allowed, seconds until one more would be allowed)``.
 
-        At most ``limit`` hits are allowed per window, whichever replica counts them.
+        At most ``limit`` hits are allowed in any ``window_s`` span, whichever replica counts
+        them (an admission counts for the window plus one millisecond; see
+        :mod:`services.gateway.quota`).
         """
         if limit <= 0:
             return False, window_s
-        admitted, left_ms = self._script(keys=[self.prefix + key], args=[limit, _ms(window_s)])
-        return bool(admitted), int(left_ms) / 1000
+        now = "" if self._clock is None else str(math.floor(self._clock() * 1000))
+        base = self.prefix + key
+        admitted, wait_ms = self._script(
+            keys=[base + ":log", base + ":n"], args=[limit, _ms(window_s) + 1, now]
+        )
+        return bool(admitted), int(wait_ms) / 1000
 
     def take(self, agency: str, per_minute: int) -> int | None:
         """``QuotaTracker.take`` of the gateway: None if within quota, else Retry-After (s)."""
-        allowed, left = self.hit(agency, per_minute, 60)
-        return None if allowed else max(1, math.ceil(left))
+        allowed, wait = self.hit(agency, per_minute, 60)
+        return None if allowed else max(1, math.ceil(wait))
 
 
 class RedisReplayCache:

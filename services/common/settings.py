@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     identity_pairwise_subject: bool = Field(
         default=False, description="Default subject type: pairwise per client instead of public."
     )
+    identity_portal_vneid_url: str | None = Field(
+        default=None,
+        description="Portal SSO (/oauth2): base URL of the VNeID realm's back channel (token, "
+        "userinfo, certs) over HTTP; unset: the identity app in process (no socket).",
+    )
+    identity_portal_broker_secret: str | None = Field(
+        default=None,
+        description="Portal SSO: client secret of its broker client at the VNeID realm; unset: "
+        "generated on first run into the data directory (keys/portal-broker-secret).",
+    )
     identity_code_ttl: int = Field(default=60, ge=1, le=600)
     identity_access_token_ttl: int = Field(default=600, ge=10)
     identity_id_token_ttl: int = Field(default=600, ge=10)
@@ -87,6 +97,11 @@ class Settings(BaseSettings):
     # --- chip card settings: added by the chip service ---
     chip_attestation_alg: Literal["ES256", "RS256"] = Field(
         default="ES256", description="Algorithm of the simulated C06 key signing chip verdicts."
+    )
+    mrz_lifelong_expiry: Literal["sentinel", "fillers"] = Field(
+        default="sentinel",
+        description="MRZ expiry of a card valid for life (the real encoding is unknown): "
+        "sentinel = 681231 (31 Dec 2068), a date standard TD1 checkers accept; fillers = <<<<<<.",
     )
     face_match_threshold: float = Field(
         default=0.80,
@@ -141,6 +156,23 @@ class Settings(BaseSettings):
     )
     gateway_audit_durable: bool = Field(
         default=True, description="Answer only once the audit record is committed (group commit)."
+    )
+    # --- audit evidence (signed tree heads, services/audit) ---
+    audit_checkpoint_every: int = Field(
+        default=1000, ge=1, description="Sign a Merkle tree head at least every this many records."
+    )
+    audit_checkpoint_seconds: float = Field(
+        default=5.0, gt=0, description="... and every this many seconds when records came."
+    )
+    audit_checkpoint_dir: Path | None = Field(
+        default=None,
+        description="Signed tree heads, outside the log database; default "
+        "DATA_DIR/audit-checkpoints.",
+    )
+    audit_timestamp: bool = Field(
+        default=False,
+        description="Counter-sign each tree head with sim06's mock RFC 3161 time-stamping "
+        "authority (the one served at POST /__sim06/tsa).",
     )
     gateway_request_id_ttl: int = Field(
         default=86_400, ge=60, description="How long a MaYeuCau is remembered to refuse replays."
@@ -246,6 +278,79 @@ class Settings(BaseSettings):
     gateway_webhook_log_size: int = Field(
         default=10_000, ge=10, description="Delivery attempts kept per subscription."
     )
+
+    # --- admission control (services/common/admission.py) ---
+    admission: bool = Field(
+        default=True,
+        description="Admission control on every service: beyond the adaptive limit, 503 "
+        "SERVICE_OVERLOADED (429 AGENCY_SHARE_EXCEEDED at the gateway) with Retry-After.",
+    )
+    admission_initial_limit: int = Field(
+        default=1000, ge=1, description="Starting limit in cost units (a batch item is a unit)."
+    )
+    admission_min_limit: int = Field(
+        default=1000,
+        ge=1,
+        description="Lowest adaptive limit (lower it for tighter latency: refusals then start "
+        "earlier, each costing about half a cheap lookup).",
+    )
+    admission_max_limit: int = Field(default=20_000, ge=1, description="Highest adaptive limit.")
+    admission_target_ms: float = Field(
+        default=25.0,
+        gt=0,
+        description="Event-loop delay (queueing before a request is seen) above which the "
+        "limit shrinks.",
+    )
+    admission_tolerance: float = Field(
+        default=2.0,
+        ge=1.0,
+        description="How much slower per cost unit than usual requests may become before the "
+        "limit shrinks (Gradient2's tolerance).",
+    )
+    admission_agency_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Gateway: the share of the limit one agency (X-Road-Client) may hold.",
+    )
+    admission_retry_after: int = Field(
+        default=1, ge=1, le=3600, description="Retry-After (seconds) of refused requests."
+    )
+
+    # --- observability (metrics, traces): added by the observability work ---
+    metrics: bool = Field(
+        default=True,
+        description="GET /metrics (Prometheus text format) on every service; off: nothing is "
+        "mounted.",
+    )
+    tracing: bool = Field(
+        default=False,
+        description="OpenTelemetry spans per request and per hop, W3C traceparent on outgoing "
+        "calls, trace_id in logs and problem+json (on by itself when OTLP_ENDPOINT is set; "
+        "off: nothing is mounted).",
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces endpoint (e.g. http://localhost:4318/v1/traces); "
+        "setting it turns tracing on.",
+    )
+    tracing_sample_ratio: float = Field(
+        default=1.0, ge=0.0, le=1.0, description="Share of new traces sampled (parent-based)."
+    )
+
+    # The procedures service's runner reaches these (docker-compose: through the load balancer);
+    # None: http://HOST:GATEWAY_PORT and http://HOST:IDENTITY_PORT, as ``sim06 up`` serves them.
+    procedures_gateway_url: str | None = Field(
+        default=None, description="Gateway base URL the procedures runner calls."
+    )
+    procedures_identity_url: str | None = Field(
+        default=None, description="Identity provider base URL the procedures runner calls."
+    )
+
+    @property
+    def tracing_on(self) -> bool:
+        """Whether traces are made (TRACING, or an OTLP endpoint to send them to)."""
+        return self.tracing or bool(self.otlp_endpoint)
 
     @property
     def keys_dir(self) -> Path:

@@ -9,9 +9,12 @@ JSON Schema rule:
     parameter or body off-schema   → 422 CONTRACT_VIOLATION  errors: [{pointer, rule, reason}]
 
 Paths and methods the contract does not document (pages, ``/docs``, the journal) pass through:
-the app answers them (404/405 problems). With ``responses=True`` the app's JSON responses are
-checked too, and one that breaks the contract becomes a 500 RESPONSE_CONTRACT_VIOLATION: a
-sim06 bug detector for tests. Non-JSON responses (HTML pages, redirects) are not checked.
+the app answers them (404/405 problems). So do the requests of operations marked
+``x-sim06-own-errors`` (OAuth/OIDC endpoints): a standard fixes their error shape (RFC 6749
+§5.2: 400 ``invalid_request``, ``unsupported_grant_type``...), which the endpoint answers.
+With ``responses=True`` the app's JSON responses are checked too, and one that breaks the
+contract becomes a 500 RESPONSE_CONTRACT_VIOLATION: a sim06 bug detector for tests. Non-JSON
+responses (HTML pages, redirects) are not checked.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from urllib.parse import parse_qs
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common.openapi_docs import OWN_ERRORS
 from services.common.problems import problem_response
 from services.contract.index import (
     ContractIndex,
@@ -57,6 +61,11 @@ class StrictContractMiddleware:
             await self.app(scope, receive, send)
             return
         op, path_params = found
+        if op.spec.get(OWN_ERRORS):  # the standard's error, not CONTRACT_VIOLATION
+            if self.responses:
+                send = _ResponseCheck(self.index, op, scope, send)
+            await self.app(scope, receive, send)
+            return
         errors = self._parameters(op, path_params, scope)
         if op.spec.get("requestBody") is not None and scope["method"] in _BODY_METHODS:
             messages, complete = await _read_body(receive, self.max_body_bytes)

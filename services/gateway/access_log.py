@@ -23,12 +23,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import orjson
 from fastapi import FastAPI, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from mock_registry.ids import is_valid_pin
+from services.audit.proofs import attach_proofs, head_for
+from services.audit.routes import TreeHeadBody
 from services.common.problems import ProblemError, openapi_responses
 from services.common.settings import Settings
 from services.gateway.admin import admin_authorized
@@ -88,6 +91,18 @@ def action_labels(
     return f"{en} by {who}", f"{vi} do {who_vi} thực hiện"
 
 
+class InclusionProof(BaseModel):
+    """The entry's place in the audit log's Merkle tree (RFC 9162 §2.1.3), against the body's
+    ``tree_head`` (documentation only; ``services/audit/proofs.py``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    leaf_index: int = Field(ge=0, description="seq - 1.")
+    tree_size: int = Field(ge=1, description="The size of the signed tree head proved against.")
+    record_hash: str = Field(description="The audit record's chain hash (hex, 64).")
+    audit_path: list[str] = Field(description="The sibling hashes, leaf to root, base64.")
+
+
 class AccessEntry(BaseModel):
     """One exchange that read or changed the citizen's data (documentation only)."""
 
@@ -120,6 +135,11 @@ class AccessEntry(BaseModel):
             "Đăng ký khai sinh do UBND phường Ba Đình, thành phố Hà Nội (000.21.01.H26) thực hiện"
         ],
     )
+    proof: InclusionProof | None = Field(
+        default=None,
+        description="Inclusion proof of the recorded fields (seq .. request_id) against "
+        "tree_head; verify offline with scripts/verify_access_proof.py.",
+    )
 
 
 class AccessLog(BaseModel):
@@ -130,6 +150,9 @@ class AccessLog(BaseModel):
     pin: str
     count: int = Field(ge=0)
     accesses: list[AccessEntry]
+    tree_head: TreeHeadBody | None = Field(
+        default=None, description="The signed tree head the entries' proofs lead to."
+    )
 
 
 def _instant(value: str | None, name: str) -> str | None:
@@ -236,7 +259,21 @@ def install(app: FastAPI, gateway: Gateway, settings: Settings) -> None:
         )
         for row in rows:
             _label(gateway, row)
-        body = {"pin": pin, "count": len(rows), "accesses": rows}
+        head = None
+        checkpoints = gateway.audit.checkpoints
+        if checkpoints is not None and rows:
+            newest = max(int(row["seq"]) for row in rows)
+            head = await anyio.to_thread.run_sync(head_for, checkpoints, newest)
+            attach_proofs(rows, checkpoints, head)
+        else:
+            for row in rows:
+                row.pop("record_hash", None)
+        body = {
+            "pin": pin,
+            "count": len(rows),
+            "accesses": rows,
+            "tree_head": head.as_json() if head is not None else None,
+        }
         return Response(orjson.dumps(body), media_type="application/json")
 
 

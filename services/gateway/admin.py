@@ -68,7 +68,7 @@ def install(app: FastAPI, gateway: Gateway, settings: Settings) -> None:
         "/admin/audit/verify",
         tags=["admin"],
         name="verify-audit",
-        summary="Verify the hash chain of the audit log",
+        summary="Verify the audit log against its signed tree heads",
     )
     async def verify_audit(request: Request) -> Response:
         require_admin(settings, request)
@@ -76,7 +76,7 @@ def install(app: FastAPI, gateway: Gateway, settings: Settings) -> None:
         return Response(
             orjson.dumps(
                 {"ok": report.ok, "records": report.records, "index": report.index,
-                 "problem": report.problem}
+                 "problem": report.problem, "anchored": report.anchored, "heads": report.heads}
             ),
             media_type="application/json",
         )  # fmt: skip

@@ -28,12 +28,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
+from services.audit import routes as audit_routes
+from services.audit.backends import open_audit_log
 from services.chip.schemas import JWKS
+from services.common.admission import BodyCost, install_admission
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
 from services.common.keys import KeyStore
+from services.common.observability import install_observability
 from services.common.offline_docs import install_offline_docs
-from services.common.openapi_docs import install_openapi_docs
+from services.common.openapi_docs import OWN_ERRORS, install_openapi_docs
 from services.common.settings import Settings
+from services.common.tracing import client_transport, configure
 from services.contract import install_contract_tools
 from services.gateway import (
     access_log,
@@ -47,6 +52,7 @@ from services.gateway.agencies import AgencyDirectory, load_agencies
 from services.gateway.exchange import Gateway
 from services.gateway.express import GatewayApp
 from services.gateway.fastpath import LookupFastPath
+from services.gateway.feed_metrics import feed_lag_probe
 from services.gateway.mtls import ClientCertMiddleware
 from services.gateway.oauth import ASSERTION_TYPE, OAuthError, TokenService, parse_form
 from services.gateway.registry_client import (
@@ -54,9 +60,10 @@ from services.gateway.registry_client import (
     InProcessRegistryClient,
     RegistryClient,
 )
+from services.gateway.registry_tracing import TracedRegistryClient
 from services.gateway.signing import ResponseSigner
-from services.gateway.state import gateway_state, open_audit_log
-from services.registry.app import PROBLEM_RESPONSES
+from services.gateway.state import gateway_state
+from services.registry.app import BATCH_ITEM_BYTES, PROBLEM_RESPONSES
 from services.registry.credentials import write_token
 from services.registry.service import RegistryService
 from services.testing import install_testing_tools
@@ -96,9 +103,13 @@ def _registry(settings: Settings, store: CitizenStore | None) -> RegistryClient:
             settings.gateway_registry_url,
             timeout=settings.gateway_registry_timeout,
             write_token=write_token(settings),
+            # With tracing on: a CLIENT span per call, traceparent to the registry.
+            transport=client_transport(settings, "gateway", peer="registry"),
         )
     db: CitizenStore = store if store is not None else SQLiteCitizenStore(settings.database)
-    return InProcessRegistryClient(RegistryService(settings, db))
+    client = InProcessRegistryClient(RegistryService(settings, db))
+    # With tracing on, the in-process hop is a span of its own (no HTTP request to trace).
+    return TracedRegistryClient(client) if configure(settings) else client
 
 
 class JwkSetResponse(JSONResponse):
@@ -260,7 +271,7 @@ def create_app(
             },
             **OAUTH_ERRORS,
         },
-        openapi_extra=TOKEN_REQUEST,
+        openapi_extra={**TOKEN_REQUEST, OWN_ERRORS: "RFC 6749 §5.2"},
     )
     async def token(request: Request) -> Response:
         headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -306,11 +317,23 @@ def create_app(
     app.add_middleware(ClientCertMiddleware, settings=settings)
     profile_soap.install(app, gateway, signer)
     access_log.install(app, gateway, settings)
+    audit_routes.install(app, audit, settings)  # audit key, tree heads, proofs, mock TSA
     admin.install(app, gateway, settings)
-    webhook_admin.install(app, gateway, keys, settings)  # push delivery of the change feed
+    deliverer = webhook_admin.install(app, gateway, keys, settings)  # push of the change feed
     install_openapi_docs(app, examples.examples)  # before the contract tools read app.openapi
     install_testing_tools(app, settings)  # snapshot/reset and expectations (before the journal)
     install_contract_tools(app, settings)  # strict mode and journal, when the settings ask
+    # Outside every layer (the express lane admits its lookups itself); fair shares are keyed
+    # by X-Road-Client, read before any token check (a spoofed one only spends that share).
+    batch = BodyCost(BATCH_ITEM_BYTES, settings.batch_limit)
+    install_admission(
+        app, settings, "gateway", key_header="x-road-client",
+        costs={("POST", "/v1/registry/citizens/verify-batch"): batch},
+    )  # fmt: skip
+    # Last, so it wraps every layer above (the express lane records its lookups itself).
+    install_observability(
+        app, settings, service="gateway", probes=[feed_lag_probe(deliverer)], agency_aware=True
+    )
     return app
 
 

@@ -121,7 +121,8 @@ _HEADER_DOCS = {
                   "1.004222.000.00.00.H26"),
     "officer": ("MaCanBo: officer or system account accountable for the call.", "CB.H26.0002"),
     "purpose": ("Purpose of processing, one licensed for the procedure.", "residence"),
-    "legal_basis": ("Legal basis (free text; percent-encode non-Latin-1 characters).",
+    "legal_basis": ("Legal basis (free text): UTF-8 as is, percent-encoded UTF-8, or an RFC 8187 "
+                    "ext-value (UTF-8''Lu%E1%BA%ADt...).",
                     "Lu%E1%BA%ADt C%C6%B0 tr%C3%BA 2020"),
 }  # fmt: skip
 EXCHANGE_PARAMETERS: list[dict[str, Any]] = [
@@ -251,14 +252,21 @@ REQUEST_BODIES.update(
 
 # The codes each operation may answer: the registry's (passed through) and the gateway's.
 _REGISTRY_CODES = {
-    "lookup": ("INVALID_PIN", "CITIZEN_NOT_FOUND", "PIN_CANCELLED"),
-    "verify": ("INVALID_PIN", "INVALID_CMND", "PIN_CANCELLED"),
+    "lookup": ("INVALID_PIN", "CITIZEN_NOT_FOUND", "PIN_CANCELLED", "NOT_A_CITIZEN"),
+    "verify": ("INVALID_PIN", "INVALID_CMND", "PIN_CANCELLED", "NOT_A_CITIZEN"),
     "verify-batch": ("BATCH_TOO_LARGE",),
-    "household": ("INVALID_PIN", "CITIZEN_NOT_FOUND", "PIN_CANCELLED", "NO_HOUSEHOLD"),
+    "household": (
+        "INVALID_PIN",
+        "CITIZEN_NOT_FOUND",
+        "PIN_CANCELLED",
+        "NOT_A_CITIZEN",
+        "NO_HOUSEHOLD",
+    ),
     "residence-confirmation": (
         "INVALID_PIN",
         "CITIZEN_NOT_FOUND",
         "PIN_CANCELLED",
+        "NOT_A_CITIZEN",
         "CITIZEN_NOT_ALIVE",
     ),
     **{
@@ -358,6 +366,7 @@ LINKS: dict[str, dict[str, Any]] = {
 
 SOAP_FAULT_CODES = (
     "GATEWAY_SOAP_FAULT",
+    "GATEWAY_SOAP_INVALID",
     "GATEWAY_UNAUTHENTICATED",
     *_POLICY_REFUSALS,
     "INVALID_PIN",

@@ -197,7 +197,8 @@ def _access(
 # through, or the gateway; the HTTP edge (unknown path, method, body size) says neither.
 _REGISTRY_CODES = frozenset(
     {"INVALID_PIN", "INVALID_CMND", "CITIZEN_NOT_FOUND", "CITIZEN_NOT_ALIVE", "NO_HOUSEHOLD",
-     "BATCH_TOO_LARGE", "PIN_CANCELLED", "IDEMPOTENCY_KEY_REUSED", "FEED_INVALID_CURSOR",
+     "BATCH_TOO_LARGE", "PIN_CANCELLED", "NOT_A_CITIZEN", "IDEMPOTENCY_KEY_REUSED",
+     "FEED_INVALID_CURSOR",
      "FEED_CURSOR_AHEAD",
      *(code for codes in event_routes.EVENT_CODES.values() for code in codes)}
 )  # fmt: skip

@@ -24,11 +24,12 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote
 
+from services.audit import AuditEntry, AuditLog
+from services.common.header_text import header_text
+from services.common.metrics import note_agency
 from services.common.problems import ProblemError
 from services.gateway.agencies import Agency, AgencyDirectory
-from services.gateway.audit import AuditEntry, AuditLog
 from services.gateway.oauth import AccessToken, TokenError, TokenService
 from services.gateway.policy import OPERATIONS, WRITE_OPERATIONS, Grant
 from services.gateway.quota import QuotaTracker
@@ -70,8 +71,8 @@ def context_from_headers(headers: Any) -> Context:
         procedure=(get(_PROCEDURE) or "").strip()[:300],
         officer=(get(_OFFICER) or "").strip()[:300],
         purpose=(get(_PURPOSE) or "").strip()[:300],
-        # Vietnamese legal bases may be sent percent-encoded (HTTP header values are Latin-1).
-        legal_basis=unquote((get(_LEGAL_BASIS) or "").strip())[:300],
+        # Vietnamese legal bases: raw UTF-8, percent-encoded or RFC 8187 (header_text).
+        legal_basis=header_text(get(_LEGAL_BASIS))[:300],
     )
 
 
@@ -131,6 +132,7 @@ class Gateway:
         agency = self.agencies.by_client(token.client_id)
         if agency is None:
             raise TokenError("The client of this token is no longer registered.")
+        note_agency(agency.code)  # the requests metric's agency label
         return token, agency
 
     def authorize(

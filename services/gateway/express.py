@@ -8,7 +8,9 @@ anything. :class:`GatewayApp` therefore answers a lookup (what :func:`fastpath.l
 :class:`~services.gateway.profile_json.JsonProfile` exchange — same bytes, headers and audit
 record — when, at that moment, every layer is known to be idle:
 
-- only the known middlewares are installed (no strict mode, no contract journal, nothing else);
+- only the known middlewares are installed (no strict mode, no contract journal, no tracing
+  (:mod:`services.common.tracing`: with it on, every lookup gets its span in the stack),
+  nothing else);
 - the connection carries no TLS client certificate and no proxy is trusted to forward one
   (certificate-bound tokens go through :mod:`services.gateway.mtls`);
 - the fault controller is quiet for the gateway (:meth:`FaultController.quiet
@@ -16,11 +18,14 @@ record — when, at that moment, every layer is known to be idle:
   or fault by header;
 - no expectation is registered in the test harness.
 
+Admission control (:mod:`services.common.admission`) applies to the lane as its middleware
+would, a lookup being one unit keyed by its ``X-Road-Client``; a lookup it would refuse takes
+the full stack, whose layers refuse and count it.
+
 Otherwise the request takes the full stack, where :class:`~services.gateway.fastpath.
 LookupFastPath` still skips FastAPI's routing. Lookups served here are still entered in the
-fault controller's journal (the admin console's timeline), as the fault middleware would. One
-layer is skipped for good: FastAPI's own OpenTelemetry middleware, when an operator configures
-it, does not see express lookups (the audit log records every one of them).
+fault controller's journal (the admin console's timeline), as the fault middleware would, and
+counted in the request metrics (:mod:`services.common.metrics`) as the metrics middleware would.
 """
 
 from __future__ import annotations
@@ -32,9 +37,15 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from services.common.admission import Admission, AdmissionMiddleware
 from services.common.faults import FAULT_HEADER, PROFILE_HEADER, Exchange, FaultController
-from services.common.http import BodyLimitMiddleware
-from services.common.problems import problem_response
+from services.common.http import BodyLimitMiddleware, unexpected_problem
+from services.common.metrics import (
+    MetricsMiddleware,
+    RequestMetrics,
+    agency_slot,
+    release_agency_slot,
+)
 from services.gateway import fastpath
 from services.gateway.fastpath import LookupFastPath, exchange_headers, send_reply
 from services.gateway.mtls import ClientCertMiddleware
@@ -53,7 +64,7 @@ def _known_middlewares() -> frozenset[type]:
 
     return frozenset(
         {BodyLimitMiddleware, LookupFastPath, ClientCertMiddleware, TestingMiddleware,
-         FaultMiddleware}
+         FaultMiddleware, MetricsMiddleware, AdmissionMiddleware}
     )  # fmt: skip
 
 
@@ -73,8 +84,22 @@ class GatewayApp(FastAPI):
                 # None if the request asks for a fault or latency profile by header.
                 headers = exchange_headers(scope["headers"], _OVERRIDES)
                 if headers is not None and self._idle(scope):
-                    await self._serve(profile, scope, pin, headers, receive, send)
-                    return
+                    # Admission control as its middleware would (a lookup is one unit); a
+                    # refused lookup takes the full stack, whose layers answer and count it.
+                    admission: Admission | None = self.state._state.get("admission")
+                    if admission is None or not admission.enabled:
+                        await self._serve(profile, scope, pin, headers, receive, send)
+                        return
+                    key = headers.get("x-road-client")
+                    charge = admission.admit(1, key, record=False)
+                    if charge > 0:
+                        admission.arrivals += 1
+                        started = time.monotonic()
+                        try:
+                            await self._serve(profile, scope, pin, headers, receive, send)
+                        finally:
+                            admission.finish(charge, 1, key, started)
+                        return
         await super().__call__(scope, receive, send)
 
     def _idle(self, scope: Scope) -> bool:
@@ -112,19 +137,27 @@ class GatewayApp(FastAPI):
         started = time.perf_counter()
         path: str = scope["path"]
         status = 500
+        # The metrics middleware is skipped too: count the lookup as it would.
+        metrics: RequestMetrics | None = self.state._state.get("metrics")
+        slot, token = agency_slot() if metrics is not None else (None, None)
         try:
             reply = await profile.exchange(Incoming("GET", path, "", headers), "lookup", pin)
             status = reply.status
             await send_reply(reply, send)
         except Exception as exc:  # as ServerErrorMiddleware and the problem handler would
-            log.error("unhandled %s on GET %s", type(exc).__name__, path)
-            if status == 500:  # nothing sent yet
-                problem = problem_response(
-                    "INTERNAL_ERROR", "Unexpected error; this is a sim06 bug.", instance=path
-                )
-                await problem(scope, receive, send)
-            raise
+            if status != 500:  # the answer has started: nothing to add
+                raise
+            problem = unexpected_problem(exc, "GET", path)
+            status = problem.status_code
+            await problem(scope, receive, send)
+            if status == 500:
+                raise
         finally:
+            if metrics is not None:
+                assert slot is not None
+                release_agency_slot(token)
+                seconds = time.perf_counter() - started
+                metrics.observe(fastpath.ROUTE, "GET", status, slot[0], seconds)
             faults: FaultController | None = self.state._state.get("faults")
             if faults is not None:
                 faults.record(

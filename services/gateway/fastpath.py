@@ -21,11 +21,13 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.common.metrics import mark_route
 from services.gateway.exchange import HEADERS
 from services.gateway.profile_json import Incoming, JsonProfile, Reply
 
 PREFIX = "/v1/registry/citizens/"
 _PIN_END = len(PREFIX) + 12
+ROUTE = "/v1/registry/citizens/{pin}"  # the metrics label of the route this path stands in for
 # The headers an exchange reads, by their raw (lowercase) name.
 _WANTED = {name.encode("ascii"): name for name in ("authorization", *HEADERS.values())}
 _ENCODED: dict[str, bytes] = {}  # reply header name -> its lowercase bytes (a handful of names)
@@ -77,6 +79,7 @@ class LookupFastPath:
             return
         headers = exchange_headers(scope["headers"])
         assert headers is not None  # nothing refused
+        mark_route(scope, ROUTE)
         request = Incoming("GET", scope["path"], "", headers)
         reply = await self.profile.exchange(request, "lookup", pin)
         await send_reply(reply, send)

@@ -241,9 +241,10 @@ class JsonProfile:
             code = exc.spec.code
             source = "registry" if forwarded and not code.startswith("GATEWAY_") else "gateway"
             status, outcome, media = exc.spec.status, code, PROBLEM_MEDIA_TYPE
+            # The registry's extension members (replaced_by, subject_type) reach the agency.
             payload = orjson.dumps(
                 problem_body(code, exc.detail, instance=request.path, errors=exc.errors,
-                             extra={"source": source})
+                             extra={**(exc.extra or {}), "source": source})
             )  # fmt: skip
             headers.update(exc.headers or {})
         path = request.path + (f"?{request.query}" if request.query else "")

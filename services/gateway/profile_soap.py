@@ -17,13 +17,16 @@ import hashlib
 import hmac
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from starlette.responses import Response
 
+from services.common.header_text import header_text
+from services.common.metrics import note_agency
 from services.common.problems import ProblemError
-from services.gateway import lgsp, soap
+from services.gateway import lgsp, soap, soap_schema
 from services.gateway.agencies import Agency
 from services.gateway.contract_docs import soap_fault_responses
 from services.gateway.exchange import Context, Gateway
@@ -41,6 +44,42 @@ _XML_ANSWER: dict[int | str, dict[str, object]] = {
     },
     **soap_fault_responses(),
 }
+
+
+def _document_answer(route: str) -> dict[int | str, dict[str, object]]:
+    """The documents route's answer, with the route's WSDL (default address) as the example."""
+    example = soap_schema.wsdl(route).decode("utf-8")
+    return {
+        200: {
+            "description": "The WSDL 1.1 (?wsdl) or one of its XSDs (?xsd=<name>), addressed to "
+            "the server that answers",
+            "content": {"text/xml": {"schema": {"type": "string"}, "example": example}},
+        },
+    }
+
+
+def _document(request: Request, route: str, xsd: str | None) -> Response:
+    """The WSDL of ``route`` (or its XSD ``xsd``), addressed to the server the client called."""
+    base = soap_schema.base_url(request.url.scheme, request.url.netloc)
+    body = soap_schema.wsdl(route, base) if xsd is None else soap_schema.xsd(xsd, route, base)
+    return Response(body, media_type=soap.SOAP_MEDIA)
+
+
+def _documents_endpoint(route: str) -> Callable[..., Awaitable[Response]]:
+    """The ``GET`` handler of ``route``'s WSDL and XSDs (the route is not a parameter)."""
+
+    async def documents(
+        request: Request,
+        wsdl: Annotated[str | None, Query(description="Toolkits ask ?wsdl: the WSDL")] = None,
+        xsd: Annotated[
+            Literal["dancu.xsd", "congdan.xsd", "qldc.xsd"] | None,
+            Query(description="One of the XSDs the WSDL imports; absent: the WSDL"),
+        ] = None,
+    ) -> Response:
+        del wsdl  # ?wsdl and a plain GET both answer the WSDL
+        return _document(request, route, xsd)
+
+    return documents
 
 
 def _direct(gateway: Gateway, request: Request, authorization: str) -> tuple[AccessToken, Agency]:
@@ -61,6 +100,7 @@ def _direct(gateway: Gateway, request: Request, authorization: str) -> tuple[Acc
     if agency is None or secret is None or not hmac.compare_digest(expected, digest.lower()):
         raise TokenError("Unknown client or wrong digest.")
     token = AccessToken(user, agency.code, agency.scopes, time.time() + 60, "")
+    note_agency(agency.code)  # the requests metric's agency label
     return token, agency
 
 
@@ -82,7 +122,7 @@ def _context(headers: Mapping[str, str], call: soap.SoapCall, agency: Agency) ->
         procedure=procedure or "",
         officer=values.get("MaCanBo", ""),
         purpose=(headers.get("x-purpose") or "").strip(),
-        legal_basis=(headers.get("x-legal-basis") or "").strip()[:300],
+        legal_basis=header_text(headers.get("x-legal-basis"))[:300],
         agency=agency,
     )
     missing = [n for n, v in (("MaYeuCau", ctx.request_id), ("MaCanBo", ctx.officer),
@@ -129,7 +169,7 @@ async def soap_exchange(
         ctx.request_id = call.values.get("MaYeuCau", "")
         ctx.officer = call.values.get("MaCanBo", "")
         decl = soap.declaration(call.values)
-        if call.name == "TraCuuThongTinCongDan" and "pin" not in decl:
+        if call.name != "XacThucThongTinCongDan" and "pin" not in decl:
             raise ProblemError(
                 "GATEWAY_SOAP_FAULT", "This slice looks up by SoDinhDanh only (not SoCMND)."
             )
@@ -145,13 +185,18 @@ async def soap_exchange(
             soap.sub(element, f"{{{soap.NS_DAN}}}TonTai", str(result["matched"]).lower())
             fields = ["matched"]
         else:
-            element = ET.Element(f"{{{soap.NS_DAN}}}TraCuuThongTinCongDanResponse")
+            allowed = grant.fields
+            if call.name == "TraCuuThongTinCongDan":
+                element = ET.Element(f"{{{soap.NS_DAN}}}TraCuuThongTinCongDanResponse")
+            else:  # XacMinhThongTinNhanThan: the identity part of what the grant allows
+                element = ET.Element(f"{{{soap.NS_MIC}}}XacMinhThongTinNhanThanResponse")
+                allowed = soap.IDENTITY_FIELDS & (allowed or soap.IDENTITY_FIELDS)
             records = []
             if result["matched"]:
                 records.append(await gateway.registry.record(decl["pin"]))
             collection = soap.collection(element, ctx.request_id, records)
             for record in records:
-                fields = soap.congdan(collection, record, grant.fields)
+                fields = soap.congdan(collection, record, allowed)
         payload = soap.envelope(element)
     except TokenError as exc:
         status, outcome = 401, "GATEWAY_UNAUTHENTICATED"
@@ -178,7 +223,20 @@ async def soap_exchange(
 
 
 def install(app: FastAPI, gateway: Gateway, signer: ResponseSigner) -> None:
-    """Add ``POST /soap/dancu`` and the LGSP wrapper ``POST /lgsp/dancu`` to ``app``."""
+    """Add ``POST /soap/dancu`` and the LGSP wrapper ``POST /lgsp/dancu`` to ``app``, and on
+    both paths ``GET ?wsdl`` / ``?xsd=<name>`` (:mod:`services.gateway.soap_schema`)."""
+
+    for route, route_name in ((PATH, "dancu-wsdl"), (lgsp.PATH, "lgsp-dancu-wsdl")):
+        app.add_api_route(
+            route,
+            _documents_endpoint(route),
+            methods=["GET"],
+            tags=["soap"],
+            name=route_name,
+            response_class=Response,
+            responses=_document_answer(route),
+            summary="WSDL 1.1 (?wsdl) and XSDs (?xsd=<name>) of the SOAP profile, for toolkits",
+        )
 
     @app.post(
         PATH,

@@ -18,31 +18,50 @@ the endpoint URL the client called (scheme, host, path). Purpose and legal basis
 ``X-Purpose`` / ``X-Legal-Basis`` headers; otherwise the first purpose of the procedure that
 grants the operation is used.
 
-Parsing uses defusedxml with DTDs forbidden: a billion-laughs or external-entity document is a
-400 fault. Faults carry the sim06 code in ``detail`` and an HTTP status matching it (4xx for
-client faults, a documented deviation from SOAP 1.1's blanket 500).
+- ``XacMinhThongTinNhanThan[Request]`` (ns ``http://gtel.vn/qldc``, the variant of a provincial
+  adapter's mock): ``MaYeuCau``, ``MaDVC``, ``MaTichHop``, ``MaDonVi``, ``MaCanBo``,
+  ``SoDinhDanh`` or ``SoCMND``, ``HoVaTen``, ``NgayThangNamSinh`` (yyyymmdd or yyyy) →
+  ``XacMinhThongTinNhanThanResponse`` (ns MIC) holding a ``CongdanCollection`` whose
+  ``CongDan`` has the identity fields only (:data:`IDENTITY_FIELDS`, as the lookup grant allows).
+
+The WSDL and XSDs are in ``services/gateway/wsdl/`` (:mod:`services.gateway.soap_schema`).
+Parsing uses lxml with no network, no entity expansion and bounded depth; a DTD (billion laughs,
+external entities), an unknown encoding, invalid bytes or a truncated document is a 400
+``GATEWAY_SOAP_FAULT``; a well-formed envelope that breaks the XSD (wrong namespace, a second
+``Body``, a duplicated, unknown or misplaced element, a wrong type) a 400 ``GATEWAY_SOAP_INVALID``
+naming the problem. Faults carry the sim06 code in ``detail`` and an HTTP status matching it
+(4xx for client faults, a documented deviation from SOAP 1.1's blanket 500).
 """
 
 from __future__ import annotations
 
+import re
+import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from lxml import etree
 
 from services.common.problems import ProblemError
+from services.gateway import soap_schema
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 NS_DAN = "http://dancuquocgia.bca"
 NS_MIC = "http://www.mic.gov.vn/dancu/1.0"
+NS_QLDC = "http://gtel.vn/qldc"
 SOAP_MEDIA = "text/xml; charset=utf-8"
 # Serialisation prefixes (the registry is process-wide; these URIs are ours to name).
 ET.register_namespace("soap", SOAP_ENV)
 ET.register_namespace("dan", NS_DAN)
 ET.register_namespace("dc", NS_MIC)
-OPERATIONS = {"XacThucThongTinCongDan": "verify", "TraCuuThongTinCongDan": "lookup"}
+# Operation → the policy operation it is authorised as (XacMinh discloses record fields).
+OPERATIONS = {"XacThucThongTinCongDan": "verify", "TraCuuThongTinCongDan": "lookup",
+              "XacMinhThongTinNhanThan": "lookup"}  # fmt: skip
+# The part of the record XacMinhThongTinNhanThan answers (the adapter mock's CongDan).
+IDENTITY_FIELDS = frozenset(
+    {"pin", "cmnd", "name", "date_of_birth", "birth_year", "father", "mother"}
+)
 _MARITAL = {"single": "1", "married": "2", "divorced": "3", "widowed": "3"}
 _BLOOD = {None: "00", "A": "01", "B": "02", "AB": "03", "O": "04"}
 _SEX = {"male": "1", "female": "2"}  # [U]: the sample shows 1 for a man; 2 is our assumption
@@ -56,35 +75,76 @@ class SoapCall:
     values: dict[str, str]
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+_PARSERS = threading.local()  # lxml parsers must not be shared between threads
+
+
+def _parser() -> etree.XMLParser:
+    parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = soap_schema.safe_parser()
+    return parser
+
+
+# WS-I Basic Profile 1.1 R1012: a message is UTF-8 or UTF-16. Others (UTF-7, EBCDIC, ...) are
+# refused before libxml2 hands them to iconv, or after parsing when the declaration was not
+# ASCII-readable (a UTF-16 document declaring another encoding).
+_ENCODINGS = frozenset({"UTF-8", "UTF-16", "UTF-16LE", "UTF-16BE"})
+_DECLARED = re.compile(
+    rb"""\A(?:\xef\xbb\xbf)?<\?xml[^>]{0,200}?encoding\s*=\s*["']([^"']{0,64})"""
+)
+
+
+def _dtd_refused() -> ProblemError:
+    return ProblemError("GATEWAY_SOAP_FAULT", "DTDs, entities and external references are refused.")
+
+
+def _encoding_refused(name: str) -> ProblemError:
+    return ProblemError(
+        "GATEWAY_SOAP_FAULT",
+        f"Encoding {name[:64]!r} is refused: send UTF-8 or UTF-16 (WS-I Basic Profile R1012).",
+    )
+
+
+def _well_formed(raw: bytes) -> etree._Element:
+    """The root of ``raw`` parsed safely; ``GATEWAY_SOAP_FAULT`` for anything not plain XML."""
+    if b"<!DOCTYPE" in raw:  # refused unparsed when readable as ASCII; after parsing otherwise
+        raise _dtd_refused()
+    declared = _DECLARED.match(raw)
+    if declared is not None:
+        name = declared.group(1).decode("latin-1")
+        if name.upper() not in _ENCODINGS:
+            raise _encoding_refused(name)
+    try:
+        root = etree.fromstring(raw, _parser())
+    except etree.XMLSyntaxError as exc:
+        raise ProblemError(
+            "GATEWAY_SOAP_FAULT", f"The body is not well-formed XML: {exc.msg[:200]}"
+        ) from None
+    except (ValueError, LookupError):  # e.g. an encoding Python knows and libxml2 refuses
+        raise ProblemError("GATEWAY_SOAP_FAULT", "The body is not well-formed XML.") from None
+    info = root.getroottree().docinfo
+    if info.internalDTD is not None or info.doctype:
+        raise _dtd_refused()
+    if (info.encoding or "UTF-8").upper() not in _ENCODINGS:
+        raise _encoding_refused(info.encoding or "")
+    return root
 
 
 def parse(raw: bytes) -> SoapCall:
-    """Parse a SOAP 1.1 request safely; ``GATEWAY_SOAP_FAULT`` on anything unexpected."""
-    try:
-        root = fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException:
-        raise ProblemError(
-            "GATEWAY_SOAP_FAULT", "DTDs, entities and external references are refused."
-        ) from None
-    except ET.ParseError:
-        raise ProblemError("GATEWAY_SOAP_FAULT", "The body is not well-formed XML.") from None
+    """Parse and validate a SOAP 1.1 request; a client fault naming anything unexpected."""
+    root = _well_formed(raw)
     if root.tag != f"{{{SOAP_ENV}}}Envelope":
-        raise ProblemError("GATEWAY_SOAP_FAULT", "The document is not a SOAP 1.1 Envelope.")
-    body = root.find(f"{{{SOAP_ENV}}}Body")
-    if body is None or len(body) != 1:
-        raise ProblemError("GATEWAY_SOAP_FAULT", "The Body must hold exactly one request.")
-    request = body[0]
-    name = _local(request.tag).removesuffix("Request")
-    if name not in OPERATIONS:
+        version = " (SOAP 1.2 is not supported)" if "soap-envelope" in str(root.tag) else ""
         raise ProblemError(
-            "GATEWAY_SOAP_FAULT", f"Unknown operation {name}; use {sorted(OPERATIONS)}."
+            "GATEWAY_SOAP_FAULT", f"The document is not a SOAP 1.1 Envelope{version}."
         )
+    soap_schema.validate(root)
+    request = root[-1][0]  # the schema leaves one Body, last, holding one request
+    name = etree.QName(request).localname.removesuffix("Request")
     values: dict[str, str] = {}
     for element in request.iter():
         if len(element) == 0 and element is not request:
-            values[_local(element.tag)] = (element.text or "").strip()[:300]
+            values[etree.QName(element).localname] = (element.text or "").strip()[:300]
     return SoapCall(name, values)
 
 
@@ -99,6 +159,11 @@ def declaration(values: dict[str, str]) -> dict[str, Any]:
     if values.get("HoVaTen"):
         decl["full_name"] = values["HoVaTen"]
     day = values.get("NgayThangNam", "")
+    born = values.get("NgayThangNamSinh", "")  # XacMinh: one value, yyyymmdd or yyyy
+    if len(born) == 8:
+        day = born
+    elif len(born) == 4:
+        values = {**values, "Nam": born}
     if day:
         if len(day) != 8 or not day.isdigit():
             raise ProblemError("GATEWAY_SOAP_FAULT", "NgayThangNam must be yyyymmdd.")
@@ -226,7 +291,8 @@ def fault(exc: ProblemError, *, source: str = "gateway") -> bytes:
     element = ET.Element(f"{{{SOAP_ENV}}}Fault")
     side = "Client" if exc.spec.status < 500 else "Server"
     sub(element, "faultcode", f"soap:{side}")
-    sub(element, "faultstring", f"{exc.spec.title} / {exc.spec.title_vi}")
+    # The title in both languages, then what exactly was wrong (also in detail/MoTa).
+    sub(element, "faultstring", f"{exc.spec.title} / {exc.spec.title_vi}: {exc.detail}")
     detail = ET.SubElement(element, "detail")
     sub(detail, f"{{{NS_DAN}}}MaLoi", exc.spec.code)
     sub(detail, f"{{{NS_DAN}}}MoTa", exc.detail)

@@ -5,11 +5,9 @@ state                  embedded (default)          shared (several gateway proce
 =====================  ==========================  ==========================================
 quota counters         :class:`QuotaTracker`       Redis, ``SIM06_REDIS_URL`` (one window)
 ``MaYeuCau``, ``jti``  :class:`ReplayCache`        Redis ``SET NX PX`` (``SIM06_REDIS_URL``)
-audit log              SQLite file                 PostgreSQL, ``SIM06_DATABASE_URL``
 =====================  ==========================  ==========================================
 
-An explicit ``SIM06_GATEWAY_AUDIT_PATH`` keeps the audit log in that SQLite file even with a
-database URL (one process, or a file per environment).
+The audit log's backends are in :mod:`services.audit.backends`.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.common.settings import Settings
-from services.gateway.audit import AuditLog
 from services.gateway.quota import QuotaTracker
 from services.gateway.replay import ReplayCache
 
@@ -45,22 +42,4 @@ def gateway_state(settings: Settings) -> GatewayState:
         request_ids=ReplayCache(shared=RedisReplayCache(client, prefix=prefix + "request-id:")),
         assertions=ReplayCache(shared=RedisReplayCache(client, prefix=prefix + "jti:")),
         shared=True,
-    )
-
-
-def audit_uses_postgres(settings: Settings) -> bool:
-    """True when the audit log is the shared PostgreSQL chain."""
-    return bool(settings.database_url) and settings.gateway_audit_path is None
-
-
-def open_audit_log(settings: Settings) -> AuditLog:
-    """The audit log of ``settings``: PostgreSQL when a database URL is set, else SQLite."""
-    if audit_uses_postgres(settings):
-        from services.gateway.audit_postgres import PostgresAuditLog
-
-        assert settings.database_url is not None
-        return PostgresAuditLog(settings.database_url, durable=settings.gateway_audit_durable)
-    return AuditLog(
-        settings.gateway_audit_path or settings.data_dir / "audit.db",
-        durable=settings.gateway_audit_durable,
     )

@@ -4,7 +4,8 @@
     POST /account/login
     GET  /account/consents            consents remembered per client, each with "revoke"
     POST /account/consents/revoke     CSRF-protected; the client asks for consent again
-    GET  /account/access-log          who looked at my data (since, until, agency, purpose)
+    GET  /account/access-log          who looked at my data (since, until, agency, purpose,
+                                      page: 50 a page, newest first, Vietnam time)
 
 The pages use the provider's login session (cookie ``vneid_sid``), so a citizen who just
 logged in to a client is already logged in here. Forms carry a CSRF token bound to the
@@ -19,6 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 
@@ -44,11 +46,17 @@ __all__ = ["install_account_routes"]
 
 PAGES = ("/account/consents", "/account/access-log")
 ACCOUNT_CSRF_COOKIE = "vneid_acct_csrf"
+LOG_LIMIT = "10000"  # the most entries the gateway's access log answers at once
 NAME = "Tài khoản VNeID của tôi / My VNeID account"
 
 
 def _to_login(path: str) -> RedirectResponse:
     return RedirectResponse("/account/login?" + urlencode({"next": path}), status_code=303)
+
+
+def _page_number(value: str | None) -> int:
+    """``?page=`` of the access log: a positive integer, else the first page."""
+    return int(value) if value and value.isdigit() and 0 < int(value) < 1_000_000 else 1
 
 
 def _date(value: str, name: str) -> date | None:
@@ -175,8 +183,13 @@ def install_account_routes(app: FastAPI, provider: Provider, source: AccessLogSo
         token = mint_page_token(provider.keys, provider.issuer, pin,
                                 provider.subjects.subject(pin), session["level"])  # fmt: skip
         try:
-            body = await source.accesses(pin, token, query)
-            every = body if not any(query.values()) else await source.accesses(pin, token, {})
+            # The whole (filtered) log, up to the gateway's maximum: the page pages it.
+            body = await source.accesses(pin, token, {**query, "limit": LOG_LIMIT})
+            every = (
+                body
+                if not any(query.values())
+                else await source.accesses(pin, token, {"limit": LOG_LIMIT})
+            )
         except AccessLogError as exc:
             return access_log_page(citizen=citizen, accesses=[], filters=filters, agencies=(),
                                    purposes=(), error=f"Không đọc được nhật ký / Cannot read "
@@ -184,7 +197,32 @@ def install_account_routes(app: FastAPI, provider: Provider, source: AccessLogSo
         agencies = {a["agency"]: a.get("agency_name_vi") or a["agency"] for a in every["accesses"]}
         purposes = sorted({a["purpose"] for a in every["accesses"] if a.get("purpose")})
         return access_log_page(citizen=citizen, accesses=body["accesses"], filters=filters,
-                               agencies=sorted(agencies.items()), purposes=purposes)  # fmt: skip
+                               agencies=sorted(agencies.items()), purposes=purposes,
+                               page_number=_page_number(q.get("page")))  # fmt: skip
+
+    async def evidence(request: Request) -> Response:
+        """The citizen's whole access log as the gateway signed it: each entry with its Merkle
+        inclusion proof and the signed tree head (scripts/verify_access_proof.py checks it)."""
+        current = logged_in(request)
+        if current is None:
+            return _to_login("/account/access-log/evidence.json")
+        _, session = current
+        pin = session["pin"]
+        token = mint_page_token(provider.keys, provider.issuer, pin,
+                                provider.subjects.subject(pin), session["level"])  # fmt: skip
+        try:
+            body = await source.accesses(pin, token, {"limit": LOG_LIMIT})
+        except AccessLogError as exc:
+            failed = {"error": "access_log_unavailable", "error_description": str(exc)}
+            return Response(orjson.dumps(failed), exc.status, media_type="application/json")
+        return Response(
+            orjson.dumps(body),
+            media_type="application/json",
+            headers={
+                "Content-Disposition": 'attachment; filename="access-log-evidence.json"',
+                "Cache-Control": "no-store",
+            },
+        )
 
     async def account_home(_: Request) -> Response:
         return RedirectResponse(PAGES[0], status_code=303)
@@ -196,6 +234,8 @@ def install_account_routes(app: FastAPI, provider: Provider, source: AccessLogSo
     app.add_api_route("/account/consents/revoke", revoke, methods=["POST"],
                       include_in_schema=False)  # fmt: skip
     app.add_api_route("/account/access-log", access_log, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/account/access-log/evidence.json", evidence, methods=["GET"],
+                      include_in_schema=False)  # fmt: skip
 
 
 def _citizen(provider: Provider, pin: str) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.responses import HTMLResponse
 
+from services.identity.claim_labels import claim_items
 from services.identity.claims import requested
 from services.identity.pages import page
 
@@ -21,10 +23,27 @@ _NAV = (
 )
 
 
+# Vietnam has kept UTC+7 without daylight saving since 1975: a fixed offset is exact for every
+# record and needs no time-zone database on the host.
+VIETNAM = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+PAGE_SIZE = 50  # access-log entries per page
+
+
 def _when(epoch: int | None) -> str:
     if epoch is None:
         return "—"
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(epoch, VIETNAM).strftime("%Y-%m-%d %H:%M (UTC+7)")
+
+
+def _local(ts: str) -> str:
+    """An RFC 3339 UTC instant of the gateway as Vietnam's wall-clock time, to the second."""
+    try:
+        moment = datetime.fromisoformat(ts)
+    except ValueError:
+        return ts  # shown as the gateway wrote it rather than not at all
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(VIETNAM).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def consents_page(
@@ -33,11 +52,17 @@ def consents_page(
     """Each client the citizen consented to, with the data and a revoke button."""
     rows = []
     for c in consents:
-        claims = ", ".join(requested(c["scopes"])) or "—"
+        names = requested(c["scopes"])
+        claims = (
+            f'<details><summary>{len(names)} thông tin / <span class="en">items</span>'
+            f"</summary><ul>{claim_items(names)}</ul></details>"
+            if names
+            else "—"
+        )
         cid = escape(c["client_id"])
         rows.append(
             f'<tr id="consent-{cid}"><td>{escape(c["client_name"])}<br><code>{cid}</code></td>'
-            f"<td><code>{escape(' '.join(c['scopes']))}</code><br><small>{escape(claims)}</small>"
+            f"<td><code>{escape(' '.join(c['scopes']))}</code><br>{claims}"
             f"</td><td>{_when(c.get('at'))}</td><td>"
             f'<form method="post" action="/account/consents/revoke">'
             f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
@@ -74,17 +99,31 @@ def _action(access: dict[str, Any]) -> str:
     return f'{escape(vi)}<br><small class="en">{escape(en)}</small>' if en else escape(vi)
 
 
+_EVIDENCE = """
+<p id="evidence"><a href="/account/access-log/evidence.json" download>Tải bằng chứng (JSON) /
+ <span class="en">Download the evidence (JSON)</span></a>: mỗi lượt kèm bằng chứng nằm trong
+ nhật ký kiểm toán đã ký của hệ thống. / <span class="en">each entry with its proof of
+ inclusion in the gateway's signed audit log; check it offline with
+ <code>scripts/verify_access_proof.py</code> and the gateway's
+ <code>/.well-known/audit-jwks.json</code>.</span></p>"""
+
+
 def access_log_page(
     *, citizen: str, accesses: list[dict[str, Any]], filters: dict[str, str],
     agencies: Iterable[tuple[str, str]], purposes: Iterable[str], error: str | None = None,
-    status: int = 200,
+    status: int = 200, page_number: int = 1,
 ) -> HTMLResponse:  # fmt: skip
     """Who looked at the citizen's data through the gateway (Estonia's Data Tracker idea), and
     which civil-status registrations changed it: each entry says what happened (``action_vi`` /
-    ``action`` of the gateway's log)."""
+    ``action`` of the gateway's log). Newest first, :data:`PAGE_SIZE` a page, Vietnam time."""
+    total = len(accesses)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page_number = min(max(1, page_number), pages)
+    start = (page_number - 1) * PAGE_SIZE
+    shown = list(reversed(accesses))[start : start + PAGE_SIZE]
     rows = "".join(
         f'<tr class="access" data-operation="{escape(a.get("operation") or "")}">'
-        f"<td>{escape(a['ts'][:19].replace('T', ' '))} UTC</td>"
+        f'<td><time datetime="{escape(a["ts"])}">{escape(_local(a["ts"]))}</time></td>'
         f'<td class="action">{_action(a)}</td>'
         f"<td>{escape(a.get('agency_name_vi') or a['agency'])}<br>"
         f"<small>{escape(a.get('agency_name') or '')} <code>{escape(a['agency'])}</code>"
@@ -93,10 +132,11 @@ def access_log_page(
         f"<td><code>{escape(a.get('procedure') or '—')}</code></td>"
         f"<td>{escape(a.get('purpose') or '—')}</td><td>{escape(a.get('legal_basis') or '—')}</td>"
         f"<td>{escape(', '.join(a.get('fields') or []))}</td></tr>"
-        for a in accesses
+        for a in shown
     )
     table = (
-        '<table id="accesses"><thead><tr><th>Thời gian / Time</th>'
+        '<table id="accesses"><thead><tr><th>Thời gian (giờ Việt Nam, UTC+7) / '
+        '<span class="en">Time (Vietnam, UTC+7)</span></th>'
         "<th>Hoạt động / Action</th><th>Cơ quan / Agency</th>"
         "<th>Cán bộ / Officer</th><th>Thủ tục / Procedure</th><th>Mục đích / Purpose</th>"
         "<th>Căn cứ pháp lý / Legal basis</th><th>Thông tin / Fields</th></tr></thead>"
@@ -122,5 +162,28 @@ def access_log_page(
 <label for="purpose">Mục đích / Purpose</label>
 {_options("purpose", ((p, p) for p in purposes), filters.get("purpose", ""))}
 <button type="submit" id="filter">Lọc / Filter</button></form>{err}
-<p>Số lượt / Count: <strong id="count">{len(accesses)}</strong></p>{table}"""
+<p>Số lượt / Count: <strong id="count">{total}</strong></p>{table}{_EVIDENCE if accesses else ""}
+{_pager(filters, page_number, pages, start, len(shown), total)}"""
     return page("Nhật ký truy cập / Access log", body, status=status)
+
+
+def _pager(
+    filters: dict[str, str], number: int, pages: int, start: int, shown: int, total: int
+) -> str:
+    """Newer / older links that keep the filters (nothing when everything fits on one page)."""
+    if pages <= 1:
+        return ""
+
+    def link(to: int, rel: str, text: str) -> str:
+        query = escape(urlencode({**{k: v for k, v in filters.items() if v}, "page": to}))
+        return f'<a href="/account/access-log?{query}" rel="{rel}" id="page-{rel}">{text}</a>'
+
+    parts = [
+        f'<span id="page-info">{start + 1}–{start + shown} / {total} · trang {number}/{pages}'
+        f' / <span class="en">page {number} of {pages}</span></span>'
+    ]
+    if number > 1:
+        parts.insert(0, link(number - 1, "prev", "← Mới hơn / Newer"))
+    if number < pages:
+        parts.append(link(number + 1, "next", "Cũ hơn / Older →"))
+    return f'<nav id="pager">{" · ".join(parts)}</nav>'

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from mock_registry.eid_subjects import BY_KEY as SUBJECT_PERSONAS, kind_of_identifier
 from mock_registry.ids import is_valid_pin
 from mock_registry.personas import BY_KEY
 from mock_registry.store import CitizenStore
@@ -64,17 +65,31 @@ class Account:
 
 
 def resolve_pin(hint: str) -> str | None:
-    """A PIN from a ``login_hint``: the PIN itself or a persona key."""
+    """The account's identifier from a ``login_hint``: a PIN, a foreigner's identification
+    number, an organisation's tax code, or a persona key."""
     hint = hint.strip()
-    if is_valid_pin(hint):
+    if is_valid_pin(hint) or kind_of_identifier(hint) is not None:
         return hint
     persona = BY_KEY.get(hint)
-    return persona.pin if persona is not None else None
+    if persona is not None:
+        return persona.pin
+    subject = SUBJECT_PERSONAS.get(hint)
+    return subject.identifier if subject is not None else None
+
+
+def _read(store: CitizenStore, identifier: str) -> bytes | None:
+    # Citizens are in the population database; foreigners and organisations only in the e-ID
+    # system's own accounts (mock_registry.eid_subjects).
+    if is_valid_pin(identifier):
+        return store.get(identifier)
+    if kind_of_identifier(identifier) is not None:
+        return store.get_account(identifier)
+    return None
 
 
 def find_account(store: CitizenStore, pin: str) -> Account:
     """The active account of ``pin``, or :class:`LoginRefused` saying why not."""
-    raw = store.get(pin) if is_valid_pin(pin) else None
+    raw = _read(store, pin)
     return account_of(pin, None if raw is None else orjson.loads(raw))
 
 
@@ -93,7 +108,14 @@ def account_of(pin: str, record: dict[str, Any] | None) -> Account:
             f"{record.get('replaced_by')}.",
             f"Số định danh cá nhân này đã bị hủy; số mới là {record.get('replaced_by')}.",
         )
-    if record["status"] != "alive":
+    if record.get("record_type") == "organisation":
+        if record["status"] != "operating":
+            raise LoginRefused(
+                "access_denied",
+                "The organisation is no longer operating; its account cannot be used.",
+                "Tổ chức đã chấm dứt hoạt động; tài khoản không được sử dụng.",
+            )
+    elif record["status"] != "alive":
         state = "deceased" if record["status"] == "deceased" else "declared missing"
         raise LoginRefused(
             "access_denied",
@@ -149,7 +171,7 @@ class Accounts:
 
     def find(self, pin: str) -> Account:
         """The active account of ``pin``, or :class:`LoginRefused`."""
-        if not is_valid_pin(pin):
+        if not is_valid_pin(pin) and kind_of_identifier(pin) is None:
             return account_of(pin, None)
         now = self._clock()
         head = self._store.feed_head()
@@ -159,7 +181,7 @@ class Accounts:
         cached = self._records.get(pin)
         if cached is not None and cached[0] > now:
             return account_of(pin, cached[1])
-        raw = self._store.get(pin)
+        raw = _read(self._store, pin)
         record = None if raw is None else orjson.loads(raw)
         self._records[pin] = (now + self._ttl, record)
         self._records.move_to_end(pin)

@@ -5,7 +5,9 @@ Endpoints (paths in :data:`services.identity.discovery.PATHS`): discovery, JWKS,
 with login/consent pages (``login.py``), token, userinfo, introspection (RFC 7662), revocation
 (RFC 7009), pushed authorization requests (RFC 9126), dynamic registration (RFC 7591) and
 RP-initiated logout. OAuth endpoints answer errors as RFC 6749 §5.2 requires; health and
-unknown paths answer problem+json like the other services.
+unknown paths answer problem+json like the other services. The observed login profiles are
+surfaces over the same core: the Keycloak-style VNeID realm (``realm.py``) and the portal SSO
+that federates to it (``portal/``).
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from starlette.responses import Response
 
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
 from services.chip import create_router as create_chip_router
+from services.common.admission import install_admission
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
+from services.common.observability import install_observability
 from services.common.offline_docs import install_offline_docs
 from services.common.openapi_docs import install_openapi_docs
 from services.common.settings import Settings
+from services.common.tracing import client_transport
 from services.contract import install_contract_tools
 from services.identity.access_log_source import AccessLogSource, HttpAccessLogSource
 from services.identity.account import install_account_routes
@@ -32,15 +37,18 @@ from services.identity.authorize import parse_request
 from services.identity.client_auth import authenticate_client
 from services.identity.clients import Client, ClientRegistry
 from services.identity.discovery import PATHS, metadata
-from services.identity.errors import NO_STORE, BearerError, OAuthError, json_error
+from services.identity.endpoints import OAuthHandlers
+from services.identity.errors import NO_STORE, OAuthError, json_error
 from services.identity.examples import examples
 from services.identity.forms import read_form
 from services.identity.hotpath import HotPaths, hot_endpoints
 from services.identity.login import PAR_PREFIX, install_login_routes
 from services.identity.oauth_contract import declare_oauth_routes
+from services.identity.portal import install_portal
 from services.identity.provider import Provider
 from services.identity.qr import QrLogins
 from services.identity.qr_routes import install_qr_routes
+from services.identity.realm import install_realm
 from services.identity.signing import IdentityKeys, identity_keys_dir
 from services.identity.state import MemoryStateStore, StateStore
 from services.identity.subject import SubjectMaker
@@ -91,13 +99,16 @@ def create_app(
     shared: StateStore = state if state is not None else MemoryStateStore()
     issuer = issuer_of(settings)
     keys = IdentityKeys(settings)
-    registry = ClientRegistry(shared, settings.identity_clients_file)
+    registry = ClientRegistry(shared, settings.identity_clients_file, data_dir=settings.data_dir)
     provider = Provider(
         settings, issuer, db, shared, keys, SubjectMaker(identity_keys_dir(settings)), registry
     )
     token_audiences = [issuer + PATHS["token_endpoint"], issuer]
 
-    access_source = access_log or HttpAccessLogSource(gateway_url_of(settings))
+    access_source = access_log or HttpAccessLogSource(
+        gateway_url_of(settings),  # with tracing on: a CLIENT span, traceparent to the gateway
+        transport=client_transport(settings, "identity", peer="gateway"),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -105,6 +116,7 @@ def create_app(
         close = getattr(access_source, "aclose", None)  # the HTTP client to the gateway
         if close is not None:
             await close()
+        await app.state.portal_upstream.aclose()  # the portal's back channel to the realm
 
     app = FastAPI(
         lifespan=lifespan,
@@ -119,6 +131,10 @@ def create_app(
     install_problem_handlers(app)
     install_offline_docs(app)  # /docs and /redoc without a CDN
     install_login_routes(app, provider)
+    # The observed login profiles (domain §5.6): the Keycloak-style VNeID realm and the portal
+    # SSO that federates to it, surfaces over the same core (profiles.py).
+    app.state.realm = install_realm(app, provider)
+    app.state.portal = install_portal(app, provider, app.state.realm)
     qr_logins = QrLogins(provider)
     install_qr_routes(app, provider, qr_logins)
     install_account_routes(app, provider, access_source)
@@ -141,68 +157,17 @@ def create_app(
     async def jwks() -> Response:
         return _json(keys.jwks())
 
-    @app.post("/token", tags=["oidc"], name="token", summary="Token endpoint (RFC 6749 §3.2)")
-    async def token(request: Request) -> Response:
-        try:
-            form = await read_form(request)
-            client = await authenticated(request, form, PATHS["token_endpoint"])
-            grant_type = form.get("grant_type")
-            if grant_type == "authorization_code":
-                body = provider.exchange_code(client, form)
-            elif grant_type == "refresh_token":
-                if "refresh_token" not in client.grant_types:
-                    raise OAuthError("unauthorized_client", "refresh_token grant not allowed")
-                body = provider.refresh(client, form)
-            elif grant_type is None:
-                raise OAuthError("invalid_request", "grant_type is missing")
-            else:
-                raise OAuthError(
-                    "unsupported_grant_type", "use authorization_code or refresh_token"
-                )
-        except OAuthError as exc:
-            return json_error(exc)
-        return _json(body, no_store=True)
-
-    async def userinfo(request: Request) -> Response:
-        header = request.headers.get("authorization", "")
-        scheme, _, value = header.partition(" ")
-        try:
-            if scheme.lower() != "bearer" or not value.strip():
-                raise BearerError(None)  # RFC 6750 §3.1: no error code when no token came
-            body = provider.userinfo(value.strip())
-        except BearerError as exc:
-            return exc.response()
-        return _json(body, no_store=True)
-
+    handlers = OAuthHandlers(provider, authenticated, PATHS)
+    app.add_api_route("/token", handlers.token, methods=["POST"], tags=["oidc"], name="token",
+                      summary="Token endpoint (RFC 6749 §3.2)")  # fmt: skip
     for method in ("GET", "POST"):  # one route per method: each needs its own operation id
-        app.add_api_route("/userinfo", userinfo, methods=[method], tags=["oidc"],
+        app.add_api_route("/userinfo", handlers.userinfo, methods=[method], tags=["oidc"],
                           name=f"userinfo-{method.lower()}",
                           summary="UserInfo endpoint (OIDC Core §5.3)")  # fmt: skip
-
-    @app.post("/introspect", tags=["oidc"], name="introspect", summary="RFC 7662 introspection")
-    async def introspect(request: Request) -> Response:
-        try:
-            form = await read_form(request)
-            client = await authenticated(request, form, PATHS["introspection_endpoint"])
-            if client.token_endpoint_auth_method == "none":  # RFC 7662 §2.1: authenticated only
-                raise OAuthError("invalid_client", "public clients cannot introspect", status=401)
-            if not form.get("token"):
-                raise OAuthError("invalid_request", "token is missing")
-        except OAuthError as exc:
-            return json_error(exc)
-        return _json(provider.introspect(client, form["token"]), no_store=True)
-
-    @app.post("/revoke", tags=["oidc"], name="revoke", summary="RFC 7009 revocation")
-    async def revoke(request: Request) -> Response:
-        try:
-            form = await read_form(request)
-            client = await authenticated(request, form, PATHS["revocation_endpoint"])
-            if not form.get("token"):
-                raise OAuthError("invalid_request", "token is missing")
-        except OAuthError as exc:
-            return json_error(exc)
-        provider.revoke(client, form["token"])
-        return Response(b"", status_code=200, headers=NO_STORE)
+    app.add_api_route("/introspect", handlers.introspect, methods=["POST"], tags=["oidc"],
+                      name="introspect", summary="RFC 7662 introspection")  # fmt: skip
+    app.add_api_route("/revoke", handlers.revoke, methods=["POST"], tags=["oidc"],
+                      name="revoke", summary="RFC 7009 revocation")  # fmt: skip
 
     @app.post("/par", tags=["oidc"], name="par", summary="Pushed authorization request (RFC 9126)")
     async def par(request: Request) -> Response:
@@ -261,4 +226,6 @@ def create_app(
     install_openapi_docs(app, examples)  # before the contract tools read app.openapi
     install_testing_tools(app, settings)  # snapshot/reset and expectations (before the journal)
     install_contract_tools(app, settings)  # strict mode and journal, when the settings ask
+    install_admission(app, settings, "identity")  # outside every layer, the hot paths too
+    install_observability(app, settings, service="identity")  # last: wraps every layer
     return app

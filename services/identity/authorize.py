@@ -44,7 +44,7 @@ class AuthRequest:
     scopes: tuple[str, ...]
     state: str | None
     nonce: str | None
-    code_challenge: str
+    code_challenge: str | None  # None: a client with require_pkce false sent none
     prompt: frozenset[str] = frozenset()
     max_age: int | None = None
     login_hint: str | None = None
@@ -104,12 +104,13 @@ def parse_request(
     scopes = tuple(dict.fromkeys(params.get("scope", "").split()))
     if "openid" not in scopes:
         raise OAuthError("invalid_scope", "scope must include openid")
-    challenge = params.get("code_challenge")
-    if not challenge:
-        raise OAuthError("invalid_request", "PKCE is required: send code_challenge (S256)")
-    if params.get("code_challenge_method") != "S256":
+    challenge = params.get("code_challenge") or None
+    if challenge is None:
+        if client.require_pkce:
+            raise OAuthError("invalid_request", "PKCE is required: send code_challenge (S256)")
+    elif params.get("code_challenge_method") != "S256":
         raise OAuthError("invalid_request", "code_challenge_method must be S256")
-    if pkce.CHALLENGE.fullmatch(challenge) is None:
+    elif pkce.CHALLENGE.fullmatch(challenge) is None:
         raise OAuthError("invalid_request", "code_challenge is not a base64url SHA-256 value")
     prompt = frozenset(params.get("prompt", "").split())
     if not prompt <= PROMPTS or ("none" in prompt and len(prompt) > 1):

@@ -19,8 +19,18 @@ real "login with VNeID" integrations (domain §5.6 [P]; values are sim06's best 
     QueQuan, NoiDangKyKhaiSinh   province names       TinhTrangHonNhan  marital status code
     NhomMau           blood group or null             SoDienThoai, ThuDienTu  phone, e-mail
     Cha, Me, VoChong  names of father, mother, spouse ChuHo         household head's name
-    TrangThai         record status                   LoaiTaiKhoan  "1" (citizen account)
+    TrangThai         record status                   LoaiTaiKhoan  account type: "1" citizen
+                                                                    (observed), "2" foreigner,
+                                                                    "3" organisation [I]
+    MaSoDoanhNghiep, TenDoanhNghiep, DiaChi   organisations' accounts only: tax code, name and
+                                              address of the head office
     TechID            = sub                           loAs          level achieved: "LoA1"/"LoA2"
+    MaDanToc, MaTonGiao, MaTinhTrangHonNhan, MaNhomMau   the same four attributes as codes of
+                      the observed code lists (domain §3.4 [P]; the SOAP profile's values):
+                      ethnicity and religion 2-digit codes, marital status 1/2/3, blood group
+                      00 (unknown)/01 A/02 B/03 AB/04 O. Observed integrations receive codes;
+                      the four observed names keep the words released in 1.0.0, so these
+                      coded claims are sim06's names for them [I].
 
 Each claim belongs to one scope; a ``claims`` request (OIDC Core §5.5) adds single claims for
 the ID token or userinfo whatever the scopes.
@@ -30,6 +40,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from mock_registry.eid_subjects import ACCOUNT_TYPE
 
 __all__ = ["SCOPE_CLAIMS", "SUPPORTED_CLAIMS", "SUPPORTED_SCOPES", "release"]
 
@@ -53,9 +65,25 @@ def _address(r: Record) -> dict[str, Any] | None:
     }
 
 
-def _birthdate(r: Record) -> str:
+def _birthdate(r: Record) -> str | None:
     dob: str | None = r["date_of_birth"]
+    if dob is None and r["birth_year"] is None:
+        return None  # an organisation
     return dob if dob is not None else f"{r['birth_year']:04d}"
+
+
+def _account_type(r: Record) -> str:
+    return ACCOUNT_TYPE.get(str(r.get("record_type") or "citizen"), "1")
+
+
+def _organisation(r: Record, key: str) -> Any:
+    org = r.get("organisation")
+    return None if org is None else org[key]
+
+
+# Code lists observed in integrators' code (domain §3.4 [P]), as the SOAP profile writes them.
+MARITAL_CODES = {"single": "1", "married": "2", "divorced": "3", "widowed": "3"}
+BLOOD_CODES = {"A": "01", "B": "02", "AB": "03", "O": "04"}  # no test result: "00"
 
 
 def _phone(r: Record) -> str | None:
@@ -89,8 +117,8 @@ CLAIMS: dict[str, tuple[str, Getter]] = {
     "SoDinhDanh": ("vneid_profile", lambda r: r["pin"]),
     "SoCMND": ("vneid_profile", lambda r: r["cmnd"]),
     "HoVaTen": ("vneid_profile", lambda r: r["name"]["full"]),
-    "NgayThangNamSinh": ("vneid_profile", lambda r: _birthdate(r).replace("-", "")),
-    "GioiTinh": ("vneid_profile", lambda r: "Nam" if r["sex"] == "male" else "Nữ"),
+    "NgayThangNamSinh": ("vneid_profile", lambda r: (_birthdate(r) or "").replace("-", "") or None),
+    "GioiTinh": ("vneid_profile", lambda r: {"male": "Nam", "female": "Nữ"}.get(r["sex"])),
     "DanToc": ("vneid_profile", lambda r: (r["ethnicity"] or {}).get("name")),
     "TonGiao": ("vneid_profile", lambda r: (r["religion"] or {}).get("name")),
     "QuocTich": ("vneid_profile", lambda r: r["nationality"]),
@@ -110,7 +138,15 @@ CLAIMS: dict[str, tuple[str, Getter]] = {
     "VoChong": ("vneid_profile", lambda r: _ref_name(r["spouse"])),
     "ChuHo": ("vneid_profile", lambda r: (r["household"] or {}).get("head_name")),
     "TrangThai": ("vneid_profile", lambda r: r["status"]),
-    "LoaiTaiKhoan": ("vneid_profile", lambda r: "1"),  # noqa: ARG005
+    "MaDanToc": ("vneid_profile", lambda r: (r["ethnicity"] or {}).get("code")),
+    "MaTonGiao": ("vneid_profile", lambda r: (r["religion"] or {}).get("code")),
+    "MaTinhTrangHonNhan": ("vneid_profile", lambda r: MARITAL_CODES.get(r["marital_status"])),
+    "MaNhomMau": ("vneid_profile", lambda r: BLOOD_CODES.get(r["blood_group"], "00")),
+    "LoaiTaiKhoan": ("vneid_profile", lambda r: _account_type(r)),
+    # Organisations' accounts (observed names of the portal SSO, domain §5.6 [P]).
+    "MaSoDoanhNghiep": ("vneid_profile", lambda r: _organisation(r, "tax_code")),
+    "TenDoanhNghiep": ("vneid_profile", lambda r: _organisation(r, "name")),
+    "DiaChi": ("vneid_profile", lambda r: (_organisation(r, "address") or {}).get("full")),
     # Filled from the login, not the record (see ``release``).
     "TechID": ("vneid_profile", lambda r: None),  # noqa: ARG005
     "loAs": ("vneid_profile", lambda r: None),  # noqa: ARG005

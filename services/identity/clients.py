@@ -4,6 +4,12 @@ Client metadata follows RFC 7591 §2 and OIDC Dynamic Client Registration §2 (`
 ``token_endpoint_auth_method``, ``jwks``, ``subject_type``, ``post_logout_redirect_uris``...).
 File clients are read once; registered clients live in the state store (so replicas share them)
 without expiry.
+
+A confidential client registered dynamically (any auth method but ``none``) must use https
+redirect URIs: its code would otherwise cross the network in clear. Plain http is accepted
+only on the loopback interface (``localhost``, ``127.0.0.0/8``), as RFC 8252 §7.3 allows for
+a redirect that never leaves the machine (an agency's backend under development). File clients
+are the operator's configuration and are not held to it.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ __all__ = [
     "ASSERTION_ALGS",
     "AUTH_METHODS",
     "GRANT_TYPES",
+    "LOGIN_PROFILES",
+    "TLS_URI_PATTERN",
     "URI_PATTERN",
     "Client",
     "ClientRegistry",
@@ -34,6 +42,9 @@ __all__ = [
 ]
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+# The surfaces a client may be bound to (``login_profile``; profiles.py): sim06's own OIDC shape,
+# the Keycloak-style VNeID realm, the portal SSO. Unbound clients are accepted by every surface.
+LOGIN_PROFILES = ("standard", "keycloak", "portal")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 ASSERTION_ALGS = ("RS256", "ES256", "PS256")
 # RFC 6749 §3.1.2: an absolute URI without fragment; http is allowed (a test sandbox). Checked
@@ -42,6 +53,14 @@ ASSERTION_ALGS = ("RS256", "ES256", "PS256")
 # into the pages' Content-Security-Policy): no user info, no IPv6 literal.
 URI_PATTERN = r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?][A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
 _URI = re.compile(URI_PATTERN)
+# What a confidential client registered dynamically may use (see the module docstring): https,
+# or plain http on the loopback interface. The contract publishes it too.
+TLS_URI_PATTERN = (
+    r"^(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}"
+    r"|[1-9]?[0-9])){3}))(?::[0-9]{1,5})?(?:[/?][A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
+)
+_TLS_URI = re.compile(TLS_URI_PATTERN)
+DATA_DIR_MARK = "{data_dir}"  # in a clients file's jwks_file: the data directory
 log = logging.getLogger("sim06.identity")
 
 
@@ -59,6 +78,9 @@ class Client:
     subject_type: str | None = None  # None: the provider's default
     post_logout_redirect_uris: tuple[str, ...] = ()
     scope: str | None = None
+    # False: PKCE optional, as Keycloak and WSO2 clients may configure it (confidential only).
+    require_pkce: bool = True
+    login_profile: str | None = None  # None: accepted by every surface
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -68,7 +90,10 @@ class Client:
 
     def public_metadata(self) -> dict[str, Any]:
         """Registration response fields (RFC 7591 §3.2.1), the secret included."""
-        meta = {k: v for k, v in asdict(self).items() if v is not None and k != "extra"}
+        # require_pkce and login_profile are file-only settings (not in the registration
+        # response of the published contract).
+        hidden = ("extra", "require_pkce", "login_profile")
+        meta = {k: v for k, v in asdict(self).items() if v is not None and k not in hidden}
         for key in ("redirect_uris", "grant_types", "post_logout_redirect_uris"):
             meta[key] = list(meta[key])
         meta["response_types"] = ["code"]
@@ -90,6 +115,17 @@ def _uri_list(meta: dict[str, Any], name: str, *, required: bool) -> tuple[str, 
         if _URI.fullmatch(uri) is None:
             raise _bad(name, f"{uri!r} is not an absolute http(s) URI without fragment")
     return tuple(value)
+
+
+def _require_tls(uris: tuple[str, ...]) -> None:
+    """RFC 6749 §3.1.2.1 for a confidential client: https, or http on the loopback only."""
+    for uri in uris:
+        if _TLS_URI.fullmatch(uri) is None:
+            raise _bad(
+                "redirect_uris",
+                f"{uri!r}: a confidential client's redirect URI must use https "
+                "(plain http only on localhost or 127.0.0.1, RFC 8252 §7.3)",
+            )
 
 
 def _jwks(value: Any) -> dict[str, Any]:
@@ -133,6 +169,14 @@ def client_from_metadata(client_id: str, meta: dict[str, Any]) -> Client:
         raise _bad("client_secret", "a client_secret is required for this auth method")
     name = _optional_text(meta, "client_name") or ""
     scope = _optional_text(meta, "scope")
+    require_pkce = meta.get("require_pkce", True)
+    if not isinstance(require_pkce, bool):
+        raise _bad("require_pkce", "require_pkce must be a boolean")
+    if not require_pkce and method == "none":  # RFC 9700 §2.1.1: public clients use PKCE
+        raise _bad("require_pkce", "a public client (auth method none) must use PKCE")
+    login_profile = meta.get("login_profile")
+    if login_profile is not None and login_profile not in LOGIN_PROFILES:
+        raise _bad("login_profile", f"login_profile is one of {', '.join(LOGIN_PROFILES)}")
     return Client(
         client_id=client_id,
         redirect_uris=redirect_uris,
@@ -144,15 +188,18 @@ def client_from_metadata(client_id: str, meta: dict[str, Any]) -> Client:
         subject_type=subject_type,
         post_logout_redirect_uris=_uri_list(meta, "post_logout_redirect_uris", required=False),
         scope=scope,
+        require_pkce=require_pkce,
+        login_profile=login_profile,
     )
 
 
-def load_clients_file(path: Path) -> dict[str, Client]:
+def load_clients_file(path: Path, *, data_dir: Path = Path(".sim06")) -> dict[str, Client]:
     """Clients of a YAML file ``{clients: [{client_id, ...metadata}]}``.
 
     ``jwks_file`` (relative to the YAML file) names a JWKS file instead of inline ``jwks``, so
     a demo key pair can be generated locally (never committed); a client whose ``jwks_file``
-    does not exist yet is skipped with a warning.
+    does not exist yet is skipped with a warning. ``{data_dir}`` in it stands for ``data_dir``
+    (``SIM06_DATA_DIR``), where ``sim06 up`` generates the demo client's key pair.
     """
     raw = yaml.safe_load(path.read_text("utf-8")) or {}
     clients: dict[str, Client] = {}
@@ -161,7 +208,9 @@ def load_clients_file(path: Path) -> dict[str, Client]:
         client_id = str(meta.pop("client_id"))
         jwks_file = meta.pop("jwks_file", None)
         if jwks_file is not None:
-            jwks_path = (path.parent / str(jwks_file)).resolve()
+            # The data directory is relative to the working directory, as everywhere else.
+            named = str(jwks_file).replace(DATA_DIR_MARK, str(data_dir.resolve()))
+            jwks_path = (path.parent / named).resolve()
             if not jwks_path.exists():
                 log.warning("client %s skipped: %s does not exist", client_id, jwks_path)
                 continue
@@ -173,12 +222,18 @@ def load_clients_file(path: Path) -> dict[str, Client]:
 class ClientRegistry:
     """File clients plus dynamically registered ones."""
 
-    def __init__(self, state: StateStore, clients_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        state: StateStore,
+        clients_file: Path | None = None,
+        *,
+        data_dir: Path = Path(".sim06"),
+    ) -> None:
         self._state = state
         self._static: dict[str, Client] = {}
         self._dynamic: dict[str, Client] = {}  # parsed once; registrations never change
         if clients_file is not None:
-            self._static = load_clients_file(clients_file)
+            self._static = load_clients_file(clients_file, data_dir=data_dir)
 
     def get(self, client_id: str) -> Client | None:
         """The client with ``client_id``, or None."""
@@ -194,6 +249,10 @@ class ClientRegistry:
         client = self._dynamic[client_id] = client_from_metadata(client_id, dict(meta))
         return client
 
+    def add(self, client: Client) -> None:
+        """A built-in client of this process (the portal's broker client at the realm)."""
+        self._static[client.client_id] = client
+
     def register(self, metadata: dict[str, Any]) -> dict[str, Any]:
         """RFC 7591 §3: validate, assign id (and secret), store; the registration response."""
         meta = {k: v for k, v in metadata.items() if k not in ("client_id", "client_secret")}
@@ -202,6 +261,8 @@ class ClientRegistry:
             meta["client_secret"] = secrets.token_urlsafe(32)
         client_id = "dyn-" + secrets.token_urlsafe(12)
         client = client_from_metadata(client_id, meta)
+        if client.token_endpoint_auth_method != "none":
+            _require_tls(client.redirect_uris)
         self._state.put(f"client:{client_id}", meta, None)
         response = client.public_metadata()
         response["client_id_issued_at"] = int(time.time())

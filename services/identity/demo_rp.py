@@ -1,8 +1,9 @@
 """Key pair of the demo relying party that authenticates with ``private_key_jwt`` (RFC 7523).
 
-``examples/identity-clients.yaml`` names ``../.sim06/demo-rp/jwks.json``; this writes the public
-JWKS there and the private key beside it (mode 0600). Private keys are generated locally and
-never committed: run ``python -m services.identity.demo_rp [DIRECTORY]``.
+``examples/identity-clients.yaml`` names ``{data_dir}/demo-rp/jwks.json`` (the data directory,
+``SIM06_DATA_DIR``); this writes the public JWKS there and the private key beside it (mode
+0600). ``sim06 up`` does so on first run; private keys are generated locally and never
+committed. By hand: ``python -m services.identity.demo_rp [DIRECTORY]``.
 """
 
 from __future__ import annotations
@@ -37,5 +38,7 @@ def make_demo_rp_key(directory: Path, kid: str = "demo-rp-1") -> Path:
 
 
 if __name__ == "__main__":  # pragma: no cover - a demo helper
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(".sim06/demo-rp")
+    from services.common.settings import Settings
+
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Settings().data_dir / "demo-rp"
     sys.stdout.write(f"wrote {make_demo_rp_key(target)} and {target / 'jwks.json'}\n")

@@ -8,7 +8,7 @@ from services.identity.accounts import ACR_VALUES
 from services.identity.claims import SUPPORTED_CLAIMS, SUPPORTED_SCOPES
 from services.identity.clients import ASSERTION_ALGS, AUTH_METHODS
 
-__all__ = ["PATHS", "metadata"]
+__all__ = ["PATHS", "PORTAL_PATHS", "REALM_ISSUER_PATH", "REALM_PATHS", "metadata"]
 
 PATHS = {
     "authorization_endpoint": "/authorize",
@@ -23,11 +23,43 @@ PATHS = {
 }
 
 
-def metadata(issuer: str, alg: str, *, registration_open: bool) -> dict[str, Any]:
-    """The discovery document of the provider at ``issuer``."""
+# The Keycloak-style VNeID realm (realm.py), relative to its issuer {root}/auth/realms/citizen.
+REALM_ISSUER_PATH = "/auth/realms/citizen"
+_KC = "/protocol/openid-connect"
+REALM_PATHS = {
+    "authorization_endpoint": _KC + "/auth",
+    "token_endpoint": _KC + "/token",
+    "userinfo_endpoint": _KC + "/userinfo",
+    "jwks_uri": _KC + "/certs",
+    "introspection_endpoint": _KC + "/token/introspect",
+    "revocation_endpoint": _KC + "/revoke",
+    "end_session_endpoint": _KC + "/logout",
+}
+# The portal SSO (portal/), relative to the root; its issuer is {root}/oauth2/token (WSO2).
+PORTAL_PATHS = {
+    "authorization_endpoint": "/oauth2/authorize",
+    "token_endpoint": "/oauth2/token",
+    "userinfo_endpoint": "/oauth2/userinfo",
+    "jwks_uri": "/oauth2/jwks",
+    "introspection_endpoint": "/oauth2/introspect",
+    "revocation_endpoint": "/oauth2/revoke",
+    "end_session_endpoint": "/oidc/logout",
+}
+
+
+def metadata(
+    issuer: str,
+    alg: str,
+    *,
+    registration_open: bool,
+    paths: dict[str, str] | None = None,
+    base: str | None = None,
+) -> dict[str, Any]:
+    """The discovery document of the provider at ``issuer``; ``paths`` (default
+    :data:`PATHS`) are appended to ``base`` (default: the issuer)."""
     endpoints = {
-        name: issuer + path
-        for name, path in PATHS.items()
+        name: (base or issuer) + path
+        for name, path in (PATHS if paths is None else paths).items()
         if registration_open or name != "registration_endpoint"
     }
     return {

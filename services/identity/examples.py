@@ -90,6 +90,7 @@ _CHECK_DETAILS = {
     "signer_validity": "valid until 2041-01-01",
     "signer_revocation": "not on the CSCA's CRL",
     "dg_hashes": "5 data groups match (sha256)",
+    "ef_com": "lists DG1, DG2, DG13, DG14, DG15, as read and signed",
     "mrz": "TD1 check digits valid",
     "id_number": "PIN, MRZ and DG13 agree",
     "registry_record": "citizen found",

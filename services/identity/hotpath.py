@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from services.common.metrics import mark_route
+
 __all__ = ["HOT_ROUTES", "HotPaths", "hot_endpoints"]
 
 Scope = MutableMapping[str, Any]
@@ -55,6 +57,7 @@ class HotPaths:
         if scope["type"] == "http" and not scope.get("root_path"):
             endpoint = self.endpoints.get((scope["method"], scope["path"]))
             if endpoint is not None:
+                mark_route(scope, scope["path"])  # one of the few hot routes' literal paths
                 response = await endpoint(Request(scope, receive))
                 await response(scope, receive, send)
                 return

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -55,7 +56,7 @@ from services.identity.pages import (
 )
 from services.identity.provider import Provider
 
-__all__ = ["install_login_routes"]
+__all__ = ["install_login_routes", "logout_endpoint"]
 
 PAR_PREFIX = "urn:ietf:params:oauth:request_uri:"
 
@@ -66,9 +67,24 @@ def _untrusted(request: Request, exc: OAuthError) -> Response:
     return error_page(exc.error, exc.description)
 
 
-def install_login_routes(app: FastAPI, provider: Provider) -> None:
-    """Mount /authorize, /login, /consent and /logout on ``app``."""
+def install_login_routes(
+    app: FastAPI,
+    provider: Provider,
+    *,
+    prefix: str = "",
+    authorize_path: str = "/authorize",
+    names: str = "",
+    qr: bool = True,
+    logout_routes: bool = True,
+) -> Callable[[Request], Awaitable[Response]]:
+    """Mount /authorize, /login, /consent, /stepup and /logout under ``prefix`` on ``app``;
+    the logout endpoint (for a surface that wraps it).
+
+    Another surface (the Keycloak-style realm) mounts the same flow under its own ``prefix``,
+    ``authorize_path`` and route ``names`` prefix, over its own provider; its login
+    transactions live in their own namespace. The pages' forms post to relative paths."""
     settings = provider.settings
+    tx_ns = "tx" if provider.profile.name == "standard" else f"{provider.profile.name}_tx"
     state = provider.state
     issuer = provider.issuer
     secure = issuer.startswith("https://")
@@ -86,7 +102,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
         """A login form, its transaction (CSRF-checked; removed if ``take``) and the
         authorization request it carries; :class:`OAuthError` if any of them fails."""
         form = await read_form(request)
-        tx_id, tx = load_tx(state, form, request, take=take)
+        tx_id, tx = load_tx(state, form, request, take=take, prefix=tx_ns)
         return form, tx_id, tx, parse_request(tx["params"], provider.registry)
 
     def with_session(response: Response, sid: str) -> Response:
@@ -98,12 +114,13 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
 
     def start_transaction(areq: AuthRequest, *, error: tuple[str, str] | None = None) -> Response:
         tx, csrf = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        state.put(f"tx:{tx}", {"params": areq.raw, "csrf": csrf}, settings.identity_session_ttl)
+        record = {"params": areq.raw, "csrf": csrf}
+        state.put(f"{tx_ns}:{tx}", record, settings.identity_session_ttl)
         hint = resolve_pin(areq.login_hint) if areq.login_hint else None
         page = login_page(
             tx=tx, csrf=csrf, client_name=areq.client.client_name or areq.client.client_id,
             required_level=areq.required_level, redirect_uri=areq.redirect_uri, error=error,
-            hint=hint or "",
+            hint=hint or "", qr=qr,
         )  # fmt: skip
         page.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure)
         return page
@@ -175,7 +192,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
             return refuse(areq, exc.error, exc.message)
         tx, csrf = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         record = {"params": areq.raw, "csrf": csrf, "sid": sid}
-        state.put(f"tx:{tx}", record, settings.identity_session_ttl)
+        state.put(f"{tx_ns}:{tx}", record, settings.identity_session_ttl)
         page = face_page(
             tx=tx, csrf=csrf, client_name=areq.client.client_name or areq.client.client_id,
             citizen=account.full_name, redirect_uri=areq.redirect_uri,
@@ -213,7 +230,8 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
 
     def consent_for(areq: AuthRequest, session: dict[str, Any], pin: str) -> Response:
         tx, csrf = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        state.put(f"tx:{tx}", {"params": areq.raw, "csrf": csrf}, settings.identity_session_ttl)
+        record = {"params": areq.raw, "csrf": csrf}
+        state.put(f"{tx_ns}:{tx}", record, settings.identity_session_ttl)
         account = provider.accounts.find(pin)
         page = consent_page(
             tx=tx, csrf=csrf, client_name=areq.client.client_name or areq.client.client_id,
@@ -248,6 +266,8 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
                 issuer,
             )  # fmt: skip
             return RedirectResponse(url, status_code=303)
+        if not provider.profile.accepts(areq.client):
+            return refuse(areq, "unauthorized_client", "the client is bound to another issuer")
         return await continue_authorization(areq, request)
 
     def pushed_params(params: dict[str, str]) -> dict[str, str]:
@@ -262,13 +282,14 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
 
     for method in ("GET", "POST"):  # one route per method: each needs its own operation id
         name = f"authorize-{method.lower()}"
-        app.add_api_route("/authorize", authorize, methods=[method], tags=["oidc"], name=name,
+        app.add_api_route(prefix + authorize_path, authorize, methods=[method], tags=["oidc"],
+                          name=names + name,
                           summary="Authorization endpoint (code flow, PKCE S256)",
                           **route_options(name))  # fmt: skip
 
     async def login_search(request: Request) -> Response:
         tx_id = request.query_params.get("tx", "")
-        tx = state.get(f"tx:{tx_id}") if tx_id else None
+        tx = state.get(f"{tx_ns}:{tx_id}") if tx_id else None
         if tx is None:
             return error_page("invalid_request", "the login transaction expired; start again")
         try:
@@ -278,7 +299,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
         page = login_page(
             tx=tx_id, csrf=tx["csrf"], client_name=areq.client.client_name or areq.client.client_id,
             required_level=areq.required_level, redirect_uri=areq.redirect_uri,
-            query=request.query_params.get("q", ""),
+            query=request.query_params.get("q", ""), qr=qr,
         )  # fmt: skip
         return page
 
@@ -288,7 +309,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
         except OAuthError as exc:
             return error_page(exc.error, exc.description)
         if form.get("cancel"):
-            state.delete(f"tx:{tx_id}")
+            state.delete(f"{tx_ns}:{tx_id}")
             return refuse(areq, "access_denied", "the citizen cancelled the login")
         pin = (form.get("pin") or form.get("persona") or "").strip()
 
@@ -297,7 +318,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
                 tx=tx_id, csrf=tx["csrf"], required_level=areq.required_level,
                 redirect_uri=areq.redirect_uri,
                 client_name=areq.client.client_name or areq.client.client_id, error=(vi, en),
-                hint=pin,
+                hint=pin, qr=qr,
             )  # fmt: skip
             return page
 
@@ -308,7 +329,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
             return again(exc.vi, exc.en)
         except LoginRefused as exc:
             if exc.error == "unmet_authentication_requirements":
-                state.delete(f"tx:{tx_id}")
+                state.delete(f"{tx_ns}:{tx_id}")
                 return refuse(areq, exc.error, exc.message)
             return again(exc.message_vi, exc.message)
         sid = provider.new_session(account, level)
@@ -317,9 +338,9 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
         if "consent" not in areq.prompt and provider.consented(
             pin, areq.client.client_id, areq.scopes
         ):
-            state.delete(f"tx:{tx_id}")
+            state.delete(f"{tx_ns}:{tx_id}")
             return with_session(code_response(areq, sid, session), sid)
-        state.delete(f"tx:{tx_id}")
+        state.delete(f"{tx_ns}:{tx_id}")
         return with_session(consent_for(areq, session, pin), sid)
 
     async def consent_submit(request: Request) -> Response:
@@ -335,6 +356,31 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
             return refuse(areq, "access_denied", "the citizen refused to share the data")
         provider.remember_consent(session["pin"], areq.client.client_id, areq.scopes)
         return code_response(areq, sid, session)
+
+    logout = logout_endpoint(provider)
+
+    app.add_api_route(prefix + "/login", login_search, methods=["GET"], include_in_schema=False)
+    app.add_api_route(prefix + "/login", login_submit, methods=["POST"], include_in_schema=False)
+    app.add_api_route(prefix + "/consent", consent_submit, methods=["POST"],
+                      include_in_schema=False)  # fmt: skip
+    app.add_api_route(prefix + "/stepup", step_up_submit, methods=["POST"],
+                      include_in_schema=False)  # fmt: skip
+    if logout_routes:
+        for method in ("GET", "POST"):
+            name = f"logout-{method.lower()}"
+            app.add_api_route(prefix + "/logout", logout, methods=[method], tags=["oidc"],
+                              name=names + name,
+                              summary="RP-initiated logout (OIDC RP-Initiated Logout 1.0)",
+                              **route_options(name))  # fmt: skip
+    return logout
+
+
+def logout_endpoint(
+    provider: Provider, cookie: str = SESSION_COOKIE
+) -> Callable[[Request], Awaitable[Response]]:
+    """RP-initiated logout (OIDC RP-Initiated Logout 1.0) of ``provider``'s sessions, whose id
+    is in ``cookie``: checks ``id_token_hint`` and the registered ``post_logout_redirect_uri``."""
+    issuer = provider.issuer
 
     async def logout(request: Request) -> Response:
         try:
@@ -361,7 +407,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
         client = provider.registry.get(client_id) if client_id else None
         if target and (client is None or target not in client.post_logout_redirect_uris):
             return error_page("invalid_request", "post_logout_redirect_uri is not registered")
-        provider.end_session(request.cookies.get(SESSION_COOKIE))
+        provider.end_session(request.cookies.get(cookie))
         response: Response
         if target:
             url = target
@@ -370,15 +416,7 @@ def install_login_routes(app: FastAPI, provider: Provider) -> None:
             response = RedirectResponse(url, status_code=303)
         else:
             response = message_page("Đã đăng xuất", "You are logged out")
-        response.delete_cookie(SESSION_COOKIE)
+        response.delete_cookie(cookie)
         return response
 
-    app.add_api_route("/login", login_search, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/login", login_submit, methods=["POST"], include_in_schema=False)
-    app.add_api_route("/consent", consent_submit, methods=["POST"], include_in_schema=False)
-    app.add_api_route("/stepup", step_up_submit, methods=["POST"], include_in_schema=False)
-    for method in ("GET", "POST"):
-        name = f"logout-{method.lower()}"
-        app.add_api_route("/logout", logout, methods=[method], tags=["oidc"], name=name,
-                          summary="RP-initiated logout (OIDC RP-Initiated Logout 1.0)",
-                          **route_options(name))  # fmt: skip
+    return logout

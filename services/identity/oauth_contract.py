@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import HTMLResponse, Response
 
 from services.chip.schemas import JWKS
+from services.common.openapi_docs import OWN_ERRORS
 from services.common.problems import openapi_responses
 from services.common.security_docs import DocumentedScheme
 from services.identity import oauth_examples as ex
@@ -33,6 +34,7 @@ from services.identity.oauth_models import (
     OAuthErrorBody,
     ParResponse,
     ProviderMetadata,
+    SurfaceMetadata,
     TokenResponse,
     UserInfo,
 )
@@ -264,6 +266,20 @@ _OPTIONS: dict[str, dict[str, Any]] = {
             200: _json(ProviderMetadata, {"provider": ex.DISCOVERY}, "The provider metadata.")
         },
     },
+    "realm-discovery": {
+        "summary": "VNeID realm metadata (OIDC Discovery 1.0, Keycloak-style paths)",
+        "responses": {
+            200: _json(SurfaceMetadata, {"realm": ex.REALM_DISCOVERY}, "The realm's metadata.")
+        },
+    },
+    "portal-discovery": {
+        "summary": "Portal SSO metadata (OIDC Discovery 1.0, WSO2-style paths)",
+        "responses": {
+            200: _json(
+                SurfaceMetadata, {"portal": ex.PORTAL_DISCOVERY}, "The portal SSO's metadata."
+            )
+        },
+    },
     "jwks": {
         "summary": "Public keys of ID and access tokens",
         "responses": {
@@ -380,10 +396,28 @@ _OPTIONS["userinfo-get"] = _USERINFO
 _OPTIONS["userinfo-post"] = _USERINFO
 
 
+# The standard whose errors each route answers by itself (strict mode leaves them to it).
+_ERROR_STANDARDS = {
+    "authorize-get": "RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6",
+    "authorize-post": "RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6",
+    "logout-get": "OIDC RP-Initiated Logout 1.0 §2",
+    "logout-post": "OIDC RP-Initiated Logout 1.0 §2",
+    "token": "RFC 6749 §5.2",
+    "introspect": "RFC 7662 §2.3, RFC 6749 §5.2",
+    "revoke": "RFC 7009 §2.2.1, RFC 6749 §5.2",
+    "par": "RFC 9126 §2.3, RFC 6749 §5.2",
+    "register": "RFC 7591 §3.2.2",
+    "userinfo-get": "RFC 6750 §3.1, OIDC Core §5.3.3",
+    "userinfo-post": "RFC 6750 §3.1, OIDC Core §5.3.3",
+}
+
+
 def route_options(name: str) -> dict[str, Any]:
     """``add_api_route`` keyword arguments that document the route ``name``."""
     options = dict(_OPTIONS[name])
     extra = dict(options.pop("openapi_extra", {}))
+    if name in _ERROR_STANDARDS:
+        extra[OWN_ERRORS] = _ERROR_STANDARDS[name]
     security = options.pop("security", None)
     if security is not None:
         extra["security"] = security

@@ -18,7 +18,7 @@ from mock_registry.citizen import record_of
 from services.common.settings import DEFAULT_AS_OF
 from services.identity.authorize import redirect_url
 from services.identity.claims import release, requested
-from services.identity.discovery import metadata
+from services.identity.discovery import PORTAL_PATHS, REALM_ISSUER_PATH, REALM_PATHS, metadata
 from services.identity.errors import OAuthError, invalid_client
 from services.identity.pages import error_page, message_page
 
@@ -199,6 +199,13 @@ REGISTER_ERRORS = {
             "'myapp://callback' is not an absolute http(s) URI without fragment",
         )
     ),
+    "plain_http": _error(
+        OAuthError(
+            "invalid_redirect_uri",
+            "'http://rp.example/cb': a confidential client's redirect URI must use https "
+            "(plain http only on localhost or 127.0.0.1, RFC 8252 §7.3)",
+        )
+    ),
     "metadata": _error(
         OAuthError(
             "invalid_client_metadata", "private_key_jwt needs a jwks object with public keys"
@@ -211,6 +218,13 @@ REGISTRATION_CLOSED = {
 }
 
 DISCOVERY = metadata(ISSUER, "RS256", registration_open=True)
+REALM_DISCOVERY = metadata(
+    ISSUER + REALM_ISSUER_PATH, "RS256", registration_open=False, paths=REALM_PATHS
+)
+PORTAL_DISCOVERY = metadata(
+    ISSUER + PORTAL_PATHS["token_endpoint"], "RS256", registration_open=False,
+    paths=PORTAL_PATHS, base=ISSUER,
+)  # fmt: skip
 JWKS = {
     "keys": [
         {

@@ -18,6 +18,7 @@ __all__ = [
     "OAuthErrorBody",
     "ParResponse",
     "ProviderMetadata",
+    "SurfaceMetadata",
     "TokenResponse",
     "UserInfo",
 ]
@@ -149,3 +150,15 @@ class ProviderMetadata(BaseModel):
     token_endpoint_auth_methods_supported: list[str]
     code_challenge_methods_supported: list[str]
     claims_supported: list[str]
+
+
+class SurfaceMetadata(ProviderMetadata):
+    """The metadata of the observed login profiles (the Keycloak-style VNeID realm, the portal
+    SSO): an endpoint a surface does not offer is absent."""
+
+    end_session_endpoint: str | None = Field(  # type: ignore[assignment]
+        default=None, description="The realm's logout; absent on the portal SSO."
+    )
+    pushed_authorization_request_endpoint: str | None = Field(  # type: ignore[assignment]
+        default=None, description="Not offered by these surfaces."
+    )

@@ -15,7 +15,7 @@ from services.identity import pkce
 from services.identity.authorize import MAX_AGE, PROMPT
 from services.identity.claims import SUPPORTED_SCOPES
 from services.identity.client_auth import ASSERTION_TYPE
-from services.identity.clients import AUTH_METHODS, GRANT_TYPES, URI_PATTERN
+from services.identity.clients import AUTH_METHODS, GRANT_TYPES, TLS_URI_PATTERN, URI_PATTERN
 
 __all__ = [
     "AUTHORIZATION_FIELDS",
@@ -213,7 +213,9 @@ CLIENT_METADATA: dict[str, Any] = {
             "type": "array",
             "minItems": 1,
             "items": _URI,
-            "description": "Absolute http(s) URIs without fragment (exact match later).",
+            "description": "Absolute http(s) URIs without fragment (exact match later). A "
+            "confidential client's (auth method other than none) must be https; plain http only "
+            "on localhost or 127.0.0.1 (RFC 8252 §7.3).",
         },
         "token_endpoint_auth_method": {"type": "string", "enum": list(AUTH_METHODS)},
         "grant_types": {"type": "array", "items": {"type": "string", "enum": list(GRANT_TYPES)}},
@@ -240,4 +242,19 @@ CLIENT_METADATA: dict[str, Any] = {
         "required": ["token_endpoint_auth_method"],
     },
     "then": {"required": ["jwks"], "not": {"required": ["jwks_uri"]}},
+    # A confidential client (any auth method but none, the default included): https redirect
+    # URIs, plain http only on the loopback (clients.py).
+    "allOf": [
+        {
+            "if": {
+                "properties": {"token_endpoint_auth_method": {"const": "none"}},
+                "required": ["token_endpoint_auth_method"],
+            },
+            "else": {
+                "properties": {
+                    "redirect_uris": {"items": {"type": "string", "pattern": TLS_URI_PATTERN}}
+                }
+            },
+        }
+    ],
 }

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from starlette.responses import HTMLResponse
 
 from mock_registry import personas
+from services.identity.claim_labels import claim_items
 from services.identity.claims import requested
 
 __all__ = [
@@ -134,7 +135,8 @@ def login_page(
 <th>Mức / Level</th></tr></thead><tbody>{rows}</tbody></table></fieldset>
 <fieldset><legend>Hoặc nhập số định danh / Or enter a PIN</legend>
 <label for="pin">Số định danh cá nhân / Personal ID number</label>
-<input id="pin" name="pin" inputmode="numeric" pattern="[0-9]{{12}}" value="{escape(hint)}">
+<input id="pin" name="pin" inputmode="numeric" pattern="[0-9]{{10}}([0-9]{{2}})?"
+ value="{escape(hint)}">
 </fieldset>
 <fieldset><legend>Mã bảo vệ / Passcode</legend>
 <label for="passcode">Mã bảo vệ 6 số (mô phỏng: 6 số cuối của số định danh) /
@@ -167,13 +169,13 @@ def consent_page(
     citizen: str, redirect_uri: str,
 ) -> HTMLResponse:  # fmt: skip
     """The claims the client asks for, with allow and deny."""
-    items = "".join(f"<li><code>{escape(c)}</code></li>" for c in requested(scopes, extra))
+    items = claim_items(["sub", *requested(scopes, extra)])
     body = f"""
 <h1>Chia sẻ thông tin / Share your information</h1>
 <p><strong id="citizen">{escape(citizen)}</strong>, dịch vụ
 <strong id="client-name">{escape(client_name)}</strong> yêu cầu các thông tin sau /
 <span class="en">the service asks for:</span></p>
-<ul id="claims"><li><code>sub</code></li>{items}</ul>
+<ul id="claims">{items}</ul>
 <form method="post" action="consent">
 {hidden_fields(tx, csrf)}
 <button type="submit" name="decision" value="allow" id="allow">Đồng ý / Allow</button>

@@ -3,7 +3,8 @@
 Framework-free: the app turns HTTP into calls here and ``OAuthError``/``BearerError`` into
 responses. State lives in the :class:`StateStore` under these keys:
 
-    session:{sid}        login session (pin, level, amr, auth_time)           session TTL
+    session:{sid}        login session (pin, level, amr, auth_time[, ext])   session TTL
+                         (the namespace is the profile's: a broker keeps its own)
     code:{code}          authorization request + login, single use            code TTL
     code_used:{code}     grant id issued from a redeemed code (reuse → revoke)  refresh TTL
     grant:{gid}          one authorization grant (the refresh-token family)    refresh TTL
@@ -15,6 +16,9 @@ responses. State lives in the :class:`StateStore` under these keys:
 
 An access token granted the scope ``access_log`` also carries the citizen's PIN and the
 gateway's access log in its audience (``citizen_token.py``).
+
+Several providers (one per surface: ``profiles.py``) share one state store; every code, token
+and refresh token records its issuer, and a surface refuses those of another.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from services.identity.citizen_token import ACCESS_LOG_AUDIENCE, ACCESS_LOG_SCOP
 from services.identity.clients import Client, ClientRegistry
 from services.identity.consents import Consents
 from services.identity.errors import BearerError, OAuthError
+from services.identity.profiles import TokenProfile
 from services.identity.signing import IdentityKeys, at_hash
 from services.identity.state import StateStore
 from services.identity.subject import SubjectMaker
@@ -65,8 +70,10 @@ class Provider:
         keys: IdentityKeys,
         subjects: SubjectMaker,
         registry: ClientRegistry,
+        profile: TokenProfile | None = None,
     ) -> None:
         self.settings = settings
+        self.profile = profile or TokenProfile()
         self.issuer = issuer
         self.store = store
         self.state = state
@@ -80,27 +87,40 @@ class Provider:
 
     def new_session(self, account: Account, level: int, amr: list[str] | None = None) -> str:
         """Start a login session at ``level``; its id is the ``sid`` claim and the cookie."""
+        return self.start_session(account.pin, level, amr)
+
+    def start_session(
+        self,
+        pin: str,
+        level: int,
+        amr: list[str] | None = None,
+        ext: dict[str, Any] | None = None,
+    ) -> str:
+        """Start a login session of ``pin``; ``ext``: what a broker learnt from its identity
+        provider (released by its profile instead of database reads)."""
         sid = _token()
-        self.state.put(
-            f"session:{sid}",
-            {
-                "pin": account.pin,
-                "level": level,
-                "amr": amr or AMR[level],
-                "auth_time": int(time.time()),
-            },  # fmt: skip
-            self.settings.identity_session_ttl,
-        )
+        record: dict[str, Any] = {
+            "pin": pin,
+            "level": level,
+            "amr": amr or AMR[level],
+            "auth_time": int(time.time()),
+        }
+        if ext is not None:
+            record["ext"] = ext
+        self.state.put(self._session_key(sid), record, self.settings.identity_session_ttl)
         return sid
+
+    def _session_key(self, sid: str) -> str:
+        return f"{self.profile.session_namespace}:{sid}"
 
     def session(self, sid: str | None) -> dict[str, Any] | None:
         """The live session ``sid``, or None."""
-        return None if not sid else self.state.get(f"session:{sid}")
+        return None if not sid else self.state.get(self._session_key(sid))
 
     def end_session(self, sid: str | None) -> None:
         """Log out (RP-initiated logout)."""
         if sid:
-            self.state.delete(f"session:{sid}")
+            self.state.delete(self._session_key(sid))
 
     def consented(self, pin: str, client_id: str, scopes: tuple[str, ...]) -> bool:
         """True if the citizen already granted every scope to the client."""
@@ -115,28 +135,32 @@ class Provider:
         kind = client.subject_type or (
             "pairwise" if self.settings.identity_pairwise_subject else "public"
         )
-        return self.subjects.subject(pin, client.sector if kind == "pairwise" else None)
+        sub = self.subjects.subject(pin, client.sector if kind == "pairwise" else None)
+        return self.profile.subject(sub)
 
     # --- authorization code ---------------------------------------------------------------
 
     def issue_code(self, request: AuthRequest, sid: str, session: dict[str, Any]) -> str:
         """A single-use code bound to client, redirect URI, PKCE challenge and the login."""
         code = _token()
+        profile = self.profile
         self.state.put(
             f"code:{code}",
             {
+                "iss": self.issuer,
                 "client_id": request.client.client_id,
                 "redirect_uri": request.redirect_uri,
                 "challenge": request.code_challenge,
-                "scopes": list(request.scopes),
+                "scopes": list(dict.fromkeys((*request.scopes, *profile.default_scopes))),
                 "nonce": request.nonce,
                 "claims": request.claims,
-                "acr": acr_for(session["level"], request.loa_style),
+                "acr": acr_for(session["level"], request.loa_style or profile.loa_acr),
                 "level": session["level"],
                 "amr": session["amr"],
                 "auth_time": session["auth_time"],
                 "pin": session["pin"],
                 "sid": sid,
+                "ext": session.get("ext"),
             },
             self.settings.identity_code_ttl,
         )
@@ -153,14 +177,19 @@ class Provider:
             if used is not None:  # RFC 6749 §4.1.2: revoke what the code produced
                 self.revoke_grant(used["gid"])
             raise OAuthError("invalid_grant", "the code is invalid, expired or already used")
+        if grant.get("iss", self.issuer) != self.issuer:
+            raise OAuthError("invalid_grant", "the code was issued by another issuer")
         if grant["client_id"] != client.client_id:
             raise OAuthError("invalid_grant", "the code was issued to another client")
         if form.get("redirect_uri") != grant["redirect_uri"]:
             raise OAuthError("invalid_grant", "redirect_uri does not match the authorization")
         verifier = form.get("code_verifier")
-        if not verifier:
+        if grant["challenge"] is None:  # a client registered without require_pkce sent none
+            if verifier:  # RFC 9700 §2.1.1: a verifier without a challenge is a downgrade
+                raise OAuthError("invalid_grant", "code_verifier sent, but no code_challenge was")
+        elif not verifier:
             raise OAuthError("invalid_request", "code_verifier is missing (PKCE)")
-        if not pkce.verify(verifier, grant["challenge"]):
+        elif not pkce.verify(verifier, grant["challenge"]):
             raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
         gid = _token()
         ttl = self.settings.identity_refresh_token_ttl
@@ -173,13 +202,14 @@ class Provider:
 
     def _tokens(self, client: Client, grant: dict[str, Any], *, id_token: bool) -> dict[str, Any]:
         settings = self.settings
+        profile = self.profile
         now = int(time.time())
         sub = self.subject(client, grant["pin"])
         access_ttl = settings.identity_access_token_ttl
         access_claims: dict[str, Any] = {
             "iss": self.issuer,
             "sub": sub,
-            "aud": self.issuer,
+            "aud": profile.access_audience(self.issuer),
             "client_id": client.client_id,
             "scope": " ".join(grant["scopes"]),
             "exp": now + access_ttl,
@@ -192,12 +222,13 @@ class Provider:
         if ACCESS_LOG_SCOPE in grant["scopes"]:  # readable by the gateway's access log
             access_claims["aud"] = [self.issuer, ACCESS_LOG_AUDIENCE]
             access_claims[PIN_CLAIM] = grant["pin"]
-        access, kid = self.keys.sign_kid(access_claims, typ=AT_TYPE)
+        profile.access_claims(self, access_claims, grant, client)
+        access, kid = self.keys.sign_kid(access_claims, typ=profile.access_typ)
         userinfo_extra = claim_sets.claims_request_names(grant.get("claims"), "userinfo")
         self.state.put(
             f"at:{_digest(access)}",
             {"gid": grant["gid"], "pin": grant["pin"], "extra": userinfo_extra,
-             "kid": kid, "claims": access_claims},
+             "kid": kid, "claims": access_claims, "ext": grant.get("ext")},
             access_ttl,
         )  # fmt: skip
         response: dict[str, Any] = {
@@ -211,10 +242,12 @@ class Provider:
         if "refresh_token" in client.grant_types:
             refresh = _token()
             record = {k: grant.get(k) for k in ("gid", "pin", "scopes", "acr", "level", "amr",
-                                                "auth_time", "sid", "claims")}  # fmt: skip
+                                                "auth_time", "sid", "claims", "ext")}  # fmt: skip
             record["client_id"] = client.client_id
+            record["iss"] = self.issuer
             self.state.put(f"rt:{refresh}", record, settings.identity_refresh_token_ttl)
             response["refresh_token"] = refresh
+        profile.token_response(self, response, grant)
         return response
 
     def _id_token(
@@ -236,10 +269,11 @@ class Provider:
         if grant.get("nonce") is not None:
             claims["nonce"] = grant["nonce"]
         wanted = claim_sets.claims_request_names(grant.get("claims"), "id_token")
-        if wanted:
+        if wanted and self.profile.local_accounts:
             account = self._account(grant["pin"])
             extra = claim_sets.release(account.record, wanted, sub=sub, level=grant["level"])
             claims.update({k: v for k, v in extra.items() if k not in claims})
+        self.profile.id_claims(self, claims, grant, client)
         return self.keys.sign(claims)
 
     def _account(self, pin: str) -> Account:
@@ -263,6 +297,8 @@ class Provider:
             raise OAuthError("invalid_grant", "the refresh token is invalid, expired or used")
         if record["client_id"] != client.client_id:
             raise OAuthError("invalid_grant", "the refresh token was issued to another client")
+        if record.get("iss", self.issuer) != self.issuer:
+            raise OAuthError("invalid_grant", "the refresh token was issued by another issuer")
         self.state.put(f"rt_used:{token}", {"gid": record["gid"]}, ttl)
         if self.state.get(f"grant:{record['gid']}") is None:
             raise OAuthError("invalid_grant", "the grant was revoked")
@@ -271,7 +307,8 @@ class Provider:
             if not set(asked) <= set(record["scopes"]):
                 raise OAuthError("invalid_scope", "scope exceeds the original grant")
             record["scopes"] = list(asked)
-        self._account(record["pin"])
+        if self.profile.local_accounts:
+            self._account(record["pin"])
         record.setdefault("nonce", None)
         return self._tokens(client, record, id_token="openid" in record["scopes"])
 
@@ -294,18 +331,26 @@ class Provider:
         if link is None:
             self._refusal(token)
         claims: dict[str, Any] = dict(link["claims"])
+        if claims["iss"] != self.issuer:
+            raise BearerError("invalid_token", "the access token was issued by another issuer")
         if claims["exp"] <= time.time():
             raise BearerError("invalid_token", "the access token has expired")
         if not self.keys.live(link["kid"]) or not self._grant_live(link["gid"]):
             raise BearerError("invalid_token", "the access token was revoked")
         claims["_pin"] = link["pin"]
         claims["_extra"] = link.get("extra") or []
+        claims["_ext"] = link.get("ext")
         claims["_digest"] = _digest(token)
         return claims
 
     def _refusal(self, token: str) -> NoReturn:
         try:
-            self.keys.verify(token, audience=self.issuer, issuer=self.issuer, typ=AT_TYPE)
+            audience = self.profile.access_audience(self.issuer)
+            typ = self.profile.access_typ
+            self.keys.verify(
+                token, audience=audience if isinstance(audience, str) else audience[0],
+                issuer=self.issuer, typ=typ,
+            )  # fmt: skip
         except jwt.ExpiredSignatureError:
             raise BearerError("invalid_token", "the access token has expired") from None
         except jwt.PyJWTError:
@@ -318,11 +363,14 @@ class Provider:
         scopes = claims.get("scope", "").split()
         if "openid" not in scopes:
             raise BearerError("insufficient_scope", "the token lacks the openid scope", status=403)
+        answer = self.profile.userinfo(self, claims)
+        if answer is not None:
+            return answer
         try:
             account = self.accounts.find(claims["_pin"])
         except LoginRefused:
             raise BearerError("invalid_token", "the account can no longer be used") from None
-        names = claim_sets.requested(scopes, claims["_extra"])
+        names = self.profile.userinfo_claims(claim_sets.requested(scopes, claims["_extra"]))
         info = claim_sets.release(account.record, names, sub=claims["sub"], level=_level(claims))
         return {"sub": claims["sub"], **info}
 
@@ -330,7 +378,11 @@ class Provider:
         """RFC 7662 §2.2; a client sees only its own tokens (others are reported inactive)."""
         record = self.state.get(f"rt:{token}")
         if record is not None:
-            if record["client_id"] != client.client_id or not self._grant_live(record["gid"]):
+            if (
+                record["client_id"] != client.client_id
+                or record.get("iss", self.issuer) != self.issuer
+                or not self._grant_live(record["gid"])
+            ):
                 return {"active": False}
             return {
                 "active": True,
@@ -347,7 +399,7 @@ class Provider:
             return {"active": False}
         if claims["client_id"] != client.client_id:
             return {"active": False}
-        for private in ("_pin", "_extra", "_digest"):
+        for private in ("_pin", "_extra", "_ext", "_digest"):
             claims.pop(private)
         return {"active": True, "token_type": "access_token", **claims}
 

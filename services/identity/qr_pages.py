@@ -13,6 +13,7 @@ import segno
 from starlette.responses import HTMLResponse
 
 from mock_registry import personas
+from services.identity.claim_labels import claim_items
 from services.identity.claims import requested
 from services.identity.pages import page
 
@@ -79,12 +80,12 @@ def app_page(
         if error
         else ""
     )
-    items = "".join(f"<li><code>{escape(c)}</code></li>" for c in requested(scopes, extra))
+    items = claim_items(["sub", *requested(scopes, extra)])
     body = f"""
 <h1>Ứng dụng VNeID (mô phỏng)</h1><p class="en">VNeID app (simulated)</p>
 <p>Dịch vụ <strong id="client-name">{escape(client_name)}</strong> yêu cầu đăng nhập và các
  thông tin sau / <span class="en">asks you to log in and to share:</span></p>
-<ul id="claims"><li><code>sub</code></li>{items}</ul>{err}
+<ul id="claims">{items}</ul>{err}
 <form method="post" action="app-simulator" id="app-form">
 <input type="hidden" name="txn" value="{escape(txn)}">
 <input type="hidden" name="csrf" value="{escape(csrf)}">

@@ -16,7 +16,7 @@ from typing import Any
 
 import jwt
 import orjson
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
@@ -66,17 +66,22 @@ def at_hash(token: str, alg: str) -> str:
 class IdentityKeys:
     """The key set, reloaded when another process (the CLI) rotates it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, directory: Path | None = None, *, lazy: bool = False
+    ) -> None:
+        """``directory``: another system's key set (the portal SSO's), default the provider's;
+        ``lazy``: open (and on first run generate) the keys at first use, not now."""
         self._settings = settings
-        self._index = identity_keys_dir(settings) / "keys.json"
-        self._store = self._open()
+        self._dir = directory if directory is not None else identity_keys_dir(settings)
+        self._index = self._dir / "keys.json"
+        self._store: KeyStore | None = None if lazy else self._open()
         self._checked = time.monotonic()
         self._mtime = self._stat()
         self._headers: dict[tuple[str, str], bytes] = {}
 
     def _open(self) -> KeyStore:
         return KeyStore(
-            identity_keys_dir(self._settings),
+            self._dir,
             alg=self._settings.identity_alg,
             retire_after=self._settings.identity_key_retire_after,
         )
@@ -88,6 +93,10 @@ class IdentityKeys:
             return 0.0
 
     def _fresh(self) -> KeyStore:
+        if self._store is None:
+            self._store = self._open()
+            self._mtime = self._stat()
+            return self._store
         now = time.monotonic()
         if now - self._checked >= 1.0:  # one stat a second at most, off the hot path otherwise
             self._checked = now
@@ -105,6 +114,17 @@ class IdentityKeys:
     def jwks(self) -> dict[str, Any]:
         """Public keys, old and new."""
         return self._fresh().jwks()
+
+    def public_der(self) -> bytes:
+        """The current signing key's public key, DER SubjectPublicKeyInfo (Keycloak's realm
+        document publishes it base64-encoded)."""
+        return (
+            self._fresh()
+            .current.private_key.public_key()
+            .public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
 
     def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
         """A compact JWS of ``claims`` with the current key, ``kid`` and ``typ`` in the header."""

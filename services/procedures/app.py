@@ -18,8 +18,10 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
+from services.common.admission import install_admission
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, validation_errors
 from services.common.latency import ProfileBook
+from services.common.observability import install_observability
 from services.common.offline_docs import install_offline_docs
 from services.common.problems import ProblemError
 from services.common.settings import Settings
@@ -146,6 +148,8 @@ def create_app(
     async def healthz() -> Response:
         return _json({"status": "ok"})
 
+    install_admission(app, settings, "procedures")
+    install_observability(app, settings, service="procedures")  # last: wraps every layer
     return app
 
 

@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+from starlette.types import ASGIApp
 
 from services.common.settings import Settings
+from services.common.tracing import client_transport
 from services.procedures.agencies import directory, ensure_registered, known_agencies
 from services.procedures.runner import Runner
 
@@ -15,11 +17,11 @@ TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
 def gateway_url(settings: Settings) -> str:
-    return f"http://{settings.host}:{settings.gateway_port}"
+    return settings.procedures_gateway_url or f"http://{settings.host}:{settings.gateway_port}"
 
 
 def identity_url(settings: Settings) -> str:
-    return f"http://{settings.host}:{settings.identity_port}"
+    return settings.procedures_identity_url or f"http://{settings.host}:{settings.identity_port}"
 
 
 @asynccontextmanager
@@ -30,8 +32,16 @@ async def live_runner(settings: Settings) -> AsyncIterator[Runner]:
     them (``SIM06_GATEWAY_ADMIN_TOKEN``).
     """
     async with (
-        httpx.AsyncClient(base_url=gateway_url(settings), timeout=TIMEOUT) as gateway,
-        httpx.AsyncClient(base_url=identity_url(settings), timeout=TIMEOUT) as identity,
+        httpx.AsyncClient(
+            base_url=gateway_url(settings),
+            timeout=TIMEOUT,
+            transport=client_transport(settings, "procedures", peer="gateway"),
+        ) as gateway,
+        httpx.AsyncClient(
+            base_url=identity_url(settings),
+            timeout=TIMEOUT,
+            transport=client_transport(settings, "procedures", peer="identity"),
+        ) as identity,
     ):
         await ensure_registered(gateway, settings.gateway_admin_token)
         yield Runner(gateway, identity, known_agencies(settings), settings.as_of)
@@ -52,13 +62,19 @@ async def in_process_runner(settings: Settings) -> AsyncIterator[Runner]:
     store = SQLiteCitizenStore(local.database)
     gateway_app = create_gateway(local, store, agencies=directory(local))
     identity_app = create_identity(local, store)
+
+    def traced(app: ASGIApp, peer: str) -> httpx.AsyncBaseTransport:
+        # The in-process hops are HTTP too: with tracing on, spans and traceparent as live.
+        inner = httpx.ASGITransport(app=app)
+        return client_transport(local, "procedures", inner, peer=peer) or inner
+
     try:
         async with (
             httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=gateway_app), base_url="http://gateway"
+                transport=traced(gateway_app, "gateway"), base_url="http://gateway"
             ) as gateway,
             httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=identity_app), base_url=issuer
+                transport=traced(identity_app, "identity"), base_url=issuer
             ) as identity,
         ):
             yield Runner(gateway, identity, known_agencies(local), local.as_of)

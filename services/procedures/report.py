@@ -13,11 +13,12 @@ none published). A run's own report gives the measured latency of each step and 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import random
 from dataclasses import dataclass
 from pathlib import Path
+
+from markdown_it import MarkdownIt
 
 from services.common.faults import percentile
 from services.common.latency import Profile, ProfileBook, sample_delay
@@ -245,47 +246,33 @@ def run_text(result: RunResult) -> str:
     return "\n".join(lines)
 
 
+PLOT_LINK = "![latency per procedure](latency.png)"
+
+
 def render_html(markdown_text: str, png: bytes | None) -> str:
-    """A standalone HTML page: the tables, with the plot embedded as a data URI."""
-    body: list[str] = []
-    table: list[list[str]] = []
+    """A standalone HTML page of the Markdown report, with the plot embedded as a data URI.
 
-    def flush() -> None:
-        if not table:
-            return
-        head, *rows = table
-        body.append("<table><thead><tr>" + "".join(f"<th>{c}</th>" for c in head) +
-                    "</tr></thead><tbody>" + "".join(
-                        "<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows
-                    ) + "</tbody></table>")  # fmt: skip
-        table.clear()
-
-    for line in markdown_text.splitlines():
-        if line.startswith("|"):
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
-            if not all(set(c) <= {"-", " "} for c in cells):
-                table.append(cells)
-            continue
-        flush()
-        if line.startswith("!["):
-            if png is not None:
-                data = base64.b64encode(png).decode()
-                body.append(f'<img alt="latency per procedure" src="data:image/png;base64,{data}">')
-        elif line.startswith("## "):
-            body.append(f"<h2>{html.escape(line[3:])}</h2>")
-        elif line.startswith("# "):
-            body.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.startswith("- "):
-            body.append(f"<p>• {html.escape(line[2:])}</p>")
-        elif line:
-            body.append(f"<p>{html.escape(line)}</p>")
-    flush()
+    Rendered by markdown-it (CommonMark with tables): emphasis and code become HTML, and raw
+    HTML in the text (a procedure's name or reason) is escaped, never passed through.
+    """
+    plot = ""
+    if png is not None:
+        plot = PLOT_LINK.replace("latency.png", "data:image/png;base64," + _b64(png))
+    body = str(_MARKDOWN.render(markdown_text.replace(PLOT_LINK, plot)))
     style = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}"
              "table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;"
              "padding:.25rem .5rem;vertical-align:top}img{max-width:100%}")  # fmt: skip
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f"<title>sim06 procedures report</title><style>{style}</style></head><body>"
-            + "\n".join(body) + "</body></html>\n")  # fmt: skip
+            + body + "</body></html>\n")  # fmt: skip
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+# html=False: raw HTML in the Markdown is escaped; the table rule is off in CommonMark.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 def write_report(

@@ -35,9 +35,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import orjson
 
 from mock_registry.ids import is_valid_pin
 from mock_registry.personas import BY_KEY
+from services.common.tracing import span
 from services.gateway.agencies import AgencySpec
 from services.gateway.policy import WRITE_OPERATIONS
 from services.procedures.model import Procedure, Step
@@ -153,6 +155,20 @@ class Runner:
 
         ``request_id_prefix`` is the run id (default: a random one): the writes' X-MaYeuCau and
         the generated names derive from it, so a repeated run replays its writes."""
+        # With tracing on, the run is one span and each step a child span (its HTTP calls
+        # under it, continued by the gateway and identity provider through traceparent).
+        with span("procedures", f"procedure {procedure.key}", {"sim06.procedure": procedure.key}):
+            return await self._run(procedure, persona, roles, params, profile, request_id_prefix)
+
+    async def _run(
+        self,
+        procedure: Procedure,
+        persona: str,
+        roles: dict[str, str] | None,
+        params: dict[str, str] | None,
+        profile: str | None,
+        request_id_prefix: str | None,
+    ) -> RunResult:
         bound = {procedure.applicant_role: persona_pin(persona)}
         for role, who in (roles or {}).items():
             if role not in procedure.roles:
@@ -274,6 +290,15 @@ class Runner:
         return out
 
     async def _step(
+        self, procedure: Procedure, step: Step, stage: int, facts: Facts,
+        bound: dict[str, str], headers: dict[str, str],
+    ) -> StepResult:  # fmt: skip
+        attributes = {"sim06.step": step.id, "sim06.step.kind": step.kind, "sim06.stage": stage,
+                      "sim06.agency": _client(procedure, step) or ""}  # fmt: skip
+        with span("procedures", f"step {step.id}", attributes):
+            return await self._run_step(procedure, step, stage, facts, bound, headers)
+
+    async def _run_step(
         self, procedure: Procedure, step: Step, stage: int, facts: Facts,
         bound: dict[str, str], headers: dict[str, str],
     ) -> StepResult:  # fmt: skip
@@ -549,7 +574,13 @@ class Runner:
         if r.status_code != 200:
             result.status, result.detail = "error", f"/token answered {r.status_code}"
             return None
-        access = r.json()["access_token"]
+        tokens = r.json()
+        achieved = _acr_level(tokens.get("id_token"))
+        if achieved < step.level:  # an RP checks the acr it got, not only the one it asked for
+            result.status = "refused"
+            result.detail = f"level {step.level} required, the login reached level {achieved}"
+            return None
+        access = tokens["access_token"]
         r = await self.identity.get(
             "/userinfo", headers={**headers, "Authorization": f"Bearer {access}"}
         )
@@ -560,6 +591,22 @@ class Runner:
             return None
         claims: dict[str, Any] = r.json()
         return claims
+
+
+def _acr_level(id_token: str | None) -> int:
+    """The level of a login from its ID token's ``acr`` ("1"/"2" or "LoA1"/"LoA2"); 0 if none.
+
+    The ID token came straight from the token endpoint (OIDC Core §3.1.3.7: the TLS channel may
+    stand for its signature); only its claims are read."""
+    if not id_token or id_token.count(".") != 2:
+        return 0
+    try:
+        payload = id_token.split(".")[1]
+        claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        return 0
+    acr = str(claims.get("acr", "")) if isinstance(claims, dict) else ""
+    return int(acr[-1]) if acr[-1:] in ("1", "2") else 0
 
 
 def _check(step: Step, result: StepResult, data: dict[str, Any], facts: Facts) -> None:

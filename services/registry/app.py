@@ -14,7 +14,9 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from mock_registry.store import CitizenStore, SQLiteCitizenStore
+from services.common.admission import BodyCost, install_admission
 from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
+from services.common.observability import install_observability
 from services.common.offline_docs import install_offline_docs
 from services.common.openapi_docs import install_openapi_docs
 from services.common.problems import GENERIC_CODES, openapi_responses
@@ -29,6 +31,8 @@ from services.registry.service import RegistryService
 from services.testing import install_testing_tools
 
 JSON = "application/json"
+# A verify item ({"pin", "full_name", "birth_date"}) is about 64 bytes of JSON.
+BATCH_ITEM_BYTES = 64
 
 
 # OpenAPI links (stateful testing: a tool can follow a lookup to the household and CT07, and a
@@ -120,7 +124,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         summary="Look up a citizen by personal identification number",
         responses={
             200: {"model": schemas.CitizenRecord, "links": LINKS_FROM_RECORD},
-            **errors("INVALID_PIN", "CITIZEN_NOT_FOUND", "PIN_CANCELLED"),
+            **errors("INVALID_PIN", "CITIZEN_NOT_FOUND", "PIN_CANCELLED", "NOT_A_CITIZEN"),
         },
     )
     async def get_citizen(pin: str = pin_path) -> Response:
@@ -136,7 +140,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         response_model=schemas.VerifyResult,
         responses={
             200: {"links": LINKS_FROM_VERIFY},
-            **errors("INVALID_PIN", "INVALID_CMND", "PIN_CANCELLED"),
+            **errors("INVALID_PIN", "INVALID_CMND", "PIN_CANCELLED", "NOT_A_CITIZEN"),
         },
     )
     async def verify(body: schemas.VerifyRequest) -> Response:
@@ -159,7 +163,9 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         name="household",
         summary="The citizen's household: replaces the household book (sổ hộ khẩu)",
         response_model=schemas.Household,
-        responses=errors("INVALID_PIN", "CITIZEN_NOT_FOUND", "PIN_CANCELLED", "NO_HOUSEHOLD"),
+        responses=errors(
+            "INVALID_PIN", "CITIZEN_NOT_FOUND", "PIN_CANCELLED", "NOT_A_CITIZEN", "NO_HOUSEHOLD"
+        ),
     )
     async def household(pin: str = pin_path) -> Response:
         return _json(service.household(pin))
@@ -170,7 +176,13 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
         name="residence-confirmation",
         summary="Residence confirmation (CT07) data: replaces the paper confirmation",
         response_model=schemas.ResidenceConfirmation,
-        responses=errors("INVALID_PIN", "CITIZEN_NOT_FOUND", "PIN_CANCELLED", "CITIZEN_NOT_ALIVE"),
+        responses=errors(
+            "INVALID_PIN",
+            "CITIZEN_NOT_FOUND",
+            "PIN_CANCELLED",
+            "NOT_A_CITIZEN",
+            "CITIZEN_NOT_ALIVE",
+        ),
     )
     async def residence_confirmation(pin: str = pin_path) -> Response:
         return _json(service.residence_confirmation(pin))
@@ -199,4 +211,9 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
     install_openapi_docs(app, examples.examples)  # before the contract tools read app.openapi
     install_testing_tools(app, settings)  # snapshot/reset and expectations (before the journal)
     install_contract_tools(app, settings)  # strict mode and journal, when the settings ask
+    # Outside every layer of the service (fast path included): a batch costs ~1 unit an item.
+    batch = BodyCost(BATCH_ITEM_BYTES, settings.batch_limit)
+    costs = {("POST", "/v1/citizens/verify-batch"): batch}
+    install_admission(app, settings, "registry", costs=costs)
+    install_observability(app, settings, service="registry")  # last: wraps every layer
     return app

@@ -17,11 +17,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_registry.ids import is_valid_pin
 from mock_registry.store import CitizenStore
+from services.common.metrics import mark_route
 from services.registry.service import CANCELLED
 
 PREFIX = "/v1/citizens/"
 _PIN_END = len(PREFIX) + 12
 _HEADERS = [(b"content-type", b"application/json")]
+ROUTE = "/v1/citizens/{pin}"  # the metrics label of the route this path stands in for
 
 
 class LookupFastPath:
@@ -44,6 +46,7 @@ class LookupFastPath:
             # A page-cache hit of a few microseconds: cheaper than a hop to a thread pool.
             raw = self.store.get(pin) if is_valid_pin(pin) else None
             if raw is not None and CANCELLED not in raw:  # a cancelled PIN's 410: the route
+                mark_route(scope, ROUTE)
                 headers = [*_HEADERS, (b"content-length", str(len(raw)).encode("ascii"))]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send({"type": "http.response.body", "body": raw})

@@ -61,7 +61,10 @@ class Hometown(Out):
 
 class Address(Out):
     country: str = Field(examples=["VN"])
-    province_code: str = Field(description="Post-July-2025 province code (34 units).")
+    province_code: str = Field(
+        description="Province code of the units in force on the as-of date: post-July-2025 "
+        "(34 units), or the 63 pre-2025 provinces when the as-of date is before 1 July 2025."
+    )
     province_name: str
     commune_code: str | None = Field(
         description="Post-2025 commune code; null when the record was not migrated."
@@ -113,9 +116,48 @@ class IdCard(Out):
     status: Literal["valid", "expired", "lost", "revoked"]
 
 
+class CardHistoryEntry(Out):
+    kind: Literal["cmnd", "cccd_barcode", "cccd_chip", "can_cuoc"] = Field(
+        description="cmnd: 9-digit CMND (before 2016); cccd_barcode: barcode CCCD (2016-2020); "
+        "cccd_chip: chip CCCD (2021 - 30 Jun 2024, from age 14); can_cuoc: identity card "
+        "(from 1 Jul 2024, any age on request)."
+    )
+    number: str = Field(description="The CMND number, or the PIN on CCCD and identity cards.")
+    issue_date: date
+    expiry_date: date | None = Field(description="Null: valid for life.")
+    issuing_authority: str
+    issuing_province_code: str | None = Field(
+        description="CMND only: pre-2025 code of the province whose police issued it (the "
+        "number starts with that province's CMND prefix)."
+    )
+    biometrics: bool = Field(
+        description="Face image and fingerprints collected: false under 6 (Law 26/2023), so "
+        "such a card has no photo and its chip no DG2."
+    )
+    state: Literal["active", "replaced", "expired", "lost", "revoked"] = Field(
+        description="On the as-of date; replaced = superseded by the next entry."
+    )
+
+
 class EidAccount(Out):
     level: Literal[0, 1, 2] = Field(description="VNeID account level; 0 = no account.")
     status: Literal["active", "locked"] | None
+    representative: PersonRef | None = Field(
+        default=None,
+        description="Accounts of children under 14 only: the legal representative (parent or "
+        "guardian) who registered the account from their own level-2 account (Decree 69/2024 "
+        "art. 7). Absent on other accounts.",
+    )
+
+
+class IdentityCertificate(Out):
+    """Giấy chứng nhận căn cước (Law on Identification 2023 art. 30)."""
+
+    number: str = Field(description="The certificate's number: the holder's identification number.")
+    issue_date: date
+    expiry_date: date | None = Field(description="Null: the validity rule is not simulated [U].")
+    issuing_authority: str
+    status: Literal["valid", "lost", "revoked"]
 
 
 class CivilRegistration(Out):
@@ -204,6 +246,12 @@ class CitizenRecord(Out):
     )
     children: list[ChildRef]
     id_card: IdCard | None = Field(description="Thẻ căn cước / CCCD gắn chip.")
+    card_history: list[CardHistoryEntry] | None = Field(
+        default=None,
+        description="Every identity document the citizen held, oldest first, each issued under "
+        "the law in force on its issue date (Law 2023 art. 9 items 13-14); the last one is "
+        "id_card when it has a chip. Null when unknown.",
+    )
     eid: EidAccount = Field(description="VNeID account (tài khoản định danh điện tử).")
     status: Literal["alive", "deceased", "missing"]
     date_of_death: date | None
@@ -237,6 +285,18 @@ class CitizenRecord(Out):
         default=None,
         description="Earlier PINs of this citizen, cancelled by a correction (a lookup of one "
         "answers 410 PIN_CANCELLED with replaced_by).",
+    )
+    # The 2024 law's other subjects (absent from citizens' records).
+    record_type: Literal["citizen", "identity_certificate"] = Field(
+        default="citizen",
+        description="Absent: a Vietnamese citizen. identity_certificate: a person of Vietnamese "
+        "origin whose nationality is undetermined (người gốc Việt Nam chưa xác định được quốc "
+        "tịch), who holds an identity certificate instead of a card; nationality is XX "
+        "(undetermined), id_card is null and identity_certificate is set.",
+    )
+    identity_certificate: IdentityCertificate | None = Field(
+        default=None,
+        description="Giấy chứng nhận căn cước, when record_type is identity_certificate.",
     )
 
 
@@ -308,6 +368,12 @@ class VerifyResult(Out):
     matched: bool
     fields: FieldResults | None = Field(description="Per-field outcome; null when not found.")
     citizen_status: Literal["alive", "deceased", "missing"] | None
+    record_type: Literal["citizen", "identity_certificate"] | None = Field(
+        default=None,
+        description="What the number belongs to: citizen, or identity_certificate (a person of "
+        "Vietnamese origin with undetermined nationality, not a citizen: a declared nationality "
+        "of VN does not match). Null when not found.",
+    )
 
 
 class BatchRequest(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
+from mock_registry.eid_subjects import kind_of_identifier
 from mock_registry.ids import is_valid_pin, validate_cmnd, validate_pin
 from mock_registry.matching import Declaration, compare, verdict
 from mock_registry.store import CitizenStore
@@ -48,6 +49,20 @@ def cancelled_pin(pin: str, raw: bytes) -> ProblemError:
     )
 
 
+def not_a_citizen(store: CitizenStore, number: str) -> ProblemError | None:
+    """The 404 for a foreigner's or an organisation's e-ID identifier (not in the population
+    database), or None when ``number`` is no such account."""
+    kind = kind_of_identifier(number)
+    if kind is None or store.get_account(number) is None:
+        return None
+    what = "a foreigner's identification number" if kind == "foreigner" else "a tax code"
+    return ProblemError(
+        "NOT_A_CITIZEN",
+        f"{number} is {what} with an e-ID account, not a citizen in the population database.",
+        extra={"subject_type": kind},
+    )
+
+
 class RegistryService:
     """Lookups, verification, household and residence confirmation over a citizen store."""
 
@@ -58,7 +73,7 @@ class RegistryService:
     def record_bytes(self, pin: str) -> bytes:
         """The stored JSON of a citizen (the hot path: no parsing, no copying)."""
         if not is_valid_pin(pin):
-            raise invalid_pin(pin)
+            raise not_a_citizen(self.store, pin) or invalid_pin(pin)
         raw = self.store.get(pin)
         if raw is None:
             raise ProblemError("CITIZEN_NOT_FOUND", f"No citizen has the PIN {pin}.")
@@ -82,7 +97,7 @@ class RegistryService:
                 ],
             )
         if request.pin is not None and not is_valid_pin(request.pin):
-            raise invalid_pin(request.pin)
+            raise not_a_citizen(self.store, request.pin) or invalid_pin(request.pin)
         if request.cmnd is not None and (problems := validate_cmnd(request.cmnd)):
             raise ProblemError("INVALID_CMND", problems[0].message)
         if request.pin is not None:
@@ -98,6 +113,7 @@ class RegistryService:
                 "matched": False,
                 "fields": None,
                 "citizen_status": None,
+                "record_type": None,
             }
         record = orjson.loads(raw)
         declared = Declaration(
@@ -115,6 +131,8 @@ class RegistryService:
             "matched": outcome == "match",
             "fields": fields,
             "citizen_status": record["status"],
+            # A holder of an identity certificate is in the database but is not a citizen.
+            "record_type": record.get("record_type", "citizen"),
         }
 
     def verify_batch(self, items: list[dict[str, Any]]) -> dict[str, Any]:

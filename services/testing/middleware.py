@@ -329,7 +329,7 @@ def _verdict(data: Any, verdict: str | None) -> Any:
     fields = data.get("fields")
     if verdict == "not_found":
         return {**data, "verdict": "not_found", "matched": False, "fields": None,
-                "citizen_status": None}  # fmt: skip
+                "citizen_status": None, "record_type": None}  # fmt: skip
     if verdict == "match":
         if isinstance(fields, dict):
             fields = {k: ("match" if v == "mismatch" else v) for k, v in fields.items()}

@@ -210,7 +210,7 @@ def discover_parts(state: State) -> StateParts:
     if gateway is not None and "gateway.replay" not in parts.parts:
         parts.add(_replay_part("gateway.replay", gateway.request_ids))
         parts.add(_replay_part("gateway.assertions", gateway.tokens.replay))
-        parts.add(_dict_part("gateway.quota", gateway.quota, "_window"))
+        parts.add(Part("gateway.quota", gateway.quota.snapshot, gateway.quota.restore))
         parts.add(_agencies_part(gateway.agencies))
     provider = getattr(state, "provider", None)
     if provider is not None and "identity.state" not in parts.parts:

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
-from mock_registry import chip
+from mock_registry import chip, lds
 from mock_registry.face import jpeg_of_dg2
 from mock_registry.pki import Pki
 from mock_registry.store import SQLiteCitizenStore
@@ -97,6 +97,7 @@ def test_com_dg1_dg2(store: SQLiteCitizenStore, pki: Pki) -> None:
     tag, dg1 = outer(files.dg1)
     assert tag == 0x61 and dg1[:3] == b"\x5f\x1f\x5a"  # 5F1F, 90 characters
     assert dg1[3:].decode("ascii").startswith("IDVNM090104217")
+    assert files.dg2 is not None  # an adult's card carries the face
     image = Image.open(io.BytesIO(jpeg_of_dg2(files.dg2)))
     assert image.format == "JPEG" and image.size == (120, 160)
 
@@ -167,3 +168,25 @@ def test_openssl_verifies_the_sod_against_the_csca(
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert (result.returncode == 0) is ok, result.stderr
+
+
+def _card_issued_under_six(store: SQLiteCitizenStore) -> dict[str, Any]:
+    for raw in store.records():
+        r: dict[str, Any] = orjson.loads(raw)
+        if r["id_card"] and not chip.has_face(r):
+            return r
+    raise AssertionError("the seeded population has no card issued under 6")
+
+
+def test_a_card_issued_under_six_has_no_face(store: SQLiteCitizenStore, pki: Pki) -> None:
+    young = _card_issued_under_six(store)
+    files = chip.issue(young, pki)
+    assert files.dg2 is None
+    assert sorted(files.data_groups()) == [1, 13, 14, 15]
+    assert lds.com_tags(files.com) == [1, 13, 14, 15]
+    encap = cms.ContentInfo.load(outer(files.sod)[1])["content"]["encap_content_info"]
+    security = lds.LDSSecurityObject.load(encap["content"].contents)
+    assert [h["data_group_number"].native for h in security["data_group_hash_values"]] == [
+        1, 13, 14, 15,
+    ]  # fmt: skip
+    assert chip.issue(record(store, ADULT), pki).dg2 is not None

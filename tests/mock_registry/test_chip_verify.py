@@ -23,6 +23,7 @@ CARD_REASONS = {
     "lost-card": "CARD_LOST",
     "revoked-card": "CARD_REVOKED",
     "deceased": "CARD_REVOKED",
+    "cancelled-pin": "CARD_REVOKED",  # the card carried the number the correction cancelled
 }
 DEFECT_REASONS = {
     "tampered_dg": "DG_HASH_MISMATCH",
@@ -177,3 +178,46 @@ def test_a_bad_signature_still_reports_chain_and_hashes(
     checks = {c.name: c for c in verdict.checks}
     assert checks["signer_chain"].passed and checks["signer_revocation"].passed
     assert verdict.signer_subject is not None
+
+
+def _com(tag_list: bytes, lds_version: bytes = b"0107") -> bytes:
+    return lds.tlv(
+        lds.TAG_COM,
+        lds.tlv(0x5F01, lds_version) + lds.tlv(0x5F36, b"040000") + lds.tlv(0x5C, tag_list),
+    )
+
+
+@pytest.mark.parametrize(
+    ("com", "reason"),
+    [
+        (b"\x60\x05\x5f\x01", "MALFORMED_FILE"),  # truncated
+        (b"\x61\x00", "MALFORMED_FILE"),  # not EF.COM's tag
+        (_com(b"\x61\x75\x6d\x6e\x6f", lds_version=b"01x7"), "MALFORMED_FILE"),
+        (_com(b"\x61\x75\x6d\x6e\x99"), "MALFORMED_FILE"),  # no data group's tag
+        (_com(b"\x61\x61\x75\x6d\x6e\x6f"), "MALFORMED_FILE"),  # DG1 twice
+        (_com(b"\x61\x6d\x6e\x6f"), "COM_MISMATCH"),  # DG2 read, not listed, signed
+        (_com(b"\x61\x75\x63\x6d\x6e\x6f"), "COM_MISMATCH"),  # lists DG3, which is not signed
+    ],
+)
+def test_a_corrupt_or_inconsistent_ef_com_is_refused(
+    store: SQLiteCitizenStore, pki: Pki, com: bytes, reason: str
+) -> None:
+    files = files_of(store, pki, ADULT)
+    assert lds.com_tags(files["com"]) == [1, 2, 13, 14, 15]
+    verdict = run(store, pki, {**files, "com": com}, ADULT)
+    assert not verdict.valid
+    assert [(c.name, c.reason) for c in verdict.failed] == [("ef_com", reason)]
+    # The other checks still ran: one read reports every defect.
+    assert all(c.passed for c in verdict.checks if c.name != "ef_com")
+
+
+def test_ef_com_may_be_left_out_but_never_contradicts_the_sod(
+    store: SQLiteCitizenStore, pki: Pki
+) -> None:
+    files = files_of(store, pki, ADULT)
+    without = {k: v for k, v in files.items() if k != "com"}
+    checks = {c.name: c for c in run(store, pki, without, ADULT).checks}
+    assert checks["ef_com"].passed and "not read" in checks["ef_com"].detail
+    # DG2 left out by the reader: EF.COM may still list it (it is on the chip and signed).
+    no_face = {k: v for k, v in files.items() if k != "dg2"}
+    assert run(store, pki, no_face, ADULT).valid

@@ -85,13 +85,21 @@ def test_independent_parser_accepts_every_card_mrz(store: SQLiteCitizenStore) ->
         checker = TD1CodeChecker(mrz)
         failed = {name for name, ok in checker.report.falses}
         # Every check digit must verify; the outside checker also refuses the filler dates we
-        # write for unknown birth day/month and lifelong cards (their real encoding is [U]).
-        tolerated = set()
-        if not dob:
-            tolerated.add("birth date")
-        if card["expiry_date"] is None:
-            tolerated.add("expiry date")
+        # write for an unknown birth day/month (lifelong cards use the 681231 sentinel).
+        tolerated = set() if dob else {"birth date"}
         assert failed <= tolerated, (pin, mrz, failed)
         assert checker._all_hashes(), (pin, mrz)
         checked += 1
     assert checked > 1000
+
+
+def test_lifelong_expiry_encodings() -> None:
+    """Default: a sentinel date the standard checker accepts; fillers: only our grammar."""
+    args = ("001923000001", "Bùi", "Thị Nhài", date(1923, 3, 4), "female", None)
+    sentinel = compose_td1(*args)
+    assert sentinel.split("\n")[1][8:14] == "681231"
+    assert not TD1CodeChecker(sentinel).report.falses
+    fillers = compose_td1(*args, lifelong="fillers")
+    assert fillers.split("\n")[1][8:14] == "<<<<<<"
+    assert parse_td1(fillers).expiry == "<<<<<<"
+    assert {name for name, ok in TD1CodeChecker(fillers).report.falses} == {"expiry date"}

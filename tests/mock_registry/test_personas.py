@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from mock_registry import ids, personas
+from mock_registry import eid_subjects, ids, personas
 from mock_registry.citizen import record_of
 
 # Never edit this table: a persona's PIN is forever (add new personas instead).
@@ -92,3 +92,27 @@ def test_edge_cases_hold() -> None:
     assert wife["spouse"]["pin"] == FROZEN["married-apart-husband"]  # type: ignore[index]
     assert wife["household"]["id"] != husband["household"]["id"]  # type: ignore[index]
     assert r["post-reform-newborn"]["place_of_birth_registration"]["scheme"] == "post_2025"  # type: ignore[index]
+
+
+def _readme_personas() -> dict[str, str]:
+    """key -> PIN of the README's persona table (``a / b`` cells, ``-b`` short for ``a-b``)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    section = text.split("\n## Personas\n", 1)[1].split("\n## ", 1)[0]
+    table: dict[str, str] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) != 3 or cells[0] in ("key", "---"):
+            continue
+        keys = [k.strip() for k in cells[0].split("/")]
+        pins = [p.strip() for p in cells[1].split("/")]
+        stem = keys[0].rsplit("-", 1)[0]
+        for key, pin in zip(keys, pins, strict=True):
+            table[stem + key if key.startswith("-") else key] = pin
+    return table
+
+
+def test_the_readme_lists_exactly_the_listed_personas() -> None:
+    subjects = {p.key: p.identifier for p in eid_subjects.PERSONAS}  # foreigner, organisation
+    assert _readme_personas() == {p.key: p.pin for p in personas.listed()} | subjects

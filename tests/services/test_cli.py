@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -38,7 +39,8 @@ def test_same_seed_gives_byte_identical_exports(tmp_path: Path) -> None:
     assert out["a"] == out["b"]
     assert out["a"] != out["c"]
     lines = out["a"].splitlines()
-    assert len(lines) == 1500 + 42  # generated + personas (listed and household members)
+    # generated + persona records (listed, household members, the cancelled PIN's record)
+    assert len(lines) == 1500 + 48
     pins = [json.loads(line)["pin"] for line in lines]
     assert pins == sorted(pins)
     assert "001090104217" in pins
@@ -50,7 +52,7 @@ def test_csv_export(tmp_path: Path) -> None:
     target = tmp_path / "p.csv"
     assert main(["export", "--db", str(db), "--format", "csv", "-o", str(target)]) == 0
     rows = list(csv.DictReader(io.StringIO(target.read_text("utf-8"))))
-    assert len(rows) == 242
+    assert len(rows) == 248
     adult = next(r for r in rows if r["pin"] == "001090104217")
     assert adult["full_name"] == "Nguyễn Văn An" and adult["eid_level"] == "2"
 
@@ -143,3 +145,15 @@ def test_reset_and_snapshots_of_the_events(tmp_path: Path) -> None:
     assert again.read_bytes() == after.read_bytes()
     assert main(["reset", "--to", "never", "--db", str(db)]) == 1
     assert main(["snapshot", "bad name", "--db", str(db)]) == 2
+
+
+def test_the_seed_message_counts_the_listed_personas_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mock_registry.personas import listed
+
+    seed(tmp_path / "p.db", size=10)
+    message = capsys.readouterr().err
+    found = re.search(r"\((\d+) persona records, (\d+) listed by 'sim06 personas'\)", message)
+    assert found is not None, message
+    assert int(found[2]) == len(listed()) < int(found[1])  # relatives are records, not listed

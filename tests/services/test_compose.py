@@ -24,6 +24,9 @@ SECRETS = {
     "SIM06_AGENCIES_FILE": "./agencies.yaml",
 }
 APPS = ("registry", "identity", "gateway")
+# Every sim06 service the README names, with its port in the container (and on the host).
+SERVED = {"gateway": 8000, "registry": 8001, "identity": 8002, "procedures": 8003, "admin": 8004}
+OBSERVABILITY = ("prometheus", "grafana", "jaeger")
 _VAR = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_]\w*))")
 
 
@@ -116,7 +119,9 @@ def test_every_dependency_waits_for_health(compose: dict[str, Any]) -> None:
 def test_replicas_sit_behind_the_load_balancer(compose: dict[str, Any]) -> None:
     services = compose["services"]
     published = {name for name, s in services.items() if s.get("ports")}
-    assert published == {"lb"}  # replicated services cannot each bind a host port
+    # Replicated services cannot each bind a host port: only the load balancer, the mTLS
+    # listener (TLS must reach it unterminated) and the observability tools publish.
+    assert published == {"lb", "gateway-tls", *OBSERVABILITY}
     ports = {str(p).split(":")[-1] for p in services["lb"]["ports"]}
     conf = compose["configs"]["nginx-conf"]["content"]
     for name in APPS:
@@ -156,3 +161,116 @@ def test_dockerfile_is_slim_and_non_root() -> None:
     assert users and users[-1].split(":")[0] not in ("root", "0")
     ignored = (ROOT / ".dockerignore").read_text("utf-8")
     assert ignored.splitlines()[1] == "**"  # deny by default: no .venv, .sim06 or .git
+
+
+def test_every_service_is_served_on_an_overridable_host_port() -> None:
+    default = load()
+    moved = load({**SECRETS, "SIM06_GATEWAY_PORT": "18000", "SIM06_REGISTRY_PORT": "18001",
+                  "SIM06_IDENTITY_PORT": "18002", "SIM06_PROCEDURES_PORT": "18003",
+                  "SIM06_ADMIN_PORT": "18004", "SIM06_GATEWAY_TLS_PORT": "18443"})  # fmt: skip
+    conf = default["configs"]["nginx-conf"]["content"]
+    for name, port in SERVED.items():
+        service = default["services"][name]
+        assert f"--port {port}" in " ".join(service["command"])
+        assert f"server {name}:{port}" in conf and f"listen {port};" in conf
+        assert f"127.0.0.1:{port}:{port}" in default["services"]["lb"]["ports"]
+        assert f"127.0.0.1:1{port}:{port}" in moved["services"]["lb"]["ports"]
+        assert "lb" not in service.get("depends_on", {})  # nginx resolves them when it starts
+        assert name in default["services"]["lb"]["depends_on"]
+    tls = default["services"]["gateway-tls"]
+    assert tls["ports"] == ["127.0.0.1:8443:8443"]
+    assert moved["services"]["gateway-tls"]["ports"] == ["127.0.0.1:18443:8443"]
+    assert tls["environment"]["SIM06_GATEWAY_TLS_PORT"] == "8443"  # inside: always 8443
+    assert "services.serve_tls" in tls["command"]
+    # The mTLS listener is a gateway like the others: same state, same agencies file.
+    gateway = default["services"]["gateway"]
+    for key in ("SIM06_DATABASE_URL", "SIM06_REDIS_URL", "SIM06_GATEWAY_AGENCIES_FILE",
+                "SIM06_GATEWAY_REGISTRY_URL", "SIM06_GATEWAY_ADMIN_TOKEN"):  # fmt: skip
+        assert tls["environment"][key] == gateway["environment"][key], key
+    assert tls["volumes"] == gateway["volumes"]
+    # The procedures runner reaches the gateway and identity through the load balancer.
+    procedures = default["services"]["procedures"]["environment"]
+    assert procedures["SIM06_PROCEDURES_GATEWAY_URL"] == "http://lb:8000"
+    assert procedures["SIM06_PROCEDURES_IDENTITY_URL"] == "http://lb:8002"
+    # The admin console shows the host's ports.
+    assert moved["services"]["admin"]["environment"]["SIM06_GATEWAY_PORT"] == "18000"
+
+
+def test_the_entry_points_exist() -> None:
+    import importlib
+
+    from services import asgi
+
+    compose = load()
+    for name in ("registry", "identity", "gateway", "procedures", "admin"):
+        command = " ".join(compose["services"][name]["command"])
+        assert f"services.asgi:{name}" in command
+        assert callable(getattr(asgi, name))
+    assert callable(importlib.import_module("services.serve_tls").main)
+
+
+def test_observability_is_an_opt_in_profile(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        expected = ["observability"] if name in OBSERVABILITY else None
+        assert service.get("profiles") == expected, name
+    # Every app replica is scraped (DNS discovery finds each container of a service).
+    prometheus = yaml.safe_load((ROOT / "examples" / "prometheus.yml").read_text("utf-8"))
+    targets = {
+        (name, sd["port"])
+        for job in prometheus["scrape_configs"]
+        for sd in job["dns_sd_configs"]
+        for name in sd["names"]
+    }
+    assert targets == {*SERVED.items(), ("gateway-tls", 8443)}
+    mounts = " ".join(services["prometheus"]["volumes"] + services["grafana"]["volumes"])
+    for path in ("examples/prometheus.yml", "examples/grafana/provisioning",
+                 "examples/grafana/sim06-dashboard.json"):  # fmt: skip
+        assert f"./{path}:" in mounts and (ROOT / path).exists(), path
+    # Tracing stays off unless an OTLP endpoint is given (an empty one is off).
+    assert compose["services"]["gateway"]["environment"]["SIM06_OTLP_ENDPOINT"] == ""
+    assert "4318" in services["jaeger"]["expose"]
+
+
+def test_the_dashboard_shows_what_sim06_exports() -> None:
+    dashboard = json.loads((ROOT / "examples/grafana/sim06-dashboard.json").read_text("utf-8"))
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    for metric in ("sim06_http_requests_total", "sim06_http_request_duration_seconds_bucket",
+                   "sim06_admission_shed_total", "sim06_audit_commit_seconds_bucket",
+                   "sim06_audit_batch_size", "sim06_feed_lag_items"):  # fmt: skip
+        assert metric in exprs, metric
+    datasource = yaml.safe_load(
+        (ROOT / "examples/grafana/provisioning/datasources/prometheus.yml").read_text("utf-8")
+    )["datasources"][0]
+    assert {p["datasource"]["uid"] for p in dashboard["panels"]} == {datasource["uid"]}
+    assert datasource["url"] == "http://prometheus:9090"
+
+
+def _docker_compose() -> list[str] | None:
+    import shutil
+    import subprocess
+
+    for command in (["docker", "compose"], ["docker-compose"]):
+        if shutil.which(command[0]) is None:
+            continue
+        probe = subprocess.run([*command, "version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return command
+    return None
+
+
+@pytest.mark.parametrize("profile", [None, "observability"])
+def test_docker_compose_config_accepts_the_file(profile: str | None) -> None:
+    import os
+    import subprocess
+
+    command = _docker_compose()
+    if command is None:
+        pytest.skip("docker compose is not installed here")
+    profiles = ["--profile", profile] if profile else []
+    result = subprocess.run(
+        [*command, "-f", str(COMPOSE), *profiles, "config", "--quiet"],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+        env={**os.environ, **SECRETS},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr

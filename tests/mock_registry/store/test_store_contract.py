@@ -104,3 +104,16 @@ def test_cmnd_shared_by_two_citizens_returns_the_lowest_pin(empty: CitizenStore)
     empty.add([row("079090000002", "111111111"), row("001090000001", "111111111")])
     found = empty.get_by_cmnd("111111111")
     assert found is not None and orjson.loads(found)["pin"] == "001090000001"
+
+
+def test_eid_accounts_of_foreigners_and_organisations(seeded: CitizenStore) -> None:
+    # Seeded after the citizens (mock_registry.eid_subjects), outside the population table.
+    foreigner, organisation = "410085104217", "0109876518"  # personas: an ID number, a tax code
+    raw = seeded.get_account(foreigner)
+    assert raw is not None and orjson.loads(raw)["record_type"] == "foreigner"
+    raw = seeded.get_account(organisation)
+    assert raw is not None and orjson.loads(raw)["organisation"]["tax_code"] == organisation
+    assert seeded.get_account("410085999999") is None
+    ids = [orjson.loads(r)["pin"] for r in seeded.accounts()]
+    assert ids == sorted(ids) and {foreigner, organisation} <= set(ids)
+    assert not set(ids) & {orjson.loads(r)["pin"] for r in seeded.records()}

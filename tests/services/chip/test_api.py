@@ -7,8 +7,11 @@ from typing import Any
 
 import httpx
 import jwt
+import orjson
 import pytest
 
+from mock_registry import chip
+from mock_registry.store import SQLiteCitizenStore
 from services.chip import schemas
 
 pytestmark = pytest.mark.anyio
@@ -97,6 +100,21 @@ async def test_optional_files_may_be_left_out(client: httpx.AsyncClient) -> None
     assert (await client.post("/v1/chip/verify", json=files)).json()["valid"] is True
 
 
+async def test_a_corrupt_ef_com_fails_the_verdict(client: httpx.AsyncClient) -> None:
+    files = await read(client, ADULT)
+    com = bytearray(base64.b64decode(files["comData"]))
+    com[-1] = 0x63  # the tag list's last entry (DG15) now names DG3, which the SOD does not sign
+    verdict = (
+        await client.post(
+            "/v1/chip/verify", json={**files, "comData": base64.b64encode(com).decode()}
+        )
+    ).json()
+    assert verdict["valid"] is False and verdict["reason"] == "COM_MISMATCH"
+    assert verdict["checks"]["ef_com"]["passed"] is False
+    claims = jwt.decode(verdict["signature"], options={"verify_signature": False})
+    assert claims["valid"] is False and claims["checks"]["ef_com"] == "COM_MISMATCH"
+
+
 async def test_no_card_no_chip(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get(f"/v1/cards/{CHILD}/chip"), 404, "NO_CHIP_CARD")
     assert_problem(await client.get("/v1/cards/001999999999/chip"), 404, "CITIZEN_NOT_FOUND")
@@ -144,3 +162,20 @@ async def test_qr_text_image_and_parse(client: httpx.AsyncClient) -> None:
     assert len(ext["text"].split("|")) == 10
     parsed = (await client.post("/v1/cards/qr/parse", json={"text": ext["text"]})).json()
     assert parsed["layout"] == "can_cuoc_extended" and parsed["registry_match"] is True
+
+
+async def test_a_card_issued_under_six_has_no_face_to_read_or_match(
+    client: httpx.AsyncClient, store: SQLiteCitizenStore
+) -> None:
+    young = next(
+        r for r in map(orjson.loads, store.records()) if r["id_card"] and not chip.has_face(r)
+    )
+    files = await read(client, young["pin"])
+    assert files["dg2Data"] == ""  # no DG2 on the chip (Law 26/2023: no biometrics under 6)
+    r = await client.post("/v1/chip/verify", json=files)
+    verdict = schemas.Verdict.model_validate(r.json())
+    assert verdict.valid, verdict.failed
+    probe = await client.get(f"/v1/biometrics/probes/{young['pin']}", params={"kind": "genuine"})
+    selfie = base64.b64encode(probe.content).decode()
+    r = await client.post("/v1/biometrics/face-match", json={"pin": young["pin"], "image": selfie})
+    assert_problem(r, 409, "CARD_HAS_NO_FACE")

@@ -101,6 +101,19 @@ async def test_threshold_override_and_submitted_dg2(client: httpx.AsyncClient) -
     assert out["decision"] == "no_match"
 
 
+async def test_a_caller_cannot_lower_the_threshold(client: httpx.AsyncClient) -> None:
+    impostor = await probe(client, ADULT, "impostor")
+    for lowered in (0.0, 0.5, 0.79):
+        body = _problem(await match(client, ADULT, impostor, threshold=lowered), 422,
+                        "FACE_THRESHOLD_BELOW_FLOOR")  # fmt: skip
+        assert body["errors"] == [
+            {"pointer": "/threshold", "rule": "minimum", "reason": "must be at least 0.8"}
+        ]
+    # The floor itself and anything stricter are accepted; the impostor still does not match.
+    out = (await match(client, ADULT, impostor, threshold=0.8)).json()
+    assert out["decision"] == "no_match" and out["threshold"] == 0.8
+
+
 def _png(width: int, height: int) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (128, 128, 128)).save(out, "PNG")

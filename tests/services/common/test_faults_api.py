@@ -55,6 +55,16 @@ async def test_bad_admin_updates_are_problems(
     assert r.status_code == status and r.json()["code"] == code
 
 
+async def test_an_unknown_service_name_is_refused(client: httpx.AsyncClient) -> None:
+    r = await client.put("/__sim06/faults", json={"fault": "http_503", "services": ["nosuch"]})
+    assert r.status_code == 422 and r.json()["code"] == "VALIDATION_FAILED"
+    assert r.json()["errors"][0]["pointer"] == "/services"
+    assert "nosuch" in r.json()["errors"][0]["reason"]
+    assert (await client.get("/__sim06/faults")).json()["fault"] is None  # nothing changed
+    ok = await client.put("/__sim06/faults", json={"services": ["procedures", "registry"]})
+    assert ok.status_code == 200 and ok.json()["services"] == ["procedures", "registry"]
+
+
 async def test_malformed_admin_body(client: httpx.AsyncClient) -> None:
     r = await client.put("/__sim06/faults", content=b"{oops")
     assert r.status_code == 422 and r.json()["code"] == "VALIDATION_FAILED"
@@ -86,3 +96,27 @@ async def test_journal_records_exchanges(client: httpx.AsyncClient) -> None:
     recent = app.state.faults.recent()
     assert [e.status for e in recent[:2]] == [503, 200]
     assert app.state.faults.percentiles()[0]["count"] == 2
+
+
+async def test_sim06_up_mounts_the_fault_api_on_procedures_too(settings: Settings) -> None:
+    from services.serve import build_apps, embedded_settings
+
+    apps = build_apps(embedded_settings(settings))
+    clients = {
+        name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+        for name, (app, _) in apps.items()
+    }
+    try:
+        procedures = clients["procedures"]
+        assert (await procedures.get("/__sim06/faults")).status_code == 200
+        # One controller: a fault set through the gateway reaches procedures (and only it).
+        body = {"fault": "http_503", "services": ["procedures"]}
+        assert (await clients["gateway"].put("/__sim06/faults", json=body)).status_code == 200
+        r = await procedures.get("/v1/procedures")
+        assert r.status_code == 503 and r.json()["code"] == "SIM_FAULT_UNAVAILABLE"
+        assert (await clients["registry"].get(ADULT)).status_code == 200
+        assert (await procedures.get("/healthz")).status_code == 200  # health is exempt
+    finally:
+        for client in clients.values():
+            await client.aclose()
+        apps["registry"][0].state.store.close()

@@ -31,9 +31,24 @@ REFUSALS = {
     "POST /par": [400],  # unregistered redirect_uri, claims that are not a JSON object
     "POST /v1/biometrics/face-match": [422],  # base64 that is no decodable JPEG/PNG
 }
+# The same refusals on the observed login profiles (the VNeID realm, the portal SSO).
+REALM_AUTH = "/auth/realms/citizen/protocol/openid-connect/auth"
+REALM_LOGOUT = "/auth/realms/citizen/protocol/openid-connect/logout"
+for _method in ("GET", "POST"):
+    REFUSALS[f"{_method} {REALM_AUTH}"] = [400]
+    REFUSALS[f"{_method} {REALM_LOGOUT}"] = [400]
+    REFUSALS[f"{_method} /oauth2/authorize"] = [400]
+    REFUSALS[f"{_method} /oidc/logout"] = [400]
+# Codes and refresh tokens are registered state (Schemathesis exempts only the root tokenUrl).
+REFUSALS["POST /auth/realms/citizen/protocol/openid-connect/token"] = [400]
+REFUSALS["POST /oauth2/token"] = [400]
 # Once client and redirect URI are trusted, a bad request is refused by redirecting the error
 # to the client (RFC 6749 §4.1.2.1): a 303, not a 4xx.
-REJECTIONS = {"GET /authorize": [303], "POST /authorize": [303]}
+REJECTIONS = {
+    f"{method} {path}": [303]
+    for method in ("GET", "POST")
+    for path in ("/authorize", REALM_AUTH, "/oauth2/authorize")
+}
 
 
 def failures(report: Path) -> dict[str, set[str]]:

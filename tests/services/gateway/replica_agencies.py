@@ -94,21 +94,6 @@ def lookup_headers(token: str, request_id: str | None = None) -> dict[str, str]:
     }
 
 
-def fresh_window(redis_url: str, *, margin: float = 12.0) -> None:
-    """Sleep into the next minute of Redis's clock if fewer than ``margin`` s are left in this
-    one, so a quota test counts within one window."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        seconds, micros = client.time()
-    finally:
-        client.close()
-    into = seconds % 60 + micros / 1e6
-    if into > 60 - margin:
-        time.sleep(60 - into + 0.2)
-
-
 @asynccontextmanager
 async def two_gateways(
     tmp_path: Path, seeded_db: Path, redis_url: str, key: ec.EllipticCurvePrivateKey

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from services.gateway.audit import (
+from services.audit import (
     GENESIS,
     ROW_COLUMNS,
     AuditEntry,

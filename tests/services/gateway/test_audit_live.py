@@ -61,9 +61,11 @@ async def _exchange_all(base: str, secret: str) -> list[httpx.Response]:
         return await asyncio.gather(*(one(i) for i in range(REQUESTS)))
 
 
-def _verify(path: Path) -> subprocess.CompletedProcess[str]:
+def _verify(path: Path, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    heads = data_dir / "audit-checkpoints" / "audit.jsonl"  # the gateway's signed tree heads
     return subprocess.run(
-        [SIM06, "audit", "verify", "--file", str(path)],
+        [SIM06, "audit", "verify", "--file", str(path), "--data-dir", str(data_dir),
+         "--checkpoints", str(heads)],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
@@ -93,11 +95,12 @@ def test_ten_thousand_concurrent_exchanges_verify_and_tampering_is_found(
     ) as server:
         responses = asyncio.run(_exchange_all(f"http://127.0.0.1:{server.port}", secret))
     statuses = [r.status_code for r in responses]
+    assert sorted(set(statuses)) == [200, 403], {s: statuses.count(s) for s in set(statuses)}
     assert statuses.count(200) == REQUESTS - REQUESTS // 10
     assert statuses.count(403) == REQUESTS // 10
 
     log = tmp_path / "gateway" / "audit.db"
-    verdict = _verify(log)
+    verdict = _verify(log, tmp_path / "gateway")
     assert verdict.returncode == 0, verdict.stdout
     assert f"audit log intact: {REQUESTS} records" in verdict.stdout
     with sqlite3.connect(log) as conn:
@@ -109,11 +112,11 @@ def test_ten_thousand_concurrent_exchanges_verify_and_tampering_is_found(
 
     edit = "UPDATE audit SET agency = 'X' WHERE seq = 4321"
     edited = _tampered(log, tmp_path / "edited.db", edit)
-    verdict = _verify(edited)
+    verdict = _verify(edited, tmp_path / "gateway")
     assert verdict.returncode == 1 and "record 4321 was altered" in verdict.stdout
 
     deleted = _tampered(log, tmp_path / "deleted.db", "DELETE FROM audit WHERE seq = 777")
-    verdict = _verify(deleted)
+    verdict = _verify(deleted, tmp_path / "gateway")
     assert verdict.returncode == 1 and "record 777 is missing (deleted)" in verdict.stdout
 
     columns = "ts, agency, officer, procedure, purpose, legal_basis, request_id, operation, pins, "
@@ -125,5 +128,5 @@ def test_ten_thousand_concurrent_exchanges_verify_and_tampering_is_found(
         f"UPDATE audit SET ({columns}) = (SELECT {columns} FROM a WHERE a.seq = 300 - audit.seq)"
         " WHERE seq IN (100, 200)",
     )  # fmt: skip
-    verdict = _verify(swapped)
+    verdict = _verify(swapped, tmp_path / "gateway")
     assert verdict.returncode == 1 and "BROKEN at record 100" in verdict.stdout

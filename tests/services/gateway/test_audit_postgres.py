@@ -13,11 +13,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from services.audit import GENESIS, AuditEntry, AuditLog
+from services.audit.backends import open_audit_log
+from services.audit.commands import audit_verify
+from services.audit.postgres import PostgresAuditLog, verify_postgres
 from services.common.settings import Settings
-from services.gateway.audit import GENESIS, AuditEntry, AuditLog
-from services.gateway.audit_postgres import PostgresAuditLog, verify_postgres
-from services.gateway.commands import audit_verify
-from services.gateway.state import open_audit_log
 from tests.backends import POSTGRES_URL, needs_postgres
 from tests.mock_registry.store.conftest import throwaway_database
 
@@ -149,14 +149,19 @@ def test_the_same_records_hash_alike_in_sqlite_and_postgres(url: str, tmp_path: 
     ],
 )
 def test_tampering_is_found_where_it_happened(
-    url: str, tamper: str, index: int, words: str, capsys: pytest.CaptureFixture[str]
+    url: str,
+    tamper: str,
+    index: int,
+    words: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
-    log = PostgresAuditLog(url)
+    settings = Settings(database_url=url, data_dir=tmp_path)
+    log = open_audit_log(settings)  # with its signed tree heads
     for i in range(5):
         log.append_nowait(entry(i))
     assert log.verify().ok
     log.close()
-    settings = Settings(database_url=url)
     assert audit_verify(settings) == 0
     assert "intact: 5 records" in capsys.readouterr().out
     sql(url, tamper)
@@ -241,12 +246,14 @@ def test_digests_hash_alike_in_sqlite_and_postgres(url: str, tmp_path: Path) -> 
     assert [r["operation"] for r in rows] == ["register-birth"] * 3 and "digests" not in rows[0]
 
 
-def test_an_edited_digest_is_found(url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    log = PostgresAuditLog(url)
+def test_an_edited_digest_is_found(
+    url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    settings = Settings(database_url=url, data_dir=tmp_path)
+    log = open_audit_log(settings)
     for i in range(1, 5):
         log.append_nowait(write_entry(i) if i == 3 else entry(i))
     log.close()
-    settings = Settings(database_url=url)
     assert audit_verify(settings) == 0
     sql(url, "UPDATE audit SET digests = replace(digests, 'eeee', 'eeef') WHERE seq = 3")
     report = verify_postgres(url)
@@ -257,7 +264,7 @@ def test_an_edited_digest_is_found(url: str, capsys: pytest.CaptureFixture[str])
 
 def test_an_old_table_verifies_migrates_and_continues(url: str) -> None:
     """A table written before the digests column: intact as it is, and after the migration."""
-    from services.gateway.audit import chain
+    from services.audit import chain
 
     sql(url, "ALTER TABLE audit DROP COLUMN digests")
     rows, subjects, seq, head = chain([entry(i) for i in range(1, 4)], 0, GENESIS)

@@ -23,7 +23,6 @@ from tests.services.gateway.replica_agencies import (
     QUOTA,
     QUOTA_PER_MINUTE,
     clear_redis,
-    fresh_window,
     lookup_headers,
     redis_prefix,
     two_gateways,
@@ -35,7 +34,6 @@ ADULT = "001090104217"
 
 def test_two_trackers_on_one_redis_admit_exactly_n() -> None:
     assert REDIS_URL is not None
-    fresh_window(REDIS_URL)
     prefix = redis_prefix()
     a = QuotaTracker(shared=RedisRateLimiter(REDIS_URL, prefix=prefix))
     b = QuotaTracker(shared=RedisRateLimiter(REDIS_URL, prefix=prefix))
@@ -46,7 +44,7 @@ def test_two_trackers_on_one_redis_admit_exactly_n() -> None:
         clear_redis(REDIS_URL, prefix)
     assert waits.count(None) == 7
     refused = [w for w in waits if w is not None]
-    assert len(refused) == 13 and all(1 <= w <= 60 for w in refused)
+    assert len(refused) == 13 and all(1 <= w <= 61 for w in refused)  # 61: see test_quota.py
     # Another agency has its own window; the in-process default still counts alone.
     assert other is None
     alone = QuotaTracker()
@@ -77,7 +75,6 @@ async def pair(tmp_path: Path, seeded_db: Path) -> AsyncIterator[tuple[FastAPI, 
 @pytest.mark.anyio
 async def test_two_gateway_apps_share_one_quota(pair: tuple[FastAPI, FastAPI]) -> None:
     assert REDIS_URL is not None
-    fresh_window(REDIS_URL)
     clients = [
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
         for app in pair
@@ -99,7 +96,7 @@ async def test_two_gateway_apps_share_one_quota(pair: tuple[FastAPI, FastAPI]) -
                 assert r.json()["code"] == "GATEWAY_QUOTA_EXCEEDED"
                 retry.append(int(r.headers["retry-after"]))
         assert statuses.count(200) == QUOTA_PER_MINUTE, statuses
-        assert statuses.count(429) == 10 and all(1 <= s <= 60 for s in retry), statuses
+        assert statuses.count(429) == 10 and all(1 <= s <= 61 for s in retry), statuses
     finally:
         for c in clients:
             await c.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 
 import httpx
@@ -133,6 +134,10 @@ async def test_access_log_page_shows_who_looked(idp_settings: Settings, gateway:
         assert 'id="count">0<' in today.text
         bad = await c.get("/account/access-log", params={"since": "yesterday"})
         assert bad.status_code == 400 and 'id="error"' in bad.text
+        assert "UTC+7" in text and " UTC<" not in text  # Vietnam time, zone stated
+        for odd in ("0", "x", "-1", "99"):  # a page out of range shows the nearest one
+            paged = await c.get("/account/access-log", params={"page": odd})
+            assert paged.status_code == 200 and 'id="count">2<' in paged.text
     await source.aclose()
 
 
@@ -143,3 +148,49 @@ async def test_access_log_page_says_when_the_gateway_is_down(idp_settings: Setti
         page = await account_login(c, ADULT, "/account/access-log")
     assert page.status_code == 503 and "Cannot read the access log" in page.text
     await source.aclose()
+
+
+# The README's example as curl sends it: the header value's raw UTF-8 bytes.
+LEGAL_BASIS_VI = "Luật Cư trú 2020"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        LEGAL_BASIS_VI.encode(),  # curl -H 'X-Legal-Basis: Luật Cư trú 2020'
+        b"Lu%E1%BA%ADt C%C6%B0 tr%C3%BA 2020",  # percent-encoded UTF-8
+        b"UTF-8''Lu%E1%BA%ADt%20C%C6%B0%20tr%C3%BA%202020",  # RFC 8187 ext-value
+    ],
+    ids=["raw-utf8", "percent", "rfc8187"],
+)
+async def test_a_vietnamese_legal_basis_reaches_the_audit_log_and_the_page_intact(
+    idp_settings: Settings, gateway: FastAPI, sent: bytes
+) -> None:
+    transport = httpx.ASGITransport(app=gateway)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as gw:
+        base = exchange_headers(await agency_token(gw, COMMUNE), COMMUNE)
+        # Both the fast path (a plain lookup) and the FastAPI route (?fields=) read it.
+        for url in (
+            f"/v1/registry/citizens/{ADULT}",
+            f"/v1/registry/citizens/{ADULT}?fields=permanent_residence",
+        ):
+            named = {**base, "X-MaYeuCau": f"utf8-{url[-6:]}-{len(sent)}"}
+            raw = [(k.encode(), v.encode()) for k, v in named.items() if k != "X-Legal-Basis"]
+            r = await gw.get(url, headers=[*raw, (b"X-Legal-Basis", sent)])
+            assert r.status_code == 200, r.text
+        log = await gw.get(
+            f"/v1/citizens/{ADULT}/access-log", headers={"Authorization": f"Bearer {ADMIN}"}
+        )
+    assert [a["legal_basis"] for a in log.json()["accesses"]] == [LEGAL_BASIS_VI] * 2
+    audit = gateway.state.audit
+    assert audit.verify().ok  # stored in the hash chain as sent, and the chain holds
+    with sqlite3.connect(audit.path) as db:
+        stored = [row[0] for row in db.execute("SELECT legal_basis FROM audit")]
+    assert stored.count(LEGAL_BASIS_VI) == 2 and not any("Ã" in s or "Æ" in s for s in stored)
+    source = HttpAccessLogSource("http://gateway", transport=transport)
+    app = create_app(idp_settings, access_log=source)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ISSUER) as c:
+        page = await account_login(c, ADULT, "/account/access-log")
+    await source.aclose()
+    assert page.status_code == 200 and page.text.count(LEGAL_BASIS_VI) == 2
+    assert "Luáº" not in page.text

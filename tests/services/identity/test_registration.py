@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import shutil
+import time
+import uuid
 from pathlib import Path
 
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from services.common.keys import public_jwk
 from services.common.settings import Settings
 from services.identity import create_app, rotate_identity_key
 from services.identity.clients import load_clients_file
 from services.identity.demo_rp import make_demo_rp_key
+from services.serve import build_apps, embedded_settings
 from tests.services.identity.conftest import (
     AUTO,
     auth_params,
@@ -86,6 +92,32 @@ async def test_registration_refuses_bad_metadata(
     oauth_error(await idp.post("/register", json=meta), 400, error)
 
 
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post", "private_key_jwt"])
+async def test_a_confidential_client_needs_https_redirects(
+    idp: httpx.AsyncClient, method: str, rp_key: rsa.RSAPrivateKey
+) -> None:
+    meta: dict[str, object] = {"token_endpoint_auth_method": method}
+    if method == "private_key_jwt":
+        meta["jwks"] = {"keys": [public_jwk(rp_key, "rp-1", "RS256")]}
+    for plain in (
+        "http://rp.example/cb",
+        "http://10.0.0.5:8080/cb",
+        "http://localhost.rp.example/cb",
+    ):
+        body = {**meta, "redirect_uris": ["https://rp.example/cb", plain]}
+        refused = oauth_error(await idp.post("/register", json=body), 400, "invalid_redirect_uri")
+        assert plain in refused["error_description"]
+    # https anywhere, and plain http on the loopback only (RFC 8252 §7.3).
+    for ok in ("https://rp.example/cb", "http://localhost:3000/cb", "http://127.0.0.1:9000/cb"):
+        r = await idp.post("/register", json={**meta, "redirect_uris": [ok]})
+        assert r.status_code == 201, r.text
+
+
+async def test_a_public_client_may_keep_a_plain_http_redirect(idp: httpx.AsyncClient) -> None:
+    body = {"token_endpoint_auth_method": "none", "redirect_uris": ["http://rp.example/cb"]}
+    assert (await idp.post("/register", json=body)).status_code == 201
+
+
 async def test_registration_can_be_closed(idp_settings: Settings) -> None:
     app = create_app(idp_settings.model_copy(update={"identity_registration_open": False}))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as c:
@@ -151,11 +183,46 @@ def test_examples_file_loads_with_a_generated_demo_key(tmp_path: Path) -> None:
     copy = tmp_path / "examples" / "identity-clients.yaml"
     copy.parent.mkdir()
     shutil.copy(EXAMPLES, copy)
-    without_key = load_clients_file(copy)
+    data_dir = tmp_path / "elsewhere" / "data"  # SIM06_DATA_DIR, not beside the examples
+    without_key = load_clients_file(copy, data_dir=data_dir)
     assert {"demo-portal", "demo-bank", "demo-spa"} <= set(without_key)
     assert "demo-rp-jwt" not in without_key  # no key generated yet: skipped, not a crash
-    private = make_demo_rp_key(tmp_path / ".sim06" / "demo-rp")
+    private = make_demo_rp_key(data_dir / "demo-rp")
     assert private.stat().st_mode & 0o777 == 0o600
-    clients = load_clients_file(copy)
+    clients = load_clients_file(copy, data_dir=data_dir)
     assert clients["demo-rp-jwt"].jwks is not None
     assert "d" not in clients["demo-rp-jwt"].jwks["keys"][0]
+
+
+async def test_sim06_up_demo_jwt_client_authenticates_with_the_key_in_data_dir(
+    settings: Settings,
+) -> None:
+    """``sim06 up`` with SIM06_DATA_DIR set: the key it generates is the one the client uses."""
+    assert settings.data_dir.is_absolute() and not settings.data_dir.exists()
+    apps = build_apps(embedded_settings(settings))
+    identity = apps["identity"][0]
+    pem = (settings.data_dir / "demo-rp" / "private.pem").read_bytes()
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=identity), base_url="http://127.0.0.1:8002"
+    ) as c:
+        token_url = (await c.get("/.well-known/openid-configuration")).json()["token_endpoint"]
+        now = int(time.time())
+        claims = {"iss": "demo-rp-jwt", "sub": "demo-rp-jwt", "aud": token_url,
+                  "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())}  # fmt: skip
+        form = {
+            "grant_type": "authorization_code",
+            "code": "no-such-code",
+            "redirect_uri": "http://127.0.0.1:9002/callback",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": jwt.encode(
+                claims, key, algorithm="ES256", headers={"kid": "demo-rp-1"}
+            ),
+        }
+        # The client authenticated (else invalid_client): only the made-up code is refused.
+        oauth_error(await c.post("/token", data=form), 400, "invalid_grant")
+    for app, _ in apps.values():
+        store = getattr(app.state, "store", None)
+        if store is not None:
+            store.close()

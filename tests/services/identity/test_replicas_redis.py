@@ -129,3 +129,27 @@ def test_client_assertion_replayed_at_another_replica_is_refused(
         a.url + "/token", data=token_form(code, verifier, client_assertion=fresh, **auth)
     )
     assert ok.status_code == 200, ok.text
+
+
+def test_portal_login_crosses_replicas(
+    replicas: tuple[ServerProcess, ServerProcess, str],
+) -> None:
+    """Portal authorize at A, VNeID realm login at B, broker callback at A (its back channel
+    redeems B's code), portal token at B: the portal's and the realm's state are shared."""
+    a, b, _ = replicas
+    verifier = secrets.token_urlsafe(48)
+    r = httpx.get(a.url + "/oauth2/authorize", params=auth_params(s256(verifier)), headers=AUTO)
+    steps = [r]
+    while not r.headers["location"].startswith(REDIRECT):
+        server = (a, b)[len(steps) % 2]
+        r = httpx.get(r.headers["location"].replace(ISSUER, server.url), headers=AUTO)
+        assert r.status_code == 303, r.text
+        steps.append(r)
+    assert [urlsplit(str(s.url)).path for s in steps] == [
+        "/oauth2/authorize", "/auth/realms/citizen/protocol/openid-connect/auth", "/commonauth"
+    ]  # fmt: skip
+    assert "vneid;dur=" in r.headers["server-timing"]
+    code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
+    token = httpx.post(b.url + "/oauth2/token", data=token_form(code, verifier), headers=basic())
+    assert token.status_code == 200, token.text
+    assert token.json()["id_token"]

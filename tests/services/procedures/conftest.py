@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import date
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from mock_registry.persona_records import persona_records
+from mock_registry.personas import BY_KEY
 from services.common.settings import Settings
 from services.gateway.agencies import AgencySpec
 from services.gateway.app import create_app as create_gateway
@@ -66,3 +69,11 @@ async def runner(apps: Apps) -> AsyncIterator[Runner]:
     idp = httpx.AsyncClient(transport=httpx.ASGITransport(app=apps.identity), base_url=ISSUER)
     async with gw, idp:
         yield Runner(gw, idp, apps.agencies, apps.settings.as_of)
+
+
+def persona_commune(key: str) -> str:
+    """The commune code of a persona's permanent residence (the office where they may file)."""
+    pin = BY_KEY[key].pin
+    record = next(r for r in persona_records(date(2026, 7, 1)) if r["pin"] == pin)
+    code: str = record["permanent_residence"]["commune_code"]
+    return code

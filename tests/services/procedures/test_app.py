@@ -12,6 +12,7 @@ from services.common.settings import Settings
 from services.procedures.app import create_app
 from services.procedures.catalogue import Catalogue
 from services.procedures.runner import Runner
+from tests.services.procedures.conftest import persona_commune
 
 pytestmark = pytest.mark.anyio
 
@@ -38,10 +39,14 @@ async def test_list_and_get(api: httpx.AsyncClient) -> None:
     assert r.status_code == 200 and r.json()["key"] == "birth-registration"
 
 
+# The twins' parents' commune (persona household dt-tran), where the twins-mother may declare.
+OFFICE = {"office_commune": persona_commune("twins-mother")}
+
+
 async def test_run_over_http_decides(api: httpx.AsyncClient) -> None:
     r = await api.post(
         "/v1/procedures/birth-registration/runs",
-        json={"persona": "level1-only", "roles": {"father": "deceased"}},
+        json={"persona": "twins-mother", "roles": {"father": "deceased"}, "params": OFFICE},
     )
     assert r.status_code == 201, r.text
     run = r.json()
@@ -53,8 +58,19 @@ async def test_run_over_http_decides(api: httpx.AsyncClient) -> None:
     assert run["steps"][3]["status"] == "skipped" and not run["outputs"] and not run["closed"]
 
 
+async def test_the_portal_refuses_a_level1_login(api: httpx.AsyncClient) -> None:
+    # Birth registration is served by the national portal: level 2 (issue 16).
+    r = await api.post("/v1/procedures/birth-registration/runs", json={"persona": "level1-only"})
+    assert r.status_code == 201, r.text
+    run = r.json()
+    assert run["decision"] == "rejected" and [x["id"] for x in run["rules"]] == ["login-refused"]
+    login = run["steps"][0]
+    assert login["status"] == "refused" and "unmet_authentication_requirements" in login["detail"]
+    assert all(s["status"] == "skipped" for s in run["steps"][1:]) and not run["outputs"]
+
+
 async def test_a_run_over_http_writes_and_replays(api: httpx.AsyncClient) -> None:
-    body = {"persona": "level1-only", "request_id_prefix": "http-run-1"}
+    body = {"persona": "twins-mother", "params": OFFICE, "request_id_prefix": "http-run-1"}
     r = await api.post("/v1/procedures/birth-registration/runs", json=body)
     assert r.status_code == 201, r.text
     first = r.json()

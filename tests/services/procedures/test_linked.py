@@ -24,12 +24,14 @@ from services.procedures.commands import cmd_run
 from services.procedures.model import Param
 from services.procedures.runner import Runner, RunResult, StepResult
 from services.procedures.templates import generate, render
-from tests.services.procedures.conftest import Apps
+from tests.services.procedures.conftest import Apps, persona_commune
 
 pytestmark = pytest.mark.anyio
 
 FATHER = "001090104217"  # adult-level2, head of household 900000001 in Xã Yên Bài (09706)
 MOTHER = "001195208733"  # level1-only, his wife
+TWINS_FATHER, TWINS_MOTHER = "087082386793", "087185386794"  # level 2, one household
+OFFICE = {"office_commune": persona_commune("twins-mother")}
 
 
 @pytest.fixture
@@ -153,7 +155,7 @@ def db_feed_head(db: SQLiteCitizenStore) -> int:
         ("marriage-registration", "name-collision-a", {"partner": "no-eid"},
          {"office_commune": "00199"}),
         ("permanent-residence-registration", "card-due-renewal", {"host": "adult-level2"}, {}),
-        ("temporary-residence-registration", "temporary-residence-only", {}, {}),
+        ("temporary-residence-registration", "name-collision-b", {}, {}),
     ],
 )  # fmt: skip
 async def test_the_civil_status_procedures_now_write(
@@ -183,19 +185,20 @@ async def test_birth_registration_issues_a_pin_and_runs_do_not_collide(
     runner: Runner, catalogue: Catalogue, db: SQLiteCitizenStore
 ) -> None:
     p = catalogue.procedures["birth-registration"]
-    first = await runner.run(p, "level1-only", request_id_prefix="tb-1")
-    second = await runner.run(p, "level1-only", request_id_prefix="tb-2")
+    # The portal needs the mother's level-2 login: the twins' mother (level1-only is refused).
+    first = await runner.run(p, "twins-mother", params=OFFICE, request_id_prefix="tb-1")
+    second = await runner.run(p, "twins-mother", params=OFFICE, request_id_prefix="tb-2")
     pins = [r.outputs["register"]["pin"] for r in (first, second)]
     assert pins[0] != pins[1]  # another run id, another child (another generated name)
     for pin, run in zip(pins, (first, second), strict=True):
         assert run.decision == "approved" and run.closed
         child = record(db, pin)
-        assert child["mother"]["pin"] == MOTHER and child["father"]["pin"] == FATHER
+        assert child["mother"]["pin"] == TWINS_MOTHER and child["father"]["pin"] == TWINS_FATHER
         assert child["household"] is None  # birth registration alone registers no residence
         assert child["date_of_birth"] == run.params["birth_date"]
-    assert {c["pin"] for c in record(db, MOTHER)["children"]} >= set(pins)
+    assert {c["pin"] for c in record(db, TWINS_MOTHER)["children"]} >= set(pins)
     # The same run id again: the write is replayed, nothing is registered twice.
-    replay = await runner.run(p, "level1-only", request_id_prefix="tb-1")
+    replay = await runner.run(p, "twins-mother", params=OFFICE, request_id_prefix="tb-1")
     register = step(replay, "register")
     assert register.http_status == 200 and replay.outputs["register"]["replayed"] is True
     assert replay.outputs["register"]["pin"] == pins[0] and replay.closed
@@ -206,10 +209,10 @@ async def test_the_same_birth_under_a_new_request_id_is_refused_clearly(
     runner: Runner, catalogue: Catalogue
 ) -> None:
     p = catalogue.procedures["birth-registration"]
-    named = {"child_given_name": "Anh", "child_middle_name": "Minh"}
-    first = await runner.run(p, "level1-only", params=named)
+    named = {"child_given_name": "Anh", "child_middle_name": "Minh", **OFFICE}
+    first = await runner.run(p, "twins-mother", params=named)
     assert first.decision == "approved"
-    again = await runner.run(p, "level1-only", params=named)
+    again = await runner.run(p, "twins-mother", params=named)
     register = step(again, "register")
     assert register.status == "refused" and register.http_status == 409
     assert "BIRTH_ALREADY_REGISTERED" in register.detail

@@ -130,6 +130,7 @@ async def test_verify_birth_year_only_and_cmnd(client: httpx.AsyncClient) -> Non
         "matched": False,
         "fields": None,
         "citizen_status": None,
+        "record_type": None,
     }
 
 

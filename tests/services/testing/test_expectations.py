@@ -74,7 +74,7 @@ async def test_forced_verdicts_keep_the_verify_schema(
                  outcome={"verdict": "not_found"}, times=1)  # fmt: skip
     gone = (await registry.post("/v1/citizens/verify", json=declared)).json()
     assert gone == {"verdict": "not_found", "matched": False, "fields": None,
-                    "citizen_status": None}  # fmt: skip
+                    "citizen_status": None, "record_type": None}  # fmt: skip
     assert (await registry.post("/v1/citizens/verify", json=declared)).json() == genuine
 
 

@@ -1,13 +1,13 @@
 """The gateway's hash-chained audit log in PostgreSQL: one chain for every replica.
 
-Same records, same hash (:func:`services.gateway.audit.chain`), same verdict
-(:func:`services.gateway.audit.verify_rows`) as the SQLite file; what changes is who may append.
+Same records, same hash (:func:`services.audit.records.chain`), same verdict
+(:func:`services.audit.verify.verify_rows`) as the SQLite file; what changes is who may append.
 Several gateway processes write to one chain, so each transaction first locks the one-row
 ``audit_head`` (``SELECT ... FOR UPDATE``), reads the last seq and hash *there*, appends its
 records after them and moves the head, then commits: appends are serialised by the database,
 and a replica never trusts a head it remembers.
 
-Group commit as in :class:`~services.gateway.audit.AuditLog`: the records of one event-loop
+Group commit as in :class:`~services.audit.sqlite.AuditLog`: the records of one event-loop
 turn (and those arriving while a transaction is in flight) go into one transaction, run on a
 one-thread committer so the loop keeps serving while PostgreSQL commits (``synchronous_commit``
 on: durable once acknowledged).
@@ -18,27 +18,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.rows import dict_row
 
-from services.gateway.audit import (
+from services.audit.access import access_row, accesses_query
+from services.audit.metrics import observe_commit
+from services.audit.records import (
     DIGESTS,
     GENESIS,
+    LEAF_COLUMNS,
     ROW_COLUMNS,
     AuditEntry,
-    AuditLog,
-    ChainReport,
     chain,
-    verify_rows,
+    write_failed,
 )
-from services.gateway.audit_access import access_row, accesses_query
+from services.audit.sqlite import AuditLog
+from services.audit.verify import Anchor, ChainReport, verify_rows
+
+if TYPE_CHECKING:
+    from services.audit.checkpoints import Checkpoints
 
 __all__ = ["PostgresAuditLog", "migrate", "verify_postgres"]
 
-log = logging.getLogger("sim06.gateway.audit")
+log = logging.getLogger("sim06.audit")
 _LOCK_ID = 0x51306A  # advisory lock of the schema creation (replicas starting together)
 
 _SCHEMA = f"""
@@ -96,13 +102,16 @@ def migrate(url: str) -> None:
             conn.execute(_ADD_DIGESTS.encode())
 
 
-def _write(conn: Conn, batch: list[AuditEntry]) -> tuple[int, str]:
-    """Append ``batch`` in one transaction after the head, whichever replica wrote it."""
+def _write(conn: Conn, batch: list[AuditEntry], leaves: bytearray | None = None) -> tuple[int, str]:
+    """Append ``batch`` in one transaction after the head, whichever replica wrote it (its
+    Merkle leaves added to ``leaves`` if given)."""
     with conn.transaction():
         head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE").fetchone()
         if head is None:
             raise RuntimeError("audit_head is missing: the audit schema was not created")
-        rows, subjects, seq, prev = chain(batch, int(head[0]), str(head[1]))
+        if leaves is not None:
+            del leaves[:]  # a retried transaction starts its leaves anew
+        rows, subjects, seq, prev = chain(batch, int(head[0]), str(head[1]), leaves=leaves)
         with conn.cursor() as cur:
             cur.executemany(_INSERT, rows)
             if subjects:
@@ -124,7 +133,7 @@ def _resolve(waiters: list[asyncio.Future[None]], error: BaseException | None) -
         if error is None:
             future.set_result(None)
         else:
-            future.set_exception(RuntimeError(f"audit write failed: {type(error).__name__}"))
+            future.set_exception(write_failed(error))
 
     for future in waiters:
         loop = future.get_loop()
@@ -144,10 +153,13 @@ def _resolve(waiters: list[asyncio.Future[None]], error: BaseException | None) -
 class PostgresAuditLog(AuditLog):
     """:class:`AuditLog`'s interface over a PostgreSQL database shared by the replicas."""
 
-    def __init__(self, url: str, *, durable: bool = True) -> None:
+    def __init__(
+        self, url: str, *, durable: bool = True, checkpoints: Checkpoints | None = None
+    ) -> None:
         # Not AuditLog.__init__: no SQLite file. Every public method is overridden here.
         self.url = url
         self.durable = durable
+        self.checkpoints = checkpoints
         migrate(url)
         self._pg_writer: Conn | None = None
         self._pg_reader = psycopg.connect(url, autocommit=True)
@@ -158,6 +170,9 @@ class PostgresAuditLog(AuditLog):
         self._pg_scheduled = False
         self._busy = False
         self._closed = False
+        if checkpoints is not None:
+            head = self._read("SELECT seq FROM audit_head WHERE id = 1")
+            checkpoints.attach(self.rows_after, int(head[0][0]) if head else 0)
 
     def describe(self) -> str:
         """Where the records go (the database, without the password)."""
@@ -225,7 +240,15 @@ class PostgresAuditLog(AuditLog):
         if self._pg_writer is None or self._pg_writer.closed or self._pg_writer.broken:
             # A connection lost with the database (restart, failover) is replaced on next use.
             self._pg_writer = psycopg.connect(self.url)
-        return _write(self._pg_writer, batch)
+        started = time.perf_counter()
+        leaves = bytearray() if self.checkpoints is not None else None
+        seq, prev = _write(self._pg_writer, batch, leaves)
+        observe_commit(time.perf_counter() - started, len(batch))
+        if self.checkpoints is not None:
+            # Contiguous with the leaves pushed before unless another replica wrote between.
+            self.checkpoints.push(seq - len(batch) + 1, bytes(leaves or b""))
+            self.checkpoints.note(seq)
+        return seq, prev
 
     # --- synchronous callers -------------------------------------------------------------------
 
@@ -259,6 +282,8 @@ class PostgresAuditLog(AuditLog):
         finally:
             self._closed = True
             self._pg_committer.shutdown(wait=True)
+            if self.checkpoints is not None:
+                self.checkpoints.close()  # the last signed head: every record anchored
             if self._pg_writer is not None:
                 self._pg_writer.close()
             self._pg_reader.close()
@@ -266,9 +291,27 @@ class PostgresAuditLog(AuditLog):
     # --- reading -------------------------------------------------------------------------------
 
     def verify(self) -> ChainReport:
-        """Commit what is pending, then check the whole shared chain."""
+        """Commit what is pending, sign a head over it, then check the whole shared log
+        against the signed tree heads."""
         self.flush()
-        return verify_postgres(self.url)
+        if self.checkpoints is None:
+            return verify_postgres(self.url)
+        from services.audit.checkpoints import CheckpointError
+        from services.audit.verify import load_anchor
+
+        try:
+            self.checkpoints.checkpoint()
+            anchor = load_anchor(self.checkpoints.file.path, self.checkpoints.keys)
+        except CheckpointError as exc:
+            return ChainReport(False, 0, None, f"the signed tree heads are not valid: {exc}")
+        return verify_postgres(self.url, anchor)
+
+    def rows_after(self, seq: int, limit: int) -> list[dict[str, Any]]:
+        """The committed records after ``seq`` (``LEAF_COLUMNS``), in order (any thread)."""
+        with psycopg.connect(self.url, autocommit=True, row_factory=dict_row) as conn:
+            columns = ", ".join(LEAF_COLUMNS)
+            query = f"SELECT {columns} FROM audit WHERE seq > %s ORDER BY seq LIMIT %s"
+            return list(conn.execute(query.encode(), (seq, limit)).fetchall())
 
     def _read(self, query: str, args: list[Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._read_lock:
@@ -296,7 +339,7 @@ class PostgresAuditLog(AuditLog):
         return [access_row(row) for row in self._read(sql, args)]
 
 
-def verify_postgres(url: str) -> ChainReport:
+def verify_postgres(url: str, anchor: Anchor | None = None) -> ChainReport:
     """Check the chain in PostgreSQL: rows and head read from one snapshot (REPEATABLE READ),
     so replicas appending meanwhile do not make an intact chain look broken."""
     with psycopg.connect(url) as conn:
@@ -311,4 +354,5 @@ def verify_postgres(url: str) -> ChainReport:
             return verify_rows(
                 cur,
                 lambda: conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone(),
+                anchor,
             )

@@ -6,8 +6,10 @@ from typing import Any
 
 import orjson
 
+# The record's public part (records.PUBLIC_COLUMNS), then its chain hash: what a citizen needs
+# to rebuild the record's Merkle leaf (services/audit/proofs.py).
 ACCESS_COLUMNS = ("seq", "ts", "agency", "officer", "procedure", "purpose", "legal_basis",
-                  "operation", "fields", "request_id")  # fmt: skip
+                  "operation", "fields", "request_id", "record_hash")  # fmt: skip
 
 
 def accesses_query(
@@ -29,7 +31,7 @@ def accesses_query(
     """
     columns = (
         "SELECT a.seq, a.ts, a.agency, a.officer, a.procedure, a.purpose, a.legal_basis,"
-        " a.operation, a.fields, a.request_id"
+        " a.operation, a.fields, a.request_id, a.hash"
     )
     visible = f" AND a.status < 400 AND (a.hidden_until IS NULL OR a.hidden_until <= {mark})"
     args: list[Any]

@@ -1,13 +1,9 @@
-"""Tamper-evident audit log of every exchange through the gateway, allowed or refused.
+"""The audit log in one SQLite file: append-only, hash-chained, group-committed.
 
-Each record carries ``prev_hash`` (the previous record's ``hash``; 64 zeros for the first) and
-``hash`` = SHA-256 over ``prev_hash`` and the canonical JSON of the record with its sequence
-number, so editing, deleting, reordering or inserting a record breaks the chain at that index.
-A civil-status write also carries ``digests`` (SHA-256 of each record it changed, before and
-after), hashed with the record when present: the column was added later (a migration on open),
-and a record without digests hashes exactly as records always did.
-A one-row ``audit_head`` (last seq and hash, written in the same transaction) also exposes
-deleting records from the end. :func:`verify_chain` checks a file and says where it breaks.
+A one-row ``audit_head`` (last seq and hash, written in the same transaction) exposes deleting
+records from the end, as long as it is not rewritten too; the signed tree heads outside the file
+(:mod:`services.audit.checkpoints`) expose it whatever the database says.
+:func:`verify_chain` checks a file's chain and says where it breaks.
 
 Appends are serialised (so the chain is linear under any concurrency) and committed in
 groups (see :class:`AuditLog`). With ``durable=True`` the request awaits its record's commit
@@ -18,25 +14,35 @@ by the whole batch and runs off the event loop, so durability does not cap throu
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
+from services.audit.access import access_row, accesses_query
+from services.audit.index import SUBJECT_SEQS, ensure_mark, index_step
+from services.audit.metrics import observe_commit
+from services.audit.records import (
+    DIGESTS,
+    GENESIS,
+    LEAF_COLUMNS,
+    ROW_COLUMNS,
+    AuditEntry,
+    chain,
+    write_failed,
+)
+from services.audit.verify import Anchor, ChainReport, verify_rows
 
-from services.gateway.audit_access import access_row, accesses_query
-from services.gateway.audit_index import SUBJECT_SEQS, ensure_mark, index_step
+if TYPE_CHECKING:
+    from services.audit.checkpoints import Checkpoints
 
-log = logging.getLogger("sim06.gateway.audit")
+log = logging.getLogger("sim06.audit")
 
-GENESIS = "0" * 64
-# The per-citizen index (audit_index) is built behind the chain: in chunks of this many records
+# The per-citizen index (index.py) is built behind the chain: in chunks of this many records
 # once no record was appended for _IDLE_S, and before the next commit once it trails the chain
 # by _FORCE_LAG records (the bound on what an access-log read scans unindexed).
 _INDEX_CHUNK = 4096
@@ -73,124 +79,9 @@ CREATE TABLE IF NOT EXISTS audit_head (
     id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL
 );
 """
-_COLUMNS = (
-    "seq", "ts", "agency", "officer", "procedure", "purpose", "legal_basis", "request_id",
-    "operation", "pins", "fields", "status", "outcome", "latency_ms", "request_hash",
-    "response_hash", "hidden_until", "prev_hash",
-)  # fmt: skip
-# Hashed only when not null (records written before the column existed have none): a JSON text
-# list of {"pin", "before", "after"}, SHA-256 hex of each record the write changed (before is
-# null for a new PIN).
-DIGESTS = "digests"
-# The stored columns in the order of a :func:`chain` row.
-ROW_COLUMNS = (*_COLUMNS, "hash", DIGESTS)
 _INSERT = (
     f"INSERT INTO audit ({', '.join(ROW_COLUMNS)}) VALUES ({', '.join('?' * len(ROW_COLUMNS))})"
 )
-
-
-@dataclass(slots=True)
-class AuditEntry:
-    """One exchange as the gateway saw it (no personal data except the PINs looked up)."""
-
-    ts: str
-    agency: str
-    officer: str
-    procedure: str
-    purpose: str
-    legal_basis: str
-    request_id: str
-    operation: str
-    status: int
-    outcome: str
-    latency_ms: float
-    request_hash: str
-    response_hash: str
-    pins: list[str] = field(default_factory=list)
-    fields: list[str] = field(default_factory=list)
-    hidden_until: str | None = None
-    # Civil-status writes: SHA-256 of each record before and after ({pin, before, after}).
-    digests: list[dict[str, str | None]] | None = None
-
-
-def record_hash(row: dict[str, Any]) -> str:
-    """The chain hash of a stored row (every column but ``hash``; ``digests`` only if not null,
-    so a row read from a file or table without that column hashes as before)."""
-    record = {k: row[k] for k in _COLUMNS}
-    digests = row.get(DIGESTS)
-    if digests is not None:
-        record[DIGESTS] = digests
-    canonical = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(row["prev_hash"].encode("ascii") + b"\n" + canonical).hexdigest()
-
-
-_SORTED = tuple(sorted(_COLUMNS))  # the canonical key order of record_hash (OPT_SORT_KEYS)
-
-
-def chain(
-    batch: list[AuditEntry], seq: int, prev: str, *, with_subjects: bool = True
-) -> tuple[list[tuple[Any, ...]], list[tuple[str, int]], int, str]:
-    """The rows (``ROW_COLUMNS``) and ``(pin, seq)`` subjects of ``batch`` appended after
-    record ``seq`` whose hash is ``prev``, and the new head ``(seq, hash)``. No subjects unless
-    ``with_subjects`` (the SQLite log indexes them later: :mod:`.audit_index`).
-
-    Each hash is :func:`record_hash` of the row; the canonical JSON is built with its keys
-    already in sorted order (what ``OPT_SORT_KEYS`` yields, byte for byte) since this runs once
-    per exchange on the event loop. A record with digests (a civil-status write, rare) is
-    sorted by orjson instead, its ``digests`` key added.
-    """
-    rows: list[tuple[Any, ...]] = []
-    subjects: list[tuple[str, int]] = []
-    dumps, sha256 = orjson.dumps, hashlib.sha256
-    for entry in batch:
-        seq += 1
-        pins = dumps(entry.pins).decode()
-        fields = dumps(entry.fields).decode()
-        record = {
-            "agency": entry.agency,
-            "fields": fields,
-            "hidden_until": entry.hidden_until,
-            "latency_ms": entry.latency_ms,
-            "legal_basis": entry.legal_basis,
-            "officer": entry.officer,
-            "operation": entry.operation,
-            "outcome": entry.outcome,
-            "pins": pins,
-            "prev_hash": prev,
-            "procedure": entry.procedure,
-            "purpose": entry.purpose,
-            "request_hash": entry.request_hash,
-            "request_id": entry.request_id,
-            "response_hash": entry.response_hash,
-            "seq": seq,
-            "status": entry.status,
-            "ts": entry.ts,
-        }
-        if entry.digests is None:
-            digests = None
-            canonical = dumps(record)
-        else:
-            digests = dumps(entry.digests).decode()
-            record[DIGESTS] = digests
-            canonical = dumps(record, option=orjson.OPT_SORT_KEYS)
-        digest = sha256(prev.encode("ascii") + b"\n" + canonical).hexdigest()
-        rows.append(
-            (
-                seq, entry.ts, entry.agency, entry.officer, entry.procedure, entry.purpose,
-                entry.legal_basis, entry.request_id, entry.operation, pins, fields, entry.status,
-                entry.outcome, entry.latency_ms, entry.request_hash, entry.response_hash,
-                entry.hidden_until, prev, digest, digests,
-            )
-        )  # fmt: skip
-        prev = digest
-        pin_list = entry.pins
-        if not with_subjects:
-            continue
-        if len(pin_list) == 1:
-            subjects.append((pin_list[0], seq))
-        else:
-            subjects.extend((pin, seq) for pin in dict.fromkeys(pin_list))
-    return rows, subjects, seq, prev
 
 
 @dataclass(slots=True)
@@ -202,6 +93,8 @@ class _Inflight:
     staged: tuple[int, str] | None
     waiters: list[asyncio.Future[None]]
     loop: asyncio.AbstractEventLoop
+    started: float = 0.0  # perf_counter when the batch was staged
+    size: int = 0  # records in the batch
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
@@ -226,7 +119,7 @@ def _resolve(waiters: list[asyncio.Future[None]], error: BaseException | None) -
         if error is None:
             future.set_result(None)
         else:
-            future.set_exception(RuntimeError(f"audit write failed: {type(error).__name__}"))
+            future.set_exception(write_failed(error))
 
 
 def _connect(path: Path, *, durable: bool) -> sqlite3.Connection:
@@ -263,14 +156,18 @@ class AuditLog:
     the next transaction, started as soon as the previous one is durable. Each request answers
     once its own transaction has committed, so the batch grows with the requests in flight.
 
-    The per-citizen index follows the chain (see :mod:`~services.gateway.audit_index`): its
+    The per-citizen index follows the chain (see :mod:`~services.audit.index`): its
     steps run on the committer too, when appends pause, or before the next batch once the
     index trails by ``_FORCE_LAG`` records.
     """
 
-    def __init__(self, path: Path, *, durable: bool = True) -> None:
+    def __init__(
+        self, path: Path, *, durable: bool = True, checkpoints: Checkpoints | None = None
+    ) -> None:
         self.path = path
         self.durable = durable
+        self.checkpoints = checkpoints
+        self._staged_leaves: tuple[int, bytes] = (0, b"")
         self._conn = _connect(path, durable=durable)
         last = self._conn.execute(
             "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
@@ -298,6 +195,8 @@ class AuditLog:
         self._reader = sqlite3.connect(
             f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
         )
+        if checkpoints is not None:
+            checkpoints.attach(self.rows_after, self._seq)
 
     async def append(self, entry: AuditEntry) -> None:
         """Queue ``entry`` for the next group commit; when durable, return once committed.
@@ -336,6 +235,8 @@ class AuditLog:
         self._commit_pending()
         if self._committer is not None:
             self._committer.shutdown(wait=True)
+        if self.checkpoints is not None:
+            self.checkpoints.close()  # the last signed head: every record anchored
         self._conn.close()
         self._reader.close()
 
@@ -355,6 +256,7 @@ class AuditLog:
             return  # the records wait for this one step
         batch, self._pending = self._pending, []
         waiters, self._waiters = self._waiters, []
+        started = time.perf_counter()
         try:
             staged = self._stage(batch)
         except sqlite3.Error as exc:
@@ -362,7 +264,7 @@ class AuditLog:
             _resolve(waiters, exc)
             return
         commit = self._committer_pool().submit(self._conn.execute, "COMMIT")
-        self._submit(loop, commit, staged, waiters)
+        self._submit(loop, commit, staged, waiters, started, len(batch))
 
     def _committer_pool(self) -> ThreadPoolExecutor:
         if self._committer is None:
@@ -375,9 +277,11 @@ class AuditLog:
         commit: Future[Any],
         staged: tuple[int, str] | None,
         waiters: list[asyncio.Future[None]],
+        started: float = 0.0,
+        size: int = 0,
     ) -> None:
         """Track ``commit`` (holding ``_lock``) as the transaction in flight until it settles."""
-        inflight = _Inflight(commit, staged, waiters, loop)
+        inflight = _Inflight(commit, staged, waiters, loop, started, size)
         self._inflight = inflight
         commit.add_done_callback(lambda _: _call_soon_threadsafe(loop, self._settle, inflight))
 
@@ -399,6 +303,7 @@ class AuditLog:
                 self._indexed = int(inflight.commit.result())
             else:
                 self._seq, self._prev = staged
+                self._committed(inflight.started, inflight.size)
         else:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
@@ -482,6 +387,7 @@ class AuditLog:
             waiters, self._waiters = self._waiters, []
             error: BaseException | None = None
             if batch:
+                started = time.perf_counter()
                 try:
                     staged = self._stage(batch)
                     forced = self._indexing and staged[0] - self._indexed >= _FORCE_LAG
@@ -489,15 +395,27 @@ class AuditLog:
                     self._conn.execute("COMMIT")
                     self._seq, self._prev = staged
                     self._indexed = mark
+                    self._committed(started, len(batch))
                 except sqlite3.Error as exc:
                     if self._conn.in_transaction:
                         self._conn.execute("ROLLBACK")
                     error = exc
         _resolve(waiters, error)
 
+    def _committed(self, started: float, size: int) -> None:
+        """A batch of ``size`` records staged at ``started`` is durable: metrics, and the
+        checkpoints learn how far the log goes."""
+        observe_commit(time.perf_counter() - started, size)
+        if self.checkpoints is not None:
+            self.checkpoints.push(*self._staged_leaves)
+            self.checkpoints.note(self._seq)
+
     def _stage(self, batch: list[AuditEntry]) -> tuple[int, str]:
         """Open a transaction holding ``batch``; the chain's new head once it commits."""
-        rows, _, seq, prev = chain(batch, self._seq, self._prev, with_subjects=False)
+        leaves = bytearray() if self.checkpoints is not None else None
+        rows, _, seq, prev = chain(batch, self._seq, self._prev, with_subjects=False, leaves=leaves)
+        # One transaction is staged at a time (``_lock``): its leaves wait here for its commit.
+        self._staged_leaves = (self._seq + 1, bytes(leaves or b""))
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -516,9 +434,31 @@ class AuditLog:
     # --- reading ---------------------------------------------------------------------------
 
     def verify(self) -> ChainReport:
-        """Commit what is pending, then check the whole chain (``sim06 audit verify``)."""
+        """Commit what is pending, sign a head over it, then check the whole log against the
+        signed tree heads (``sim06 audit verify``)."""
         self.flush()
-        return verify_chain(self.path)
+        if self.checkpoints is None:
+            return verify_chain(self.path)
+        from services.audit.checkpoints import CheckpointError
+        from services.audit.verify import load_anchor
+
+        try:
+            self.checkpoints.checkpoint()
+            anchor = load_anchor(self.checkpoints.file.path, self.checkpoints.keys)
+        except CheckpointError as exc:
+            return ChainReport(False, 0, None, f"the signed tree heads are not valid: {exc}")
+        return verify_chain(self.path, anchor)
+
+    def rows_after(self, seq: int, limit: int) -> list[dict[str, Any]]:
+        """The committed records after ``seq`` (``LEAF_COLUMNS``), in order (any thread)."""
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        try:
+            columns = ", ".join(LEAF_COLUMNS)
+            query = f"SELECT {columns} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?"
+            rows = conn.execute(query, (seq, limit))
+            return [dict(zip(LEAF_COLUMNS, row, strict=True)) for row in rows]
+        finally:
+            conn.close()
 
     def describe(self) -> str:
         """Where the records go (for messages)."""
@@ -545,17 +485,7 @@ class AuditLog:
         return [access_row(row) for row in self._reader.execute(sql, args)]
 
 
-@dataclass(frozen=True, slots=True)
-class ChainReport:
-    """The outcome of :func:`verify_chain`: ``index`` is the first bad record's seq."""
-
-    ok: bool
-    records: int
-    index: int | None = None
-    problem: str | None = None
-
-
-def verify_chain(path: Path) -> ChainReport:
+def verify_chain(path: Path, anchor: Anchor | None = None) -> ChainReport:
     """Check every record's hash and link, then the head; report the first break."""
     if not path.exists():
         return ChainReport(False, 0, None, f"{path} does not exist")
@@ -563,40 +493,9 @@ def verify_chain(path: Path) -> ChainReport:
     try:
         conn.row_factory = sqlite3.Row
         rows = (dict(raw) for raw in conn.execute("SELECT * FROM audit ORDER BY seq"))
-        return verify_rows(rows, lambda: conn.execute(_HEAD).fetchone())
+        return verify_rows(rows, lambda: conn.execute(_HEAD).fetchone(), anchor)
     finally:
         conn.close()
 
 
 _HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1"
-
-
-def verify_rows(rows: Iterable[dict[str, Any]], head: Callable[[], Any]) -> ChainReport:
-    """Walk ``rows`` (every stored column, in seq order), then compare the chain's end with
-    ``head()`` (the ``(seq, hash)`` of the head row, or None): the verdict of any backend."""
-    prev, expected, count = GENESIS, 1, 0
-    for row in rows:
-        seq = row["seq"]
-        if seq != expected:
-            return ChainReport(
-                False, count, expected,
-                f"record {expected} is missing (deleted); the next one is {seq}",
-            )  # fmt: skip
-        if row["prev_hash"] != prev:
-            return ChainReport(
-                False, count, seq,
-                f"record {seq} does not follow record {seq - 1} (reordered, inserted or "
-                "the previous record was replaced)",
-            )  # fmt: skip
-        if record_hash(row) != row["hash"]:
-            return ChainReport(False, count, seq, f"record {seq} was altered")
-        prev, expected, count = row["hash"], expected + 1, count + 1
-    found = head()
-    head_seq, head_hash = (int(found[0]), str(found[1])) if found else (0, GENESIS)
-    if head_seq != count or head_hash != prev:
-        return ChainReport(
-            False, count, count + 1 if head_seq > count else head_seq,
-            f"the head names record {head_seq} but the chain ends at {count} "
-            "(records deleted from the end, or the head was altered)",
-        )  # fmt: skip
-    return ChainReport(True, count)
