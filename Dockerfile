@@ -5,6 +5,7 @@ FROM python:3.12-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
+COPY sim06 ./sim06
 COPY mock_registry ./mock_registry
 COPY services ./services
 COPY contracts ./contracts

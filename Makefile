@@ -15,7 +15,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## seed the default population if absent, then serve every service on 127.0.0.1
 	$(BIN)/sim06 up
 
-test: $(STAMP)  ## the whole test suite
+# The Node SOAP client the tests generate from the served WSDL (tests/node/soap-client): its
+# locked dependencies, installed here (never by a test) when npm is there.
+NODE_CLIENT := tests/node/soap-client
+$(NODE_CLIENT)/node_modules/.package-lock.json: $(NODE_CLIENT)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then cd $(NODE_CLIENT) && npm ci --no-audit --no-fund --silent; \
+	else echo "npm not found: the Node SOAP client test will fail (install nodejs and npm)"; fi
+
+test: $(STAMP) $(NODE_CLIENT)/node_modules/.package-lock.json  ## the whole test suite
 	$(BIN)/pytest
 
 lint: $(STAMP)  ## ruff (lint + format check) and mypy --strict

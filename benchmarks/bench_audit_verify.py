@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from services.audit import AuditEntry, AuditLog, verify_chain
-from services.audit.backends import open_audit_log
-from services.audit.commands import verify_log
-from services.common.settings import Settings
+from sim06.services.audit import AuditEntry, AuditLog, verify_chain
+from sim06.services.audit.backends import open_audit_log
+from sim06.services.audit.commands import verify_log
+from sim06.services.common.settings import Settings
 
 
 def _entry(n: int) -> AuditEntry:

@@ -18,8 +18,8 @@ import shutil
 import subprocess
 import sys
 
-from services.bench.loadgen import LoadResult, Request, run_load
-from services.bench.servers import pin_cpu, start_uvicorn
+from sim06.services.bench.loadgen import LoadResult, Request, run_load
+from sim06.services.bench.servers import pin_cpu, start_uvicorn
 
 
 def _client_cpu_s() -> float:
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     request = Request("GET", "/")
-    with start_uvicorn("services.bench.baseline:app", cpus={args.server_cpu}) as server:
+    with start_uvicorn("sim06.services.bench.baseline:app", cpus={args.server_cpu}) as server:
         pinned = pin_cpu(0, args.client_cpu)
         cpu_before = _client_cpu_s()
         result: LoadResult = run_load(

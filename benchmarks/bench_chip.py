@@ -12,11 +12,11 @@ from typing import Any
 import orjson
 import pytest
 
-from mock_registry import chip
-from mock_registry.passive_auth import TrustAnchors, verify
-from mock_registry.pki import Pki
-from mock_registry.seed import seed_store
-from mock_registry.store import SQLiteCitizenStore
+from sim06.mock_registry import chip
+from sim06.mock_registry.passive_auth import TrustAnchors, verify
+from sim06.mock_registry.pki import Pki
+from sim06.mock_registry.seed import seed_store
+from sim06.mock_registry.store import SQLiteCitizenStore
 
 ADULT = "001090104217"
 AT = datetime(2026, 7, 1, 5, tzinfo=UTC)
@@ -57,7 +57,7 @@ def test_passive_authentication(benchmark: Any, world: tuple[SQLiteCitizenStore,
 
 def test_face_match_analysis(benchmark: Any) -> None:
     """Decode, quality, liveness and features of one 240x320 JPEG probe, then the score."""
-    from mock_registry import face, face_match, face_probe
+    from sim06.mock_registry import face, face_match, face_probe
 
     probe = face_probe.probe_bytes(ADULT, "genuine")
     ref = face_match.features(face_match.canonical(face_match.decode(face.face_jpeg(ADULT))))

@@ -23,15 +23,15 @@ from pathlib import Path
 import orjson
 from fastapi import FastAPI
 
-from mock_registry.seed import seed_store
-from mock_registry.store import SQLiteCitizenStore
-from services.bench import encode_request, pin_cpu, run_load, start_uvicorn
-from services.common.settings import Settings
+from sim06.mock_registry.seed import seed_store
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.bench import encode_request, pin_cpu, run_load, start_uvicorn
+from sim06.services.common.settings import Settings
 
 
 def app() -> FastAPI:
     """Entry point: ``uvicorn --factory benchmarks.bench_chip_http:app`` (settings from env)."""
-    from services.chip.app import create_app
+    from sim06.services.chip.app import create_app
 
     return create_app(Settings())
 

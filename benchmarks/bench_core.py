@@ -13,14 +13,14 @@ from typing import Any
 import orjson
 import pytest
 
-from mock_registry import ids, names
-from mock_registry.citizen import record_of
-from mock_registry.population import PopulationGenerator
-from mock_registry.seed import seed_store
-from mock_registry.store import SQLiteCitizenStore
-from services.common.settings import Settings
-from services.registry.schemas import VerifyRequest
-from services.registry.service import RegistryService
+from sim06.mock_registry import ids, names
+from sim06.mock_registry.citizen import record_of
+from sim06.mock_registry.population import PopulationGenerator
+from sim06.mock_registry.seed import seed_store
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.common.settings import Settings
+from sim06.services.registry.schemas import VerifyRequest
+from sim06.services.registry.service import RegistryService
 
 AS_OF = date(2026, 7, 1)
 ADULT = "001090104217"

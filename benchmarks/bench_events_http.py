@@ -50,9 +50,9 @@ import orjson
 import yaml
 
 from benchmarks.bench_registry_http import ensure_db
-from mock_registry.store import CitizenStore, SQLiteCitizenStore
-from services.audit import verify_chain
-from services.bench import (
+from sim06.mock_registry.store import CitizenStore, SQLiteCitizenStore
+from sim06.services.audit import verify_chain
+from sim06.services.bench import (
     LoadResult,
     ServerProcess,
     encode_request,
@@ -172,7 +172,7 @@ def postgres_database(admin_url: str, size: int) -> Iterator[str]:
     """A throwaway database seeded like the SQLite file; dropped on exit."""
     import psycopg
 
-    from mock_registry.store.postgres import seed_postgres
+    from sim06.mock_registry.store.postgres import seed_postgres
 
     name = "sim06_bench_events_" + secrets.token_hex(4)
     with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -285,7 +285,8 @@ def main() -> None:
             for app in ("gateway", "registry"):
                 servers[app] = stack.enter_context(
                     start_server(
-                        f"services.asgi:{app}", factory=True, cpus={0}, health_path="/healthz",
+                        f"sim06.services.asgi:{app}", factory=True, cpus={0},
+                        health_path="/healthz",
                         env={**common_env, **env, "SIM06_DATA_DIR": str(root / f"{name}-{app}")},
                     )
                 )  # fmt: skip
@@ -359,7 +360,7 @@ def main() -> None:
         heads = {b.name: b.head() for b in backends}
         chains = {"sqlite": verify_chain(root / "sqlite-gateway" / "audit.db")}
         if pg_url is not None:  # before the throwaway database is dropped
-            from services.audit.postgres import verify_postgres
+            from sim06.services.audit.postgres import verify_postgres
 
             chains["postgres"] = verify_postgres(url)
     summary = _summary(runs)

@@ -32,8 +32,8 @@ import httpx
 import yaml
 
 from benchmarks.bench_registry_http import ensure_db, sample_pins
-from services.audit import verify_chain
-from services.bench import encode_request, pin_cpu, run_load, start_uvicorn
+from sim06.services.audit import verify_chain
+from sim06.services.bench import encode_request, pin_cpu, run_load, start_uvicorn
 
 AGENCY: dict[str, Any] = {
     "code": "000.00.12.H30",
@@ -79,10 +79,10 @@ def main() -> None:
     rounds: list[dict[str, Any]] = []
     with (
         start_uvicorn(
-            "services.asgi:registry", factory=True, env=env, cpus={0}, health_path="/healthz"
+            "sim06.services.asgi:registry", factory=True, env=env, cpus={0}, health_path="/healthz"
         ) as registry,
         start_uvicorn(
-            "services.asgi:gateway",
+            "sim06.services.asgi:gateway",
             factory=True,
             env=gw_env,
             cpus={0},

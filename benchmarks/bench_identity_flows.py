@@ -31,16 +31,16 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 
-from mock_registry.seed import seed_store
-from mock_registry.store import SQLiteCitizenStore
-from services.bench import FlowClient, ServerProcess, pin_cpu, run_flows, start_uvicorn
-from services.bench.flows import Flow
-from services.bench.servers import free_port
-from services.common.keys import public_jwk
-from services.common.settings import Settings
-from services.identity import create_app
-from services.identity.client_auth import ASSERTION_TYPE
-from services.identity.pkce import s256
+from sim06.mock_registry.seed import seed_store
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.bench import FlowClient, ServerProcess, pin_cpu, run_flows, start_uvicorn
+from sim06.services.bench.flows import Flow
+from sim06.services.bench.servers import free_port
+from sim06.services.common.keys import public_jwk
+from sim06.services.common.settings import Settings
+from sim06.services.identity import create_app
+from sim06.services.identity.client_auth import ASSERTION_TYPE
+from sim06.services.identity.pkce import s256
 
 CLIENT_ID, SECRET = "bench-rp", "bench-secret-not-for-production"
 JWT_CLIENT_ID = "bench-rp-jwt"

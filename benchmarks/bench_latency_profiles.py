@@ -22,11 +22,11 @@ from pathlib import Path
 
 import httpx
 
-from mock_registry.seed import seed_store
-from mock_registry.store import SQLiteCitizenStore
-from services.bench import pin_cpu, start_uvicorn
-from services.common.faults import percentile
-from services.common.latency import ProfileBook
+from sim06.mock_registry.seed import seed_store
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.bench import pin_cpu, start_uvicorn
+from sim06.services.common.faults import percentile
+from sim06.services.common.latency import ProfileBook
 
 PATH = "/v1/citizens/001090104217"
 
@@ -66,7 +66,7 @@ def main() -> int:
         # core or an interpreter lock, or the client's own delays pollute the percentiles.
         pin_cpu(os.getpid(), 1)
         with start_uvicorn(
-            "services.asgi:registry", factory=True, env=env, cpus={0}, health_path="/healthz"
+            "sim06.services.asgi:registry", factory=True, env=env, cpus={0}, health_path="/healthz"
         ) as server:
             url = f"http://127.0.0.1:{server.port}"
             base = asyncio.run(measure(url, "ideal", 2000, args.concurrency))

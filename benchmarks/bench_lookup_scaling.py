@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from benchmarks.bench_registry_http import ensure_db, sample_pins
-from mock_registry.store import SQLiteCitizenStore
-from services.bench import encode_request, pin_cpu, run_load, start_uvicorn
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.bench import encode_request, pin_cpu, run_load, start_uvicorn
 
 
 def in_process_p50_us(db: Path, pins: list[str], rounds: int = 5) -> float:
@@ -63,7 +63,11 @@ def main() -> None:
                 encode_request("GET", f"/v1/citizens/{p}", host="127.0.0.1") for p in pins[name]
             ]
             with start_uvicorn(
-                "services.asgi:registry", factory=True, env=env, cpus={0}, health_path="/healthz"
+                "sim06.services.asgi:registry",
+                factory=True,
+                env=env,
+                cpus={0},
+                health_path="/healthz",
             ) as server:
                 result = run_load(
                     "127.0.0.1",

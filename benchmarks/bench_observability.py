@@ -21,11 +21,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from mock_registry.seed import seed_store
-from mock_registry.store import SQLiteCitizenStore
-from services.common import tracing
-from services.common.settings import Settings
-from services.registry.app import create_app
+from sim06.mock_registry.seed import seed_store
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.common import tracing
+from sim06.services.common.settings import Settings
+from sim06.services.registry.app import create_app
 
 PIN = "001090104217"
 

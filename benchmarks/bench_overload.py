@@ -38,10 +38,10 @@ import yaml
 
 from benchmarks.bench_gateway_http import AGENCY
 from benchmarks.bench_registry_http import ensure_db, sample_pins
-from services.bench import encode_request, pin_cpu, run_load, start_uvicorn
-from services.bench._common import LatencyRecorder, latency_summary, run_sync
-from services.bench.loadgen import run_load_async
-from services.bench.openloop import run_open_loop, run_open_loop_async
+from sim06.services.bench import encode_request, pin_cpu, run_load, start_uvicorn
+from sim06.services.bench._common import LatencyRecorder, latency_summary, run_sync
+from sim06.services.bench.loadgen import run_load_async
+from sim06.services.bench.openloop import run_open_loop, run_open_loop_async
 
 
 async def probe(port: int, request: bytes, every: float, until: float) -> dict[str, Any]:
@@ -162,7 +162,7 @@ def main() -> None:
     pin_cpu(os.getpid(), 1)
     report: dict[str, Any] = {"admission": not args.off}
     lookups = [encode_request("GET", f"/v1/citizens/{pin}", host="127.0.0.1") for pin in pins]
-    with start_uvicorn("services.asgi:registry", factory=True, env=env, cpus={0},
+    with start_uvicorn("sim06.services.asgi:registry", factory=True, env=env, cpus={0},
                        health_path="/healthz") as registry:  # fmt: skip
         report["registry"] = overload("registry", registry.port, lambda k: lookups[k % n],
                                       args.duration)  # fmt: skip
@@ -174,13 +174,13 @@ def main() -> None:
     if not args.off:  # what a refusal costs: a registry whose limit is one unit refuses nearly all
         fixed_env = {**env, "SIM06_ADMISSION_MIN_LIMIT": "1", "SIM06_ADMISSION_MAX_LIMIT": "1",
                      "SIM06_ADMISSION_INITIAL_LIMIT": "1"}  # fmt: skip
-        with start_uvicorn("services.asgi:registry", factory=True, env=fixed_env, cpus={0},
+        with start_uvicorn("sim06.services.asgi:registry", factory=True, env=fixed_env, cpus={0},
                            health_path="/healthz") as refusing:  # fmt: skip
             shed = run_load("127.0.0.1", refusing.port, lambda k: lookups[k % n],
                             connections=32, duration=5, warmup=1)  # fmt: skip
         report["refusals_closed_loop"] = {"rps": shed.rps, "status": shed.status_counts}
         print(f"registry refusing (limit 1): {shed.rps:,.0f} answers/s {shed.status_counts}")
-    with start_uvicorn("services.asgi:gateway", factory=True, env=gw_env, cpus={0},
+    with start_uvicorn("sim06.services.asgi:gateway", factory=True, env=gw_env, cpus={0},
                        health_path="/healthz") as gateway:  # fmt: skip
         token = httpx.post(
             f"{gateway.url}/oauth/token", data={"grant_type": "client_credentials"},

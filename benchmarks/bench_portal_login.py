@@ -26,11 +26,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from mock_registry.seed import seed_store
-from mock_registry.store import SQLiteCitizenStore
-from services.bench import start_uvicorn
-from services.bench.servers import free_port
-from services.identity.pkce import s256
+from sim06.mock_registry.seed import seed_store
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.bench import start_uvicorn
+from sim06.services.bench.servers import free_port
+from sim06.services.identity.pkce import s256
 
 CLIENT_ID, SECRET = "bench-agency", "bench-secret-not-for-production"
 REDIRECT = "http://127.0.0.1:9/callback"
@@ -96,7 +96,7 @@ def main() -> None:
         port = free_port()
         env = prepare(Path(tmp)) | {"SIM06_IDENTITY_ISSUER": f"http://127.0.0.1:{port}"}
         with start_uvicorn(
-            "services.asgi:identity", port=port, factory=True, env=env, health_path="/healthz"
+            "sim06.services.asgi:identity", port=port, factory=True, env=env, health_path="/healthz"
         ) as server:
             headers = {"X-Sim-Auto-Login": "true", "X-Sim-Latency-Profile": args.profile}
             walls: list[float] = []

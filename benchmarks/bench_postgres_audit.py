@@ -23,8 +23,8 @@ from pathlib import Path
 
 import psycopg
 
-from services.audit import AuditEntry, AuditLog, verify_chain
-from services.audit.postgres import PostgresAuditLog, verify_postgres
+from sim06.services.audit import AuditEntry, AuditLog, verify_chain
+from sim06.services.audit.postgres import PostgresAuditLog, verify_postgres
 
 
 def _entry(n: int) -> AuditEntry:

@@ -20,7 +20,7 @@ import time
 import orjson
 import psycopg
 
-from mock_registry.store.postgres import PostgresCitizenStore
+from sim06.mock_registry.store.postgres import PostgresCitizenStore
 
 
 def sample_pins(url: str, n: int, seed: int = 1) -> list[str]:

@@ -17,7 +17,7 @@ from datetime import date
 
 import psycopg
 
-from mock_registry.store.postgres import seed_postgres
+from sim06.mock_registry.store.postgres import seed_postgres
 
 
 def database_url(admin_url: str, name: str, *, recreate: bool) -> str:

@@ -20,9 +20,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from mock_registry.seed import seed_store
-from mock_registry.store import SQLiteCitizenStore
-from services.bench import encode_request, pin_cpu, run_load, start_uvicorn
+from sim06.mock_registry.seed import seed_store
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.bench import encode_request, pin_cpu, run_load, start_uvicorn
 
 
 def ensure_db(path: Path, size: int) -> None:
@@ -59,9 +59,9 @@ def main() -> None:
     pin_cpu(os.getpid(), 1)
     rounds: list[dict[str, Any]] = []
     with (
-        start_uvicorn("services.bench.baseline:app", cpus={0}) as bare,
+        start_uvicorn("sim06.services.bench.baseline:app", cpus={0}) as bare,
         start_uvicorn(
-            "services.asgi:registry", factory=True, env=env, cpus={0}, health_path="/healthz"
+            "sim06.services.asgi:registry", factory=True, env=env, cpus={0}, health_path="/healthz"
         ) as registry,
     ):
         for i in range(args.rounds):

@@ -16,8 +16,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from mock_registry.seed import seed_store
-from mock_registry.store import SQLiteCitizenStore
+from sim06.mock_registry.seed import seed_store
+from sim06.mock_registry.store import SQLiteCitizenStore
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ import httpx
 import yaml
 
 from benchmarks.bench_registry_http import ensure_db, sample_pins
-from services.bench import encode_request, pin_cpu, run_load, start_uvicorn
+from sim06.services.bench import encode_request, pin_cpu, run_load, start_uvicorn
 
 AGENCY: dict[str, Any] = {
     "code": "000.00.12.H30",
@@ -76,7 +76,7 @@ def parse_only(number: int = 20_000) -> None:
     XSD validation alone (:func:`soap_schema.validate` of the parsed envelope)."""
     from lxml import etree
 
-    from services.gateway import soap, soap_schema
+    from sim06.services.gateway import soap, soap_schema
 
     for name, body in (("XacThuc", xac_thuc("p-1", "001090104217")),
                        ("TraCuu", tra_cuu("p-2", "001090104217"))):  # fmt: skip
@@ -119,7 +119,7 @@ def main() -> None:
         }
         pin_cpu(os.getpid(), 1)
         with start_uvicorn(
-            "services.asgi:gateway", factory=True, env=env, cpus={0}, health_path="/healthz"
+            "sim06.services.asgi:gateway", factory=True, env=env, cpus={0}, health_path="/healthz"
         ) as gateway:
             token = httpx.post(
                 f"{gateway.url}/oauth/token",

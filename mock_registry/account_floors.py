@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from mock_registry.accounts import CHILD_ACCOUNT_AGE, account_faults, age_on
+from sim06.mock_registry.accounts import CHILD_ACCOUNT_AGE, account_faults, age_on
 
 __all__ = ["AccountFigures", "measure_accounts"]
 

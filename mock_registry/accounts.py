@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from mock_registry.citizen import Person
+from sim06.mock_registry.citizen import Person
 
 __all__ = [
     "CHILD_ACCOUNT_AGE",

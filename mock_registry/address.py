@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from mock_registry import admin_units, census, ethnicity
+from sim06.mock_registry import admin_units, census, ethnicity
 
 SOUTH_FROM = 48  # legacy province codes from Đà Nẵng southwards write alleys as "hẻm" / "Ấp"
 HOMETOWN_ELSEWHERE = 0.15  # share whose quê quán is not the province they live in [I]
@@ -54,7 +54,7 @@ def urban_weight() -> float:
 @cache
 def streets() -> tuple[str, ...]:
     """Street names (frozen from Faker's vi_VN provider, see scripts/build_streets.py)."""
-    text = resources.files("mock_registry").joinpath("data/streets.json").read_text("utf-8")
+    text = resources.files("sim06.mock_registry").joinpath("data/streets.json").read_text("utf-8")
     return tuple(json.loads(text)["streets"])
 
 

@@ -124,7 +124,7 @@ def _group(items: list[_T], key: str, keys: list[str]) -> dict[str, tuple[_T, ..
 @cache
 def _tables() -> _Tables:
     raw: dict[str, Any] = json.loads(
-        files("mock_registry").joinpath("data", _DATA_FILE).read_text(encoding="utf-8")
+        files("sim06.mock_registry").joinpath("data", _DATA_FILE).read_text(encoding="utf-8")
     )
     provinces = [
         Province(r["code"], r["name"], r["short_name"], r["division_type"])

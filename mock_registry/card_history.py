@@ -26,7 +26,7 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from mock_registry import cards
+from sim06.mock_registry import cards
 
 KIND_CMND = "cmnd"
 KIND_CCCD_BARCODE = "cccd_barcode"

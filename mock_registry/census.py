@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-from mock_registry.ids import Sex
+from sim06.mock_registry.ids import Sex
 
 MAX_AGE = 100
 _FLOOR = 1e-4  # a band at or above its share can still be drawn, rarely
@@ -45,7 +45,7 @@ class CensusTable:
 def table() -> CensusTable:
     """The 2019 census table (read once)."""
     raw = json.loads(
-        files("mock_registry").joinpath("data", "census_2019_age_sex.json").read_text("utf-8")
+        files("sim06.mock_registry").joinpath("data", "census_2019_age_sex.json").read_text("utf-8")
     )
     bands = []
     for row in raw["bands"]:

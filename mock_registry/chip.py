@@ -28,10 +28,10 @@ from asn1crypto import core  # type: ignore[import-untyped]
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mock_registry import card_history, cards, lds
-from mock_registry.face import dg2, face_jpeg
-from mock_registry.mrz import compose_td1
-from mock_registry.pki import Pki, Signer
+from sim06.mock_registry import card_history, cards, lds
+from sim06.mock_registry.face import dg2, face_jpeg
+from sim06.mock_registry.mrz import compose_td1
+from sim06.mock_registry.pki import Pki, Signer
 
 DEFECTS = ("tampered_dg", "untrusted_signer", "expired_signer", "revoked_signer", "lost", "moved")
 FILES = ("com", "dg1", "dg2", "dg13", "dg14", "dg15", "sod")

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from mock_registry.names import PersonName
-from mock_registry.store.base import CitizenRow
+from sim06.mock_registry.names import PersonName
+from sim06.mock_registry.store.base import CitizenRow
 
 NATIONALITY_VN = "VN"
 

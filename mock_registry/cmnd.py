@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from types import MappingProxyType
 from typing import Final
 
-from mock_registry.ids import CMND_AREA_PREFIXES, CMND_LENGTH
+from sim06.mock_registry.ids import CMND_AREA_PREFIXES, CMND_LENGTH
 
 # Pre-2025 province code -> CMND prefixes (first one is the usual one).
 PREFIXES_BY_PROVINCE: Final = MappingProxyType({

@@ -32,8 +32,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from mock_registry.address import AddressBook
-from mock_registry.store.base import AccountRow
+from sim06.mock_registry.address import AddressBook
+from sim06.mock_registry.store.base import AccountRow
 
 __all__ = [
     "ACCOUNT_TYPE",

@@ -80,7 +80,7 @@ class _Weighted:
 
 
 def _load() -> dict[str, Any]:
-    text = resources.files("mock_registry").joinpath("data/ethnicity.json").read_text("utf-8")
+    text = resources.files("sim06.mock_registry").joinpath("data/ethnicity.json").read_text("utf-8")
     data: dict[str, Any] = json.loads(unicodedata.normalize("NFC", text))
     return data
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from mock_registry.lds import DG_TAGS, child, tlv, unwrap
+from sim06.mock_registry.lds import DG_TAGS, child, tlv, unwrap
 
 WIDTH, HEIGHT = 120, 160
 SKIN = ((241, 205, 170), (224, 180, 140), (198, 150, 110), (160, 115, 80))

@@ -24,7 +24,7 @@ from functools import lru_cache
 
 from PIL import Image, ImageChops, ImageFilter, ImageOps, ImageStat
 
-from mock_registry.face import HEIGHT, WIDTH
+from sim06.mock_registry.face import HEIGHT, WIDTH
 
 FORMATS = ("JPEG", "PNG")
 MIN_SIDE = 64  # below this there is no face to speak of: refused outright

@@ -20,7 +20,7 @@ import random
 
 from PIL import Image, ImageChops, ImageFilter
 
-from mock_registry.face import FaceTraits, draw, traits_from, traits_of
+from sim06.mock_registry.face import FaceTraits, draw, traits_from, traits_of
 
 KINDS = ("genuine", "impostor", "replay", "poor_quality")
 SCALE = 2

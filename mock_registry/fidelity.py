@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from mock_registry import admin_units, card_history, cards, census, cmnd
-from mock_registry.address import URBAN_PREFIXES
+from sim06.mock_registry import admin_units, card_history, cards, census, cmnd
+from sim06.mock_registry.address import URBAN_PREFIXES
 
 REFORM_DATE = date(2025, 7, 1)
 BAND_TOLERANCE = 0.15  # each band within 15 % (relative) of its census share

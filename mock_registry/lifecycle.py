@@ -7,10 +7,10 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from mock_registry import admin_units, card_history, cards
-from mock_registry.citizen import Person
-from mock_registry.cmnd import CmndAllocator
-from mock_registry.names import normalize_for_match
+from sim06.mock_registry import admin_units, card_history, cards
+from sim06.mock_registry.citizen import Person
+from sim06.mock_registry.cmnd import CmndAllocator
+from sim06.mock_registry.names import normalize_for_match
 
 # Mobile prefixes of the Vietnamese carriers (Viettel, VinaPhone, MobiFone, Vietnamobile, Gmobile).
 MOBILE_PREFIXES = (

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from mock_registry.names import normalize_for_match
+from sim06.mock_registry.names import normalize_for_match
 
 MATCH = "match"
 MATCH_YEAR_ONLY = "match_year_only"  # the record or the declaration has only the birth year

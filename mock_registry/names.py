@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from mock_registry.ethnicity import _Weighted
+from sim06.mock_registry.ethnicity import _Weighted
 
 __all__ = [
     "PersonName",
@@ -160,7 +160,7 @@ def _compile(name: str, raw: dict[str, Any], kinh: _Pattern | None) -> _Pattern:
 
 
 def _load() -> tuple[dict[str, _Pattern], _Pattern, dict[str, tuple[str, str]]]:
-    text = resources.files("mock_registry").joinpath("data/names.json").read_text("utf-8")
+    text = resources.files("sim06.mock_registry").joinpath("data/names.json").read_text("utf-8")
     data = json.loads(unicodedata.normalize("NFC", text))
     raw = data["patterns"]
     kinh = _compile("kinh", raw["kinh"], None)

@@ -27,10 +27,10 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 
-from mock_registry import lds, sod
-from mock_registry.chip import accepted_residences, decode_dg13
-from mock_registry.mrz import TD1, MRZError, parse_td1
-from mock_registry.sod import CheckFailed
+from sim06.mock_registry import lds, sod
+from sim06.mock_registry.chip import accepted_residences, decode_dg13
+from sim06.mock_registry.mrz import TD1, MRZError, parse_td1
+from sim06.mock_registry.sod import CheckFailed
 
 REASONS = {
     "MALFORMED_FILE": "A chip file is not valid BER-TLV/DER of the expected structure.",

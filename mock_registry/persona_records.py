@@ -26,9 +26,9 @@ from typing import Any
 
 import orjson
 
-from mock_registry import personas
-from mock_registry.citizen import Person, record_of, row_of
-from mock_registry.store.base import CitizenRow
+from sim06.mock_registry import personas
+from sim06.mock_registry.citizen import Person, record_of, row_of
+from sim06.mock_registry.store.base import CitizenRow
 
 __all__ = ["NATIONALITY_UNDETERMINED", "identity_certificate", "persona_records", "persona_rows"]
 

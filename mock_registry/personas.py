@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from mock_registry import accounts, admin_units, cards
-from mock_registry.address import AddressBook, Place
-from mock_registry.citizen import Person
-from mock_registry.ids import Sex
-from mock_registry.names import PersonName
+from sim06.mock_registry import accounts, admin_units, cards
+from sim06.mock_registry.address import AddressBook, Place
+from sim06.mock_registry.citizen import Person
+from sim06.mock_registry.ids import Sex
+from sim06.mock_registry.names import PersonName
 
 HOUSEHOLD_BASE = 900_000_000  # persona households never collide with generated ones (1, 2, ...)
 CardPlan = Literal["valid", "none", "lost", "revoked"]

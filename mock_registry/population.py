@@ -18,12 +18,12 @@ from datetime import date, timedelta
 
 import orjson
 
-from mock_registry import accounts, admin_units, census, ethnicity, names
-from mock_registry.address import AddressBook, pre_reform_address
-from mock_registry.citizen import Person, record_of, row_of
-from mock_registry.ids import SerialAllocator, Sex, post_2025_prefix
-from mock_registry.lifecycle import Lifecycle
-from mock_registry.store.base import CitizenRow
+from sim06.mock_registry import accounts, admin_units, census, ethnicity, names
+from sim06.mock_registry.address import AddressBook, pre_reform_address
+from sim06.mock_registry.citizen import Person, record_of, row_of
+from sim06.mock_registry.ids import SerialAllocator, Sex, post_2025_prefix
+from sim06.mock_registry.lifecycle import Lifecycle
+from sim06.mock_registry.store.base import CitizenRow
 
 REFORM_DATE = date(2025, 7, 1)  # two-level local government (§8)
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from mock_registry.cards import KIND_CAN_CUOC
-from mock_registry.chip import printed_residence
+from sim06.mock_registry.cards import KIND_CAN_CUOC
+from sim06.mock_registry.chip import printed_residence
 
 LEGACY = "cccd_7_field"
 EXTENDED = "can_cuoc_extended"

@@ -9,10 +9,10 @@ from typing import Any
 
 import orjson
 
-from mock_registry import eid_subjects, fidelity, personas
-from mock_registry.persona_records import persona_rows
-from mock_registry.population import PopulationGenerator
-from mock_registry.store.base import CitizenRow, CitizenStore
+from sim06.mock_registry import eid_subjects, fidelity, personas
+from sim06.mock_registry.persona_records import persona_rows
+from sim06.mock_registry.population import PopulationGenerator
+from sim06.mock_registry.store.base import CitizenRow, CitizenStore
 
 # Bump when the same seed would give different people. 2: issue 16 (accounts by rule, the
 # 2024 law's other subjects, e-ID accounts of foreigners and organisations).

@@ -33,11 +33,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import orjson
 
-from mock_registry.account_floors import measure_accounts
-from mock_registry.seed import seed_store
-from mock_registry.store import SQLiteCitizenStore
-from services.common.settings import Settings
-from services.procedures.catalogue import Catalogue, catalogue_dir
+from sim06.mock_registry.account_floors import measure_accounts
+from sim06.mock_registry.seed import seed_store
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.common.settings import Settings
+from sim06.services.procedures.catalogue import Catalogue, catalogue_dir
 
 REDIRECT = "http://127.0.0.1:9/callback"
 
@@ -47,7 +47,7 @@ async def _logins(
 ) -> Counter[str]:
     """Outcomes of logins of ``pins`` when the client asks for ``acr``: ``code`` (accepted) or
     the OAuth error the provider sent back to the client."""
-    from services.identity.app import create_app
+    from sim06.services.identity.app import create_app
 
     app = create_app(settings, store)
     transport = httpx.ASGITransport(app=app)

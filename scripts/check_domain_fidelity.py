@@ -27,11 +27,11 @@ from typing import Any
 
 import orjson
 
-from mock_registry import chip, fidelity
-from mock_registry.pki import Pki
-from mock_registry.seed import seed_store
-from mock_registry.store import SQLiteCitizenStore
-from services.export import export
+from sim06.mock_registry import chip, fidelity
+from sim06.mock_registry.pki import Pki
+from sim06.mock_registry.seed import seed_store
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.export import export
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:

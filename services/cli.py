@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from services.common.settings import Settings
+from sim06.services.common.settings import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -38,12 +38,12 @@ def _err(text: str) -> None:
 
 def cmd_seed(args: argparse.Namespace) -> int:
     """Seed a population database (personas + ``--size`` generated citizens)."""
-    from services.seeding import seed_database
+    from sim06.services.seeding import seed_database
 
     settings = _settings(args)
     url = args.db_url or settings.database_url
     if url:
-        from mock_registry.store.postgres import seed_postgres
+        from sim06.mock_registry.store.postgres import seed_postgres
 
         result = seed_postgres(
             url,
@@ -68,7 +68,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     info, seconds = seed_database(settings, progress=not args.quiet)
-    from mock_registry.personas import listed
+    from sim06.mock_registry.personas import listed
 
     # The persona records include relatives no table lists; say how many `sim06 personas` shows.
     _err(
@@ -81,7 +81,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write every citizen, sorted by PIN, as JSON lines or CSV."""
-    from services.export import export
+    from sim06.services.export import export
 
     settings = _settings(args)
     if not settings.database.exists():
@@ -98,21 +98,21 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_reset(args: argparse.Namespace) -> int:
     """Drop the civil-status events (back to the seeded population), or load a snapshot."""
-    from services.events_admin import reset_events
+    from sim06.services.events_admin import reset_events
 
     return reset_events(_settings(args), args.db_url, args.to)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     """Save the state after events under a name (sim06 reset --to NAME brings it back)."""
-    from services.events_admin import save_snapshot
+    from sim06.services.events_admin import save_snapshot
 
     return save_snapshot(_settings(args), args.db_url, args.name)
 
 
 def cmd_personas(args: argparse.Namespace) -> int:
     """Print the test personas."""
-    from services.persona_table import personas_json, personas_table
+    from sim06.services.persona_table import personas_json, personas_table
 
     _out(personas_json() if args.json else personas_table())
     return 0
@@ -120,12 +120,12 @@ def cmd_personas(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Seed the default population if absent, then serve every service on localhost."""
-    from services.serve import serve_all
+    from sim06.services.serve import serve_all
 
     settings = _settings(args)
     if args.backend == "postgres":
-        from services.serve import embedded_settings
-        from services.serve_replicas import serve_replicas
+        from sim06.services.serve import embedded_settings
+        from sim06.services.serve_replicas import serve_replicas
 
         url = args.db_url or settings.database_url
         redis = args.redis or settings.redis_url
@@ -138,10 +138,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_contract(args: argparse.Namespace) -> int:
     """Write, check, diff the published OpenAPI contracts, or report a client's coverage."""
-    from services.contracts import check_contracts, write_contracts
+    from sim06.services.contracts import check_contracts, write_contracts
 
     if args.action in ("release", "compat"):
-        from services.contract.release import compat, release
+        from sim06.services.contract.release import compat, release
 
         contracts, root = Path(args.dir), Path(args.released)
         if args.action == "release":
@@ -151,7 +151,7 @@ def cmd_contract(args: argparse.Namespace) -> int:
         (_err if outcome.status == 2 else _out)(outcome.text)
         return outcome.status
     if args.action in ("diff", "coverage"):
-        from services.contract.commands import run_coverage, run_diff
+        from sim06.services.contract.commands import run_coverage, run_diff
 
         if args.action == "diff":
             outcome = run_diff(Path(args.old), Path(args.new))
@@ -162,7 +162,7 @@ def cmd_contract(args: argparse.Namespace) -> int:
             )  # fmt: skip
         (_err if outcome.status == 2 else _out)(outcome.text)
         return outcome.status
-    from services.gateway.soap_schema import check_documents, write_documents
+    from sim06.services.gateway.soap_schema import check_documents, write_documents
 
     directory, soap_dir = Path(args.dir), Path(args.soap_dir)  # OpenAPI; WSDL and XSDs
     if args.action == "write":
@@ -179,7 +179,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     """Rotate the identity provider's signing key, or export the trust anchors."""
     settings = _settings(args)
     if args.action == "agency-cert":
-        from services.gateway.mtls import issue_demo_agency_cert
+        from sim06.services.gateway.mtls import issue_demo_agency_cert
 
         if not args.args or len(args.args) > 2:
             _err("usage: sim06 keys agency-cert CLIENT_ID [DIR]")
@@ -194,16 +194,16 @@ def cmd_keys(args: argparse.Namespace) -> int:
             _out(str(path))
         return 0
     if args.action == "rotate":
-        from services.identity import rotate_identity_key
+        from sim06.services.identity import rotate_identity_key
 
         key = rotate_identity_key(settings, args.alg)
         _out(f"new identity signing key {key.kid} ({key.alg}); the old one stays in the JWKS")
         return 0
     import json
 
-    from mock_registry.pki import Pki
-    from services.common.keys import KeyStore
-    from services.identity.signing import identity_keys_dir
+    from sim06.mock_registry.pki import Pki
+    from sim06.services.common.keys import KeyStore
+    from sim06.services.identity.signing import identity_keys_dir
 
     out = Path((args.args or ["trust-anchors"])[0])
     out.mkdir(parents=True, exist_ok=True)
@@ -223,7 +223,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     """Verify the gateway's audit log against its signed tree heads (edits, truncation,
     re-hashing, swaps: the first bad record)."""
-    from services.audit.commands import audit_verify
+    from sim06.services.audit.commands import audit_verify
 
     settings = _settings(args)
     file = Path(args.file) if args.file else None
@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_audit)
 
-    from services.procedures.commands import add_parser as add_procedure_parser
+    from sim06.services.procedures.commands import add_parser as add_procedure_parser
 
     add_procedure_parser(sub)
 

@@ -13,12 +13,12 @@ from typing import Any
 import yaml
 from fastapi import FastAPI
 
-from mock_registry.store import SQLiteCitizenStore
-from services.common.settings import Settings
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.common.settings import Settings
 
 
 def _registry() -> FastAPI:
-    from services.registry.app import create_app
+    from sim06.services.registry.app import create_app
 
     return create_app(Settings(), store=SQLiteCitizenStore(":memory:"))
 
@@ -27,7 +27,7 @@ def _identity() -> FastAPI:
     import tempfile
     from pathlib import Path
 
-    from services.identity import create_app
+    from sim06.services.identity import create_app
 
     # Keys are generated into a throwaway directory: the contract must not depend on them.
     data = Path(tempfile.mkdtemp(prefix="sim06-contract-"))
@@ -39,7 +39,7 @@ def _gateway() -> FastAPI:
     import tempfile
     from pathlib import Path
 
-    from services.gateway.app import create_app
+    from sim06.services.gateway.app import create_app
 
     data = Path(tempfile.mkdtemp(prefix="sim06-contract-"))
     return create_app(Settings(data_dir=data), store=SQLiteCitizenStore(":memory:"))
@@ -88,7 +88,7 @@ def check_contracts(directory: Path) -> list[str]:
 
 def _drift_summary(committed: str, served: str, limit: int = 10) -> list[str]:
     """What changed from the committed contract to the served one, breaking changes first."""
-    from services.contract.diff import diff_documents, summary
+    from sim06.services.contract.diff import diff_documents, summary
 
     try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x

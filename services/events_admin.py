@@ -11,8 +11,8 @@ import re
 import sys
 import time
 
-from mock_registry.store.base import CitizenStore
-from services.common.settings import Settings
+from sim06.mock_registry.store.base import CitizenStore
+from sim06.services.common.settings import Settings
 
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -24,13 +24,13 @@ def _open(settings: Settings, url: str | None, name: str | None) -> CitizenStore
         return None
     url = url or settings.database_url
     if url:
-        from mock_registry.store.postgres import PostgresCitizenStore
+        from sim06.mock_registry.store.postgres import PostgresCitizenStore
 
         return PostgresCitizenStore(url, pool_size=1)
     if not settings.database.exists():
         sys.stderr.write(f"{settings.database} does not exist; run 'sim06 seed' first.\n")
         return None
-    from mock_registry.store import SQLiteCitizenStore
+    from sim06.mock_registry.store import SQLiteCitizenStore
 
     return SQLiteCitizenStore(settings.database)
 

@@ -9,7 +9,7 @@ from typing import IO, Any
 
 import orjson
 
-from mock_registry.store import SQLiteCitizenStore
+from sim06.mock_registry.store import SQLiteCitizenStore
 
 CSV_COLUMNS = (
     "pin", "cmnd", "family_name", "middle_name", "given_name", "full_name", "date_of_birth",

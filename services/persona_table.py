@@ -6,8 +6,8 @@ from typing import Any
 
 import orjson
 
-from mock_registry import eid_subjects, personas
-from mock_registry.cards import card_expiry
+from sim06.mock_registry import eid_subjects, personas
+from sim06.mock_registry.cards import card_expiry
 
 
 def persona_rows() -> list[dict[str, Any]]:

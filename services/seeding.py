@@ -7,9 +7,9 @@ import time
 
 from tqdm import tqdm
 
-from mock_registry.seed import SeedInfo, seed_store
-from mock_registry.store import SQLiteCitizenStore
-from services.common.settings import Settings
+from sim06.mock_registry.seed import SeedInfo, seed_store
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.common.settings import Settings
 
 
 def seed_database(settings: Settings, *, progress: bool = True) -> tuple[SeedInfo, float]:

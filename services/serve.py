@@ -11,9 +11,9 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from services.common.runtime import tune_gc
-from services.common.settings import Settings
-from services.seeding import ensure_seeded
+from sim06.services.common.runtime import tune_gc
+from sim06.services.common.settings import Settings
+from sim06.services.seeding import ensure_seeded
 
 DEMO_CLIENTS = Path("examples/identity-clients.yaml")
 DEMO_AGENCIES = Path("examples/agencies.yaml")
@@ -29,16 +29,16 @@ def embedded_settings(settings: Settings) -> Settings:
 
 def build_apps(settings: Settings) -> dict[str, tuple[FastAPI, int]]:
     """Every service of ``sim06 up`` with its port."""
-    from mock_registry.store import SQLiteCitizenStore
-    from services.admin import create_app as create_admin
-    from services.common.fault_middleware import install_faults
-    from services.common.faults import FaultController
-    from services.gateway.app import create_app as create_gateway
-    from services.identity import create_app as create_identity
-    from services.identity.demo_rp import make_demo_rp_key
-    from services.procedures.agencies import directory
-    from services.procedures.app import create_app as create_procedures
-    from services.registry.app import create_app as create_registry
+    from sim06.mock_registry.store import SQLiteCitizenStore
+    from sim06.services.admin import create_app as create_admin
+    from sim06.services.common.fault_middleware import install_faults
+    from sim06.services.common.faults import FaultController
+    from sim06.services.gateway.app import create_app as create_gateway
+    from sim06.services.identity import create_app as create_identity
+    from sim06.services.identity.demo_rp import make_demo_rp_key
+    from sim06.services.procedures.agencies import directory
+    from sim06.services.procedures.app import create_app as create_procedures
+    from sim06.services.registry.app import create_app as create_registry
 
     demo_rp = settings.data_dir / "demo-rp"
     if not (demo_rp / "jwks.json").exists():
@@ -72,11 +72,11 @@ async def serve_all(settings: Settings) -> int:
         sys.stderr.write(f"seeded {settings.database}\n")
     settings = embedded_settings(settings)
     # With tracing on, every record has a trace_id (set up before the first record is made).
-    from services.common.tracing import configure as configure_tracing
+    from sim06.services.common.tracing import configure as configure_tracing
 
     traced = " trace_id=%(trace_id)s" if configure_tracing(settings) else ""
     logging.basicConfig(level=logging.INFO, format=f"%(levelname)s %(name)s: %(message)s{traced}")
-    from services.gateway.mtls import tls_config
+    from sim06.services.gateway.mtls import tls_config
 
     servers = []
     apps = build_apps(settings)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from services.common.settings import Settings
+from sim06.services.common.settings import Settings
 
 
 def replica_commands(settings: Settings, replicas: int) -> dict[str, list[str]]:
@@ -30,7 +30,7 @@ def replica_commands(settings: Settings, replicas: int) -> dict[str, list[str]]:
     }
     return {
         name: [
-            python, "-m", "uvicorn", "--factory", f"services.asgi:{name}",
+            python, "-m", "uvicorn", "--factory", f"sim06.services.asgi:{name}",
             "--host", settings.host, "--port", str(port), "--workers", str(workers),
             "--no-access-log", "--log-level", "warning",
         ]
@@ -58,14 +58,14 @@ def replica_environment(
 
 def serve_replicas(settings: Settings, db_url: str, redis_url: str, replicas: int) -> int:
     """Seed PostgreSQL if needed, start every service's processes, wait for Ctrl-C."""
-    from mock_registry.store.postgres import seed_postgres
+    from sim06.mock_registry.store.postgres import seed_postgres
 
     if seed_postgres(
         db_url, seed=settings.seed, size=settings.population_size, as_of=settings.as_of
     ):
         sys.stderr.write(f"seeded {settings.population_size:,} citizens into PostgreSQL\n")
     # The gateway's signing key exists before its processes start, lest each make its own.
-    from services.common.keys import KeyStore
+    from sim06.services.common.keys import KeyStore
 
     KeyStore(settings.keys_dir / "gateway", alg="ES256")
     # Passed through, not read for configuration: the children need PATH and the virtualenv.

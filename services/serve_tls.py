@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import uvicorn
 
-from services.asgi import gateway
-from services.common.settings import Settings
-from services.gateway.mtls import tls_config
+from sim06.services.asgi import gateway
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.mtls import tls_config
 
 
 def main() -> int:

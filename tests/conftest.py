@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mock_registry.seed import seed_store
-from mock_registry.store import SQLiteCitizenStore
-from services.common.settings import Settings
+from sim06.mock_registry.seed import seed_store
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.common.settings import Settings
 
 SMALL_POPULATION = 3000
 

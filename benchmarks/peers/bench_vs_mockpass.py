@@ -45,9 +45,9 @@ from joserfc import jwe, jwt as jose_jwt
 from joserfc.jwk import ECKey, KeySet
 
 from benchmarks.bench_identity_flows import AUTH_METHODS, make_flow, serve
-from services.bench import FlowClient, FlowResult, ServerStartError, pin_cpu, run_flows
-from services.bench.flows import Flow
-from services.bench.servers import free_port
+from sim06.services.bench import FlowClient, FlowResult, ServerStartError, pin_cpu, run_flows
+from sim06.services.bench.flows import Flow
+from sim06.services.bench.servers import free_port
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 RP_ID, RP_REDIRECT = "bench-rp", "http://127.0.0.1:9/callback"

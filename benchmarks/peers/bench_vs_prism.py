@@ -26,9 +26,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from mock_registry.seed import seed_store
-from mock_registry.store import SQLiteCitizenStore
-from services.bench import encode_request, free_port, pin_cpu, run_load, start_uvicorn
+from sim06.mock_registry.seed import seed_store
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.bench import encode_request, free_port, pin_cpu, run_load, start_uvicorn
 
 CONTRACT = Path("contracts/openapi/registry.yaml")
 
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {"SIM06_DB_PATH": str(db), "SIM06_DATA_DIR": tmp}
         rounds: list[dict[str, Any]] = []
         with (
-            start_uvicorn("services.asgi:registry", factory=True, env=env,
+            start_uvicorn("sim06.services.asgi:registry", factory=True, env=env,
                           health_path="/healthz", cpus={0}) as sim06,
             run_prism(args.prism, 0) as prism_port,
         ):  # fmt: skip

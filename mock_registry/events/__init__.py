@@ -10,10 +10,10 @@ population is never touched (events live in an overlay).
     EventRefused            a refusal with a stable code of contracts/errors.yaml
 """
 
-from mock_registry.events.apply import decide
-from mock_registry.events.errors import EventRefused
-from mock_registry.events.ledger import Ledger
-from mock_registry.events.model import (
+from sim06.mock_registry.events.apply import decide
+from sim06.mock_registry.events.errors import EventRefused
+from sim06.mock_registry.events.ledger import Ledger
+from sim06.mock_registry.events.model import (
     EVENT_TYPES,
     Birth,
     BirthResidence,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from mock_registry.events.births import birth_key, register_birth
-from mock_registry.events.corrections import correct
-from mock_registry.events.deaths import register_death
-from mock_registry.events.ledger import Ledger
-from mock_registry.events.marriages import register_divorce, register_marriage
-from mock_registry.events.model import (
+from sim06.mock_registry.events.births import birth_key, register_birth
+from sim06.mock_registry.events.corrections import correct
+from sim06.mock_registry.events.deaths import register_death
+from sim06.mock_registry.events.ledger import Ledger
+from sim06.mock_registry.events.marriages import register_divorce, register_marriage
+from sim06.mock_registry.events.model import (
     Birth,
     Correction,
     Death,
@@ -22,8 +22,8 @@ from mock_registry.events.model import (
     Marriage,
     ResidenceChange,
 )
-from mock_registry.events.residence import change_residence
-from mock_registry.events.workspace import Workspace, diff, digest
+from sim06.mock_registry.events.residence import change_residence
+from sim06.mock_registry.events.workspace import Workspace, diff, digest
 
 
 def event_type(event: Event) -> EventType:

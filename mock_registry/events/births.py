@@ -10,13 +10,18 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from mock_registry import ethnicity
-from mock_registry.events.errors import EventRefused
-from mock_registry.events.model import Birth
-from mock_registry.events.pins import allocate_pin
-from mock_registry.events.workspace import Workspace, commune_or_refuse, household_ref, person_ref
-from mock_registry.ids import post_2025_prefix
-from mock_registry.names import PersonName, normalize_for_match
+from sim06.mock_registry import ethnicity
+from sim06.mock_registry.events.errors import EventRefused
+from sim06.mock_registry.events.model import Birth
+from sim06.mock_registry.events.pins import allocate_pin
+from sim06.mock_registry.events.workspace import (
+    Workspace,
+    commune_or_refuse,
+    household_ref,
+    person_ref,
+)
+from sim06.mock_registry.ids import post_2025_prefix
+from sim06.mock_registry.names import PersonName, normalize_for_match
 
 POSTHUMOUS_DAYS = 300  # a father may have died up to 300 days before the birth (Civil Code art. 88)
 MIN_PARENT_AGE_YEARS = 12  # a "parent" younger than this at the birth is a data error [I]
@@ -207,6 +212,6 @@ def _join_parent_household(
 
 
 def _province_name(code: str) -> str:
-    from mock_registry import admin_units
+    from sim06.mock_registry import admin_units
 
     return admin_units.province(code).short_name

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mock_registry import card_history
-from mock_registry.events.errors import EventRefused
-from mock_registry.events.model import Correction
-from mock_registry.events.pins import allocate_pin
-from mock_registry.events.workspace import Workspace, household_ref, person_ref
-from mock_registry.names import PersonName
+from sim06.mock_registry import card_history
+from sim06.mock_registry.events.errors import EventRefused
+from sim06.mock_registry.events.model import Correction
+from sim06.mock_registry.events.pins import allocate_pin
+from sim06.mock_registry.events.workspace import Workspace, household_ref, person_ref
+from sim06.mock_registry.names import PersonName
 
 _REFS = ("father", "mother", "spouse", "legal_representative")
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from mock_registry import card_history
-from mock_registry.events.errors import EventRefused
-from mock_registry.events.households import remove_member
-from mock_registry.events.model import Death
-from mock_registry.events.residence import close_residence
-from mock_registry.events.workspace import Workspace, commune_or_refuse
+from sim06.mock_registry import card_history
+from sim06.mock_registry.events.errors import EventRefused
+from sim06.mock_registry.events.households import remove_member
+from sim06.mock_registry.events.model import Death
+from sim06.mock_registry.events.residence import close_residence
+from sim06.mock_registry.events.workspace import Workspace, commune_or_refuse
 
 
 def register_death(ws: Workspace, death: Death) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from mock_registry.events.workspace import Workspace, household_ref
+from sim06.mock_registry.events.workspace import Workspace, household_ref
 
 ADULT_YEARS = 18
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from mock_registry.events.errors import EventRefused
-from mock_registry.events.model import Divorce, Marriage
-from mock_registry.events.workspace import Workspace, commune_or_refuse, person_ref
+from sim06.mock_registry.events.errors import EventRefused
+from sim06.mock_registry.events.model import Divorce, Marriage
+from sim06.mock_registry.events.workspace import Workspace, commune_or_refuse, person_ref
 
 MIN_AGE = {"male": 20, "female": 18}  # art. 8(1)(a)
 

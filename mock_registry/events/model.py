@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from mock_registry.ids import Sex
+from sim06.mock_registry.ids import Sex
 
 EventType = Literal["birth", "death", "residence", "marriage", "divorce", "correction"]
 EVENT_TYPES: tuple[EventType, ...] = (

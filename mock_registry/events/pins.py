@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from mock_registry.events.errors import EventRefused
-from mock_registry.events.ledger import Ledger
-from mock_registry.ids import SERIAL_SPACE, SerialAllocator, Sex, century_sex_digit
+from sim06.mock_registry.events.errors import EventRefused
+from sim06.mock_registry.events.ledger import Ledger
+from sim06.mock_registry.ids import SERIAL_SPACE, SerialAllocator, Sex, century_sex_digit
 
 EVENTS_KEY = 0x06E7E115  # salts the seed: the event stream's serials are not the seed's
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from mock_registry.address import current_address as address
-from mock_registry.citizen import RELATIONSHIPS
-from mock_registry.events.errors import EventRefused
-from mock_registry.events.households import remove_member
-from mock_registry.events.model import ResidenceChange
-from mock_registry.events.workspace import Workspace, commune_or_refuse, household_ref
+from sim06.mock_registry.address import current_address as address
+from sim06.mock_registry.citizen import RELATIONSHIPS
+from sim06.mock_registry.events.errors import EventRefused
+from sim06.mock_registry.events.households import remove_member
+from sim06.mock_registry.events.model import ResidenceChange
+from sim06.mock_registry.events.workspace import Workspace, commune_or_refuse, household_ref
 
 MAX_TEMPORARY_YEARS = 2  # a temporary-residence registration lasts at most 2 years (art. 27)
 MAX_TEMPORARY_DAYS = 731

@@ -8,11 +8,11 @@ from typing import Any
 
 import orjson
 
-from mock_registry import admin_units
-from mock_registry.citizen import NATIONALITY_VN, RELATIONSHIPS
-from mock_registry.events.errors import EventRefused
-from mock_registry.events.ledger import Ledger
-from mock_registry.events.model import Decision, EventContext
+from sim06.mock_registry import admin_units
+from sim06.mock_registry.citizen import NATIONALITY_VN, RELATIONSHIPS
+from sim06.mock_registry.events.errors import EventRefused
+from sim06.mock_registry.events.ledger import Ledger
+from sim06.mock_registry.events.model import Decision, EventContext
 
 VIETNAM = timezone(timedelta(hours=7))
 

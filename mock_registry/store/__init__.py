@@ -1,6 +1,6 @@
 """Citizen stores: the protocol and its backends."""
 
-from mock_registry.store.base import CitizenRow, CitizenStore
-from mock_registry.store.sqlite import SQLiteCitizenStore
+from sim06.mock_registry.store.base import CitizenRow, CitizenStore
+from sim06.mock_registry.store.sqlite import SQLiteCitizenStore
 
 __all__ = ["CitizenRow", "CitizenStore", "SQLiteCitizenStore"]

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:  # the events package imports the citizen model, which imports this module
-    from mock_registry.events import Event, EventContext
-    from mock_registry.store.events import Committed, Outcome, Pending
+    from sim06.mock_registry.events import Event, EventContext
+    from sim06.mock_registry.store.events import Committed, Outcome, Pending
 
 # Tables the civil-status events write (emptied by a reset, copied by a snapshot); the seeded
 # ``citizens`` table is never among them.

@@ -19,16 +19,16 @@ from typing import Any, NamedTuple, Protocol
 
 import orjson
 
-from mock_registry.events import Event, EventContext, EventRefused, decide
-from mock_registry.events.apply import (
+from sim06.mock_registry.events import Event, EventContext, EventRefused, decide
+from sim06.mock_registry.events.apply import (
     duplicate_key,
     feed_item,
     named_pins,
     record_digests,
 )
-from mock_registry.events.ledger import Ledger
-from mock_registry.store.base import OVERLAY_TABLES
-from mock_registry.store.batch import Backend, BatchTx
+from sim06.mock_registry.events.ledger import Ledger
+from sim06.mock_registry.store.base import OVERLAY_TABLES
+from sim06.mock_registry.store.batch import Backend, BatchTx
 
 __all__ = [
     "OVERLAY_TABLES",

@@ -31,9 +31,9 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from mock_registry.seed import GENERATOR_VERSION, SeedInfo, seed_store
-from mock_registry.store.base import OVERLAY_TABLES, AccountRow, CitizenRow
-from mock_registry.store.postgres_events import (
+from sim06.mock_registry.seed import GENERATOR_VERSION, SeedInfo, seed_store
+from sim06.mock_registry.store.base import OVERLAY_TABLES, AccountRow, CitizenRow
+from sim06.mock_registry.store.postgres_events import (
     CMND_SQL,
     COUNT_SQL,
     GET_SQL,
@@ -44,8 +44,8 @@ from mock_registry.store.postgres_events import (
 )
 
 if TYPE_CHECKING:
-    from mock_registry.events import Event, EventContext
-    from mock_registry.store.events import Committed, Outcome, Pending
+    from sim06.mock_registry.events import Event, EventContext
+    from sim06.mock_registry.store.events import Committed, Outcome, Pending
 
 __all__ = ["PostgresCitizenStore", "apply_migrations", "migrations", "seed_postgres"]
 
@@ -63,7 +63,7 @@ _SNAPSHOT_READ = b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 def migrations() -> list[tuple[int, str, str]]:
     """The packaged migrations as ``(version, file name, SQL)``, in version order."""
-    folder = importlib.resources.files("mock_registry.store") / "migrations"
+    folder = importlib.resources.files("sim06.mock_registry.store") / "migrations"
     found = []
     for entry in folder.iterdir():
         match = _MIGRATION_NAME.match(entry.name)
@@ -327,7 +327,7 @@ class PostgresCitizenStore:
         Writers of every process wait for one advisory lock, taken first: the feed cursor is
         the last one plus one, so the feed is gap-free and in commit order.
         """
-        from mock_registry.store.events import Pending, commit_one
+        from sim06.mock_registry.store.events import Pending, commit_one
 
         return commit_one(self.commit_events, Pending(key, fingerprint, event, ctx))
 
@@ -337,7 +337,7 @@ class PostgresCitizenStore:
     def commit_events(self, batch: Sequence[Pending]) -> list[Outcome]:
         """Apply events in order in ONE transaction (a group commit); a refused event writes
         nothing and comes back as its EventRefused (:func:`run_batch`)."""
-        from mock_registry.store.events import run_batch
+        from sim06.mock_registry.store.events import run_batch
 
         with self._pool.connection() as conn, conn.transaction():
             conn.execute(SERIALISE_WRITERS)

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from mock_registry.store.batch import Prefetched, Writes
+from sim06.mock_registry.store.batch import Prefetched, Writes
 
 # Advisory lock of the event writers (the migrations use 0x51306, "sim06").
 EVENTS_LOCK_ID = 0x51306E

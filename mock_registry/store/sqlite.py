@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from mock_registry.store.base import OVERLAY_TABLES, AccountRow, CitizenRow
-from mock_registry.store.sqlite_events import (
+from sim06.mock_registry.store.base import OVERLAY_TABLES, AccountRow, CitizenRow
+from sim06.mock_registry.store.sqlite_events import (
     CMND_SQL,
     COUNT_SQL,
     HOUSEHOLD_SQL,
@@ -27,8 +27,8 @@ from mock_registry.store.sqlite_events import (
 )
 
 if TYPE_CHECKING:  # the events package imports the citizen model, which imports this package
-    from mock_registry.events import Event, EventContext
-    from mock_registry.store.events import Committed, Outcome, Pending
+    from sim06.mock_registry.events import Event, EventContext
+    from sim06.mock_registry.store.events import Committed, Outcome, Pending
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS citizens (
@@ -225,14 +225,14 @@ class SQLiteCitizenStore:
         self, key: str, fingerprint: str, event: Event, ctx: EventContext
     ) -> Committed:
         """Apply ``event`` in one transaction (:func:`run_event`); EventRefused writes nothing."""
-        from mock_registry.store.events import Pending, commit_one
+        from sim06.mock_registry.store.events import Pending, commit_one
 
         return commit_one(self.commit_events, Pending(key, fingerprint, event, ctx))
 
     def commit_events(self, batch: Sequence[Pending]) -> list[Outcome]:
         """Apply events in order in ONE transaction (a group commit); a refused event writes
         nothing and comes back as its EventRefused (:func:`run_batch`)."""
-        from mock_registry.store.events import run_batch
+        from sim06.mock_registry.store.events import run_batch
 
         with self._write_lock:
             db = self._db

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from mock_registry.store.batch import Prefetched, Writes
+from sim06.mock_registry.store.batch import Prefetched, Writes
 
 OVERLAY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS overlay (      -- records changed by events: shadow citizens by PIN

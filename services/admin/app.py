@@ -19,18 +19,18 @@ from fastapi import FastAPI, Request
 from pydantic import ValidationError
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from services.common.admission import install_admission, live_controllers
-from services.common.faults import (
+from sim06.services.common.admission import install_admission, live_controllers
+from sim06.services.common.faults import (
     FaultController,
     FaultUpdate,
     InvalidOverride,
     SharedStateUnavailable,
 )
-from services.common.http import install_problem_handlers
-from services.common.latency import FAULT_KINDS
-from services.common.observability import install_observability
-from services.common.problems import ProblemError
-from services.common.settings import Settings
+from sim06.services.common.http import install_problem_handlers
+from sim06.services.common.latency import FAULT_KINDS
+from sim06.services.common.observability import install_observability
+from sim06.services.common.problems import ProblemError
+from sim06.services.common.settings import Settings
 
 STYLE = ("body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}table{border-collapse:"
          "collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:.2rem .5rem}"

@@ -12,7 +12,7 @@ verify.py      the verdict: chain, then signed heads (first bad record)
 backends.py    which log the settings name; commands.py ``sim06 audit verify``
 """
 
-from services.audit.records import (
+from sim06.services.audit.records import (
     DIGESTS,
     GENESIS,
     ROW_COLUMNS,
@@ -21,8 +21,8 @@ from services.audit.records import (
     record_hash,
     record_leaf,
 )
-from services.audit.sqlite import AuditLog, verify_chain
-from services.audit.verify import ChainReport, verify_rows
+from sim06.services.audit.sqlite import AuditLog, verify_chain
+from sim06.services.audit.verify import ChainReport, verify_rows
 
 __all__ = [
     "DIGESTS",

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.audit.checkpoints import Checkpoints, Stamper
-from services.audit.sqlite import AuditLog
-from services.common.keys import KeyStore
-from services.common.settings import Settings
+from sim06.services.audit.checkpoints import Checkpoints, Stamper
+from sim06.services.audit.sqlite import AuditLog
+from sim06.services.common.keys import KeyStore
+from sim06.services.common.settings import Settings
 
 POSTGRES_LOG = "postgres"  # the log name of the shared PostgreSQL log
 
@@ -56,7 +56,7 @@ def audit_keys(settings: Settings) -> KeyStore:
 def open_checkpoints(settings: Settings, name: str, stamp: Stamper | None = None) -> Checkpoints:
     """The signed tree heads of the log ``name`` (with the TSA of ``settings`` when asked)."""
     if stamp is None and settings.audit_timestamp:
-        from services.audit.tsa import TimeStampAuthority
+        from sim06.services.audit.tsa import TimeStampAuthority
 
         stamp = TimeStampAuthority.of(settings).stamp
     return Checkpoints(
@@ -74,7 +74,7 @@ def open_audit_log(settings: Settings) -> AuditLog:
     set, else SQLite."""
     checkpoints = open_checkpoints(settings, log_name(settings))
     if audit_uses_postgres(settings):
-        from services.audit.postgres import PostgresAuditLog
+        from sim06.services.audit.postgres import PostgresAuditLog
 
         assert settings.database_url is not None
         return PostgresAuditLog(

@@ -37,9 +37,9 @@ from typing import Any
 import jwt
 import orjson
 
-from services.audit.merkle import HASH_SIZE, MerkleTree
-from services.audit.records import stored_leaf
-from services.common.keys import KeyStore
+from sim06.services.audit.merkle import HASH_SIZE, MerkleTree
+from sim06.services.audit.records import stored_leaf
+from sim06.services.common.keys import KeyStore
 
 log = logging.getLogger("sim06.audit.checkpoints")
 

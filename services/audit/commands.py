@@ -8,17 +8,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from services.audit.backends import (
+from sim06.services.audit.backends import (
     audit_keys,
     audit_path,
     audit_uses_postgres,
     checkpoint_path,
     log_name,
 )
-from services.audit.checkpoints import CheckpointError
-from services.audit.sqlite import verify_chain
-from services.audit.verify import Anchor, ChainReport, load_anchor
-from services.common.settings import Settings
+from sim06.services.audit.checkpoints import CheckpointError
+from sim06.services.audit.sqlite import verify_chain
+from sim06.services.audit.verify import Anchor, ChainReport, load_anchor
+from sim06.services.common.settings import Settings
 
 __all__ = ["audit_path", "audit_verify", "verify_log"]
 
@@ -38,7 +38,7 @@ def verify_log(
     anchor: Anchor | None = None
     stamped = None
     if (settings.keys_dir / "tsa" / "tsa.pem").exists():  # heads may carry its time-stamps
-        from services.audit.tsa import TimeStampAuthority
+        from sim06.services.audit.tsa import TimeStampAuthority
 
         stamped = TimeStampAuthority.of(settings).verify
     try:
@@ -51,7 +51,7 @@ def verify_log(
         problem = f"the tree heads in {heads} are those of the log {anchor.heads[-1].log!r}"
         return ChainReport(False, 0, None, problem), str(heads)
     if path is None and audit_uses_postgres(settings):
-        from services.audit.postgres import PostgresAuditLog, verify_postgres
+        from sim06.services.audit.postgres import PostgresAuditLog, verify_postgres
 
         assert settings.database_url is not None
         report = verify_postgres(settings.database_url, anchor)

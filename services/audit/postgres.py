@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.rows import dict_row
 
-from services.audit.access import access_row, accesses_query
-from services.audit.metrics import observe_commit
-from services.audit.records import (
+from sim06.services.audit.access import access_row, accesses_query
+from sim06.services.audit.metrics import observe_commit
+from sim06.services.audit.records import (
     DIGESTS,
     GENESIS,
     LEAF_COLUMNS,
@@ -36,11 +36,11 @@ from services.audit.records import (
     chain,
     write_failed,
 )
-from services.audit.sqlite import AuditLog
-from services.audit.verify import Anchor, ChainReport, verify_rows
+from sim06.services.audit.sqlite import AuditLog
+from sim06.services.audit.verify import Anchor, ChainReport, verify_rows
 
 if TYPE_CHECKING:
-    from services.audit.checkpoints import Checkpoints
+    from sim06.services.audit.checkpoints import Checkpoints
 
 __all__ = ["PostgresAuditLog", "migrate", "verify_postgres"]
 
@@ -296,8 +296,8 @@ class PostgresAuditLog(AuditLog):
         self.flush()
         if self.checkpoints is None:
             return verify_postgres(self.url)
-        from services.audit.checkpoints import CheckpointError
-        from services.audit.verify import load_anchor
+        from sim06.services.audit.checkpoints import CheckpointError
+        from sim06.services.audit.verify import load_anchor
 
         try:
             self.checkpoints.checkpoint()

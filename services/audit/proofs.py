@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.audit.checkpoints import CheckpointError, Checkpoints, TreeHead, b64
+from sim06.services.audit.checkpoints import CheckpointError, Checkpoints, TreeHead, b64
 
 
 def head_for(checkpoints: Checkpoints, newest: int) -> TreeHead | None:

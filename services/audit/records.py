@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from services.common.problems import ProblemError
+from sim06.services.common.problems import ProblemError
 
 GENESIS = "0" * 64
 

@@ -17,13 +17,13 @@ from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from services.audit.backends import audit_keys
-from services.audit.checkpoints import Checkpoints, TreeHead, b64
-from services.audit.sqlite import AuditLog
-from services.audit.tsa import QUERY_TYPE, REPLY_TYPE, TimeStampAuthority
-from services.common.problems import ProblemError, openapi_responses
-from services.common.settings import Settings
-from services.registry.schemas import Problem
+from sim06.services.audit.backends import audit_keys
+from sim06.services.audit.checkpoints import Checkpoints, TreeHead, b64
+from sim06.services.audit.sqlite import AuditLog
+from sim06.services.audit.tsa import QUERY_TYPE, REPLY_TYPE, TimeStampAuthority
+from sim06.services.common.problems import ProblemError, openapi_responses
+from sim06.services.common.settings import Settings
+from sim06.services.registry.schemas import Problem
 
 
 class TreeHeadBody(BaseModel):

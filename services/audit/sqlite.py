@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from services.audit.access import access_row, accesses_query
-from services.audit.index import SUBJECT_SEQS, ensure_mark, index_step
-from services.audit.metrics import observe_commit
-from services.audit.records import (
+from sim06.services.audit.access import access_row, accesses_query
+from sim06.services.audit.index import SUBJECT_SEQS, ensure_mark, index_step
+from sim06.services.audit.metrics import observe_commit
+from sim06.services.audit.records import (
     DIGESTS,
     GENESIS,
     LEAF_COLUMNS,
@@ -35,10 +35,10 @@ from services.audit.records import (
     chain,
     write_failed,
 )
-from services.audit.verify import Anchor, ChainReport, verify_rows
+from sim06.services.audit.verify import Anchor, ChainReport, verify_rows
 
 if TYPE_CHECKING:
-    from services.audit.checkpoints import Checkpoints
+    from sim06.services.audit.checkpoints import Checkpoints
 
 log = logging.getLogger("sim06.audit")
 
@@ -439,8 +439,8 @@ class AuditLog:
         self.flush()
         if self.checkpoints is None:
             return verify_chain(self.path)
-        from services.audit.checkpoints import CheckpointError
-        from services.audit.verify import load_anchor
+        from sim06.services.audit.checkpoints import CheckpointError
+        from sim06.services.audit.verify import load_anchor
 
         try:
             self.checkpoints.checkpoint()

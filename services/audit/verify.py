@@ -25,16 +25,16 @@ from typing import Any
 import jwt
 import orjson
 
-from services.audit.checkpoints import (
+from sim06.services.audit.checkpoints import (
     STH_TYPE,
     CheckpointError,
     CheckpointFile,
     TreeHead,
     load_tree,
 )
-from services.audit.merkle import HASH_SIZE, MerkleTree
-from services.audit.records import GENESIS, public_json, record_hash
-from services.common.keys import KeyStore
+from sim06.services.audit.merkle import HASH_SIZE, MerkleTree
+from sim06.services.audit.records import GENESIS, public_json, record_hash
+from sim06.services.common.keys import KeyStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """Benchmark tooling: load generator, flow runner, baseline app and server helpers."""
 
-from services.bench._http import encode_request
-from services.bench.flows import (
+from sim06.services.bench._http import encode_request
+from sim06.services.bench.flows import (
     FlowClient,
     FlowError,
     FlowResult,
@@ -10,7 +10,7 @@ from services.bench.flows import (
     run_flows,
     run_flows_async,
 )
-from services.bench.loadgen import (
+from sim06.services.bench.loadgen import (
     LoadResult,
     Request,
     RequestFactory,
@@ -18,7 +18,7 @@ from services.bench.loadgen import (
     run_load,
     run_load_async,
 )
-from services.bench.servers import (
+from sim06.services.bench.servers import (
     ServerProcess,
     ServerStartError,
     free_port,

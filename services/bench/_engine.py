@@ -12,8 +12,15 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from services.bench._common import LatencyRecorder
-from services.bench._http import CHUNKED, MAX_HEAD, Malformed, has_no_body, scan_chunked, scan_head
+from sim06.services.bench._common import LatencyRecorder
+from sim06.services.bench._http import (
+    CHUNKED,
+    MAX_HEAD,
+    Malformed,
+    has_no_body,
+    scan_chunked,
+    scan_head,
+)
 
 __all__ = ["Conn", "Run"]
 

@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from services.bench._common import LatencyRecorder, latency_summary, run_sync
-from services.bench._http import (
+from sim06.services.bench._common import LatencyRecorder, latency_summary, run_sync
+from sim06.services.bench._http import (
     CHUNKED,
     MAX_HEAD,
     Malformed,

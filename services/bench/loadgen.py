@@ -21,9 +21,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
-from services.bench._common import latency_summary, run_sync
-from services.bench._engine import Run
-from services.bench._http import check_loopback, encode_request
+from sim06.services.bench._common import latency_summary, run_sync
+from sim06.services.bench._engine import Run
+from sim06.services.bench._http import check_loopback, encode_request
 
 __all__ = ["LoadResult", "Request", "RequestFactory", "Requests", "run_load", "run_load_async"]
 

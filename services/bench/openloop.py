@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.bench._common import LatencyRecorder, latency_summary, run_sync
-from services.bench._http import MAX_HEAD, Malformed, check_loopback, scan_head
+from sim06.services.bench._common import LatencyRecorder, latency_summary, run_sync
+from sim06.services.bench._http import MAX_HEAD, Malformed, check_loopback, scan_head
 
 __all__ = ["OpenLoopResult", "run_open_loop", "run_open_loop_async"]
 

@@ -14,16 +14,16 @@ import segno
 from fastapi import APIRouter, FastAPI, Path, Query
 from starlette.responses import Response
 
-from mock_registry.store import CitizenStore, SQLiteCitizenStore
-from services.chip import schemas
-from services.chip.biometrics import EXPECTED, FaceMatcher
-from services.chip.service import ChipService
-from services.common.admission import install_admission
-from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
-from services.common.offline_docs import install_offline_docs
-from services.common.problems import openapi_responses
-from services.common.settings import Settings
-from services.registry.schemas import PIN_PATTERN, Problem
+from sim06.mock_registry.store import CitizenStore, SQLiteCitizenStore
+from sim06.services.chip import schemas
+from sim06.services.chip.biometrics import EXPECTED, FaceMatcher
+from sim06.services.chip.service import ChipService
+from sim06.services.common.admission import install_admission
+from sim06.services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
+from sim06.services.common.offline_docs import install_offline_docs
+from sim06.services.common.problems import openapi_responses
+from sim06.services.common.settings import Settings
+from sim06.services.registry.schemas import PIN_PATTERN, Problem
 
 JSON = "application/json"
 CARD_CODES = ("INVALID_PIN", "CITIZEN_NOT_FOUND", "NO_CHIP_CARD")

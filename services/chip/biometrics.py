@@ -11,11 +11,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from mock_registry import chip, face, face_match, face_probe
-from mock_registry.lds import TLVError
-from services.chip import schemas
-from services.chip.service import ChipService
-from services.common.problems import ProblemError
+from sim06.mock_registry import chip, face, face_match, face_probe
+from sim06.mock_registry.lds import TLVError
+from sim06.services.chip import schemas
+from sim06.services.chip.service import ChipService
+from sim06.services.common.problems import ProblemError
 
 EXPECTED = {
     "genuine": "match",

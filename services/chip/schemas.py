@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mock_registry.passive_auth import CHECKS, REASONS
-from services.registry.schemas import PIN_PATTERN
+from sim06.mock_registry.passive_auth import CHECKS, REASONS
+from sim06.services.registry.schemas import PIN_PATTERN
 
 # Each field's published pattern is exact; the model enforces a looser one and the service
 # checks the rest, so that what gets through is reported with its own code (INVALID_PIN,

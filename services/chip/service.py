@@ -18,16 +18,16 @@ from typing import Any
 import jwt
 import orjson
 
-from mock_registry import chip, qr
-from mock_registry.ids import is_valid_pin
-from mock_registry.passive_auth import TrustAnchors, verify
-from mock_registry.pki import Pki
-from mock_registry.store import CitizenStore
-from services.chip import schemas
-from services.common.keys import KeyStore
-from services.common.problems import ProblemError
-from services.common.settings import Settings
-from services.registry.service import invalid_pin
+from sim06.mock_registry import chip, qr
+from sim06.mock_registry.ids import is_valid_pin
+from sim06.mock_registry.passive_auth import TrustAnchors, verify
+from sim06.mock_registry.pki import Pki
+from sim06.mock_registry.store import CitizenStore
+from sim06.services.chip import schemas
+from sim06.services.common.keys import KeyStore
+from sim06.services.common.problems import ProblemError
+from sim06.services.common.settings import Settings
+from sim06.services.registry.service import invalid_pin
 
 ICT = timezone(timedelta(hours=7))  # Indochina Time: the registry's dates are local
 ISSUER = "urn:sim06:c06:chip-verification"

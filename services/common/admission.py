@@ -48,9 +48,9 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.common.admission_limit import GradientLimit
-from services.common.problems import PROBLEM_MEDIA_TYPE, problem_body
-from services.common.settings import Settings
+from sim06.services.common.admission_limit import GradientLimit
+from sim06.services.common.problems import PROBLEM_MEDIA_TYPE, problem_body
+from sim06.services.common.settings import Settings
 
 __all__ = [
     "ADMIN_PATH",
@@ -459,7 +459,7 @@ def install_admission(
     )
     app.add_middleware(AdmissionMiddleware, controller=controller, settings=settings)
     app.state.admission = controller
-    from services.common.admission_metrics import register_collector
+    from sim06.services.common.admission_metrics import register_collector
 
     register_collector()
     return controller

@@ -27,7 +27,7 @@ class AdmissionCollector(Collector):
     """Yields the admission metrics of every live controller of this process."""
 
     def collect(self) -> Iterator[Metric]:
-        from services.common.admission import REASONS, live_controllers
+        from sim06.services.common.admission import REASONS, live_controllers
 
         controllers = live_controllers()
         limit = GaugeMetricFamily(

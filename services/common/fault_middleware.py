@@ -40,7 +40,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.faults import (
+from sim06.services.common.faults import (
     FAULT_HEADER,
     PROFILE_HEADER,
     Decision,
@@ -51,8 +51,8 @@ from services.common.faults import (
     SharedFaultState,
     SharedStateUnavailable,
 )
-from services.common.problems import PROBLEM_MEDIA_TYPE, problem_body
-from services.common.settings import Settings
+from sim06.services.common.problems import PROBLEM_MEDIA_TYPE, problem_body
+from sim06.services.common.settings import Settings
 
 ADMIN_PATH = "/__sim06/faults"
 # fault kind -> (catalogue code, sends Retry-After)
@@ -317,7 +317,7 @@ def shared_state(settings: Settings) -> SharedFaultState | None:
     """The Redis fault state of ``settings.redis_url``, or None (this process only)."""
     if not settings.redis_url:
         return None
-    from services.common.redis_state import RedisFaultState
+    from sim06.services.common.redis_state import RedisFaultState
 
     return RedisFaultState(settings.redis_url, prefix=settings.redis_prefix)
 

@@ -24,7 +24,7 @@ def _persona_pin(value: str) -> str:
     """A PIN as given, or the PIN of a persona key (``adult-level2``); ValueError if unknown."""
     if value.isdigit():
         return value
-    from mock_registry.personas import BY_KEY
+    from sim06.mock_registry.personas import BY_KEY
 
     persona = BY_KEY.get(value)
     if persona is None:
@@ -69,7 +69,7 @@ class Outage(BaseModel):
     @field_validator("service")
     @classmethod
     def _service(cls, value: str) -> str:
-        from services.common.faults import SERVICES
+        from sim06.services.common.faults import SERVICES
 
         if value not in SERVICES:
             raise ValueError(f"unknown service {value!r}; use one of {list(SERVICES)}")

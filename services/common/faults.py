@@ -43,9 +43,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.common.fault_rules import ERROR_KINDS, FaultScope, Outage, outage_remaining
-from services.common.latency import FAULT_KINDS, ZERO, FaultKind, ProfileBook, sample_delay
-from services.common.settings import Settings
+from sim06.services.common.fault_rules import ERROR_KINDS, FaultScope, Outage, outage_remaining
+from sim06.services.common.latency import FAULT_KINDS, ZERO, FaultKind, ProfileBook, sample_delay
+from sim06.services.common.settings import Settings
 
 ErrorStatus = Literal["429", "500", "502", "503"]
 PROFILE_HEADER = "x-sim-latency-profile"

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.problems import ProblemError, problem_response
+from sim06.services.common.problems import ProblemError, problem_response
 
 log = logging.getLogger("sim06.http")
 

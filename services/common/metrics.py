@@ -42,7 +42,7 @@ from prometheus_client.metrics_core import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.settings import Settings
+from sim06.services.common.settings import Settings
 
 METRICS_PATH = "/metrics"
 UNMATCHED = "unmatched"

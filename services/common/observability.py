@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 from fastapi import FastAPI
 
-from services.common.metrics import Probe, install_metrics
-from services.common.settings import Settings
-from services.common.tracing import install_tracing
+from sim06.services.common.metrics import Probe, install_metrics
+from sim06.services.common.settings import Settings
+from sim06.services.common.tracing import install_tracing
 
 
 def install_observability(

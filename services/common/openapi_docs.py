@@ -30,9 +30,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from pydantic import TypeAdapter, ValidationError
 
-from services.common import http
-from services.common.problems import PROBLEM_MEDIA_TYPE, ProblemError, catalogue, problem_body
-from services.common.settings import Settings
+from sim06.services.common import http
+from sim06.services.common.problems import PROBLEM_MEDIA_TYPE, ProblemError, catalogue, problem_body
+from sim06.services.common.settings import Settings
 
 __all__ = [
     "OWN_ERRORS",

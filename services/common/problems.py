@@ -20,7 +20,7 @@ import orjson
 import yaml
 from starlette.responses import Response
 
-from services.common.tracing import current_trace_id
+from sim06.services.common.tracing import current_trace_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -39,7 +39,7 @@ class ErrorSpec:
 @cache
 def catalogue() -> dict[str, ErrorSpec]:
     """The error catalogue, loaded once from the packaged copy of ``contracts/errors.yaml``."""
-    text = resources.files("services.common").joinpath("errors.yaml").read_text("utf-8")
+    text = resources.files("sim06.services.common").joinpath("errors.yaml").read_text("utf-8")
     raw = yaml.safe_load(text)["errors"]
     return {
         str(code): ErrorSpec(

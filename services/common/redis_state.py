@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 import redis
 
-from services.common.faults import SharedStateUnavailable
+from sim06.services.common.faults import SharedStateUnavailable
 
 __all__ = [
     "RedisFaultState",

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.common.latency import FaultKind
+from sim06.services.common.latency import FaultKind
 
 DEFAULT_AS_OF = date(2026, 7, 1)
 

@@ -7,10 +7,10 @@ coverage.py  what a client exercised of a contract; text table and JUnit XML
 plugin.py    install_contract_tools(app, settings): wires the above into any sim06 app
 """
 
-from services.contract.coverage import CoverageReport, coverage, junit_xml, render_report
-from services.contract.diff import Change, diff_documents, diff_paths, render_changes
-from services.contract.journal import Journal
-from services.contract.plugin import JOURNAL_PATH, install_contract_tools
+from sim06.services.contract.coverage import CoverageReport, coverage, junit_xml, render_report
+from sim06.services.contract.diff import Change, diff_documents, diff_paths, render_changes
+from sim06.services.contract.journal import Journal
+from sim06.services.contract.plugin import JOURNAL_PATH, install_contract_tools
 
 __all__ = [
     "JOURNAL_PATH",

@@ -9,10 +9,10 @@ from typing import Any, Literal
 
 import httpx
 
-from services.contract.coverage import CoverageReport, coverage, junit_xml, render_report
-from services.contract.diff import diff_paths, render_changes, summary
-from services.contract.openapi import load_documents
-from services.contract.plugin import JOURNAL_PATH
+from sim06.services.contract.coverage import CoverageReport, coverage, junit_xml, render_report
+from sim06.services.contract.diff import diff_paths, render_changes, summary
+from sim06.services.contract.openapi import load_documents
+from sim06.services.contract.plugin import JOURNAL_PATH
 
 __all__ = ["CoverageSourceError", "Outcome", "fetch_reports", "run_coverage", "run_diff"]
 

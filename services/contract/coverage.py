@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from services.contract.openapi import Operation, deref, nullable_inner, operations
+from sim06.services.contract.openapi import Operation, deref, nullable_inner, operations
 
 __all__ = ["KINDS", "CoverageReport", "Item", "coverage", "junit_xml", "render_report"]
 

@@ -25,7 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from services.contract.openapi import Operation, deref, load_documents, nullable_inner, operations
+from sim06.services.contract.openapi import (
+    Operation,
+    deref,
+    load_documents,
+    nullable_inner,
+    operations,
+)
 
 __all__ = ["Change", "diff_documents", "diff_paths", "render_changes", "summary"]
 

@@ -16,7 +16,7 @@ from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from services.contract.openapi import Operation, PathMatcher, deref, escape, nullable_inner
+from sim06.services.contract.openapi import Operation, PathMatcher, deref, escape, nullable_inner
 
 __all__ = [
     "MAX_ERRORS",

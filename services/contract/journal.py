@@ -22,10 +22,10 @@ from urllib.parse import parse_qsl
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.contract.openapi import escape
+from sim06.services.contract.openapi import escape
 
 if TYPE_CHECKING:
-    from services.contract.index import ContractIndex
+    from sim06.services.contract.index import ContractIndex
 
 __all__ = ["PREFIX", "Exchange", "Journal", "JournalMiddleware", "fields_of"]
 

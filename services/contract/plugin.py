@@ -15,10 +15,10 @@ import orjson
 from fastapi import FastAPI, Query
 from starlette.responses import Response
 
-from services.common.settings import Settings
+from sim06.services.common.settings import Settings
 
 if TYPE_CHECKING:
-    from services.contract.journal import Journal
+    from sim06.services.contract.journal import Journal
 
 __all__ = ["JOURNAL_PATH", "install_contract_tools"]
 
@@ -32,9 +32,9 @@ def install_contract_tools(app: FastAPI, settings: Settings) -> None:
     if getattr(app.state, "contract_index", None) is not None:
         return  # installed already: middlewares must not be stacked twice
     # Imported here: with the settings off, building an app never loads jsonschema.
-    from services.contract.index import ContractIndex
-    from services.contract.journal import Journal, JournalMiddleware
-    from services.contract.strict import StrictContractMiddleware
+    from sim06.services.contract.index import ContractIndex
+    from sim06.services.contract.journal import Journal, JournalMiddleware
+    from sim06.services.contract.strict import StrictContractMiddleware
 
     index = ContractIndex(app.openapi)
     app.state.contract_index = index

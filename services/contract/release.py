@@ -14,7 +14,7 @@ import re
 import shutil
 from pathlib import Path
 
-from services.contract.commands import Outcome, run_diff
+from sim06.services.contract.commands import Outcome, run_diff
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
 

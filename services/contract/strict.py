@@ -26,15 +26,15 @@ from urllib.parse import parse_qs
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.openapi_docs import OWN_ERRORS
-from services.common.problems import problem_response
-from services.contract.index import (
+from sim06.services.common.openapi_docs import OWN_ERRORS
+from sim06.services.common.problems import problem_response
+from sim06.services.contract.index import (
     ContractIndex,
     content_pointer,
     media_matches,
     operation_pointer,
 )
-from services.contract.openapi import Operation, deref
+from sim06.services.contract.openapi import Operation, deref
 
 __all__ = ["StrictContractMiddleware"]
 

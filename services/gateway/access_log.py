@@ -29,25 +29,25 @@ from fastapi import FastAPI, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from mock_registry.ids import is_valid_pin
-from services.audit.proofs import attach_proofs, head_for
-from services.audit.routes import TreeHeadBody
-from services.common.problems import ProblemError, openapi_responses
-from services.common.settings import Settings
-from services.gateway.admin import admin_authorized
-from services.gateway.contract_docs import security
-from services.gateway.exchange import Gateway
-from services.gateway.oauth import TokenError
-from services.gateway.policy import ACCESS_LOG_SCOPE
-from services.identity.app import issuer_of
-from services.identity.citizen_token import (
+from sim06.mock_registry.ids import is_valid_pin
+from sim06.services.audit.proofs import attach_proofs, head_for
+from sim06.services.audit.routes import TreeHeadBody
+from sim06.services.common.problems import ProblemError, openapi_responses
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.admin import admin_authorized
+from sim06.services.gateway.contract_docs import security
+from sim06.services.gateway.exchange import Gateway
+from sim06.services.gateway.oauth import TokenError
+from sim06.services.gateway.policy import ACCESS_LOG_SCOPE
+from sim06.services.identity.app import issuer_of
+from sim06.services.identity.citizen_token import (
     CitizenTokenError,
     is_identity_token,
     verify_citizen_token,
 )
-from services.identity.signing import IdentityKeys
-from services.registry.schemas import PIN_PATTERN, Problem
-from services.registry.service import invalid_pin
+from sim06.services.identity.signing import IdentityKeys
+from sim06.services.registry.schemas import PIN_PATTERN, Problem
+from sim06.services.registry.service import invalid_pin
 
 # Also the admin token or the citizen's own identity access token (scope access_log).
 ACCESS_LOG_PROBLEMS = openapi_responses(

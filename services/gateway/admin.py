@@ -12,10 +12,10 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from services.common.problems import ProblemError
-from services.common.settings import Settings
-from services.gateway.agencies import AgencySpec, DuplicateAgency
-from services.gateway.exchange import Gateway
+from sim06.services.common.problems import ProblemError
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.agencies import AgencySpec, DuplicateAgency
+from sim06.services.gateway.exchange import Gateway
 
 
 def admin_authorized(settings: Settings, authorization: str | None) -> bool:

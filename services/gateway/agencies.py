@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.gateway.policy import OPERATIONS, Grant, compile_grant
+from sim06.services.gateway.policy import OPERATIONS, Grant, compile_grant
 
 AGENCY_CODE_PATTERN = r"^[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}$"
 DEMO_FILE = "demo_agencies.yaml"
@@ -215,7 +215,7 @@ def parse_agencies(data: Any) -> list[AgencySpec]:
 def load_agencies(path: Path | None) -> list[AgencySpec]:
     """Agencies of ``path``, or the packaged demo agencies (copy of examples/agencies.yaml)."""
     if path is None:
-        text = resources.files("services.gateway").joinpath(DEMO_FILE).read_text("utf-8")
+        text = resources.files("sim06.services.gateway").joinpath(DEMO_FILE).read_text("utf-8")
     else:
         text = path.read_text("utf-8")
     return parse_agencies(yaml.safe_load(text))

@@ -27,20 +27,20 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
-from mock_registry.store import CitizenStore, SQLiteCitizenStore
-from services.audit import routes as audit_routes
-from services.audit.backends import open_audit_log
-from services.chip.schemas import JWKS
-from services.common.admission import BodyCost, install_admission
-from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
-from services.common.keys import KeyStore
-from services.common.observability import install_observability
-from services.common.offline_docs import install_offline_docs
-from services.common.openapi_docs import OWN_ERRORS, install_openapi_docs
-from services.common.settings import Settings
-from services.common.tracing import client_transport, configure
-from services.contract import install_contract_tools
-from services.gateway import (
+from sim06.mock_registry.store import CitizenStore, SQLiteCitizenStore
+from sim06.services.audit import routes as audit_routes
+from sim06.services.audit.backends import open_audit_log
+from sim06.services.chip.schemas import JWKS
+from sim06.services.common.admission import BodyCost, install_admission
+from sim06.services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
+from sim06.services.common.keys import KeyStore
+from sim06.services.common.observability import install_observability
+from sim06.services.common.offline_docs import install_offline_docs
+from sim06.services.common.openapi_docs import OWN_ERRORS, install_openapi_docs
+from sim06.services.common.settings import Settings
+from sim06.services.common.tracing import client_transport, configure
+from sim06.services.contract import install_contract_tools
+from sim06.services.gateway import (
     access_log,
     admin,
     examples,
@@ -48,25 +48,25 @@ from services.gateway import (
     profile_soap,
     webhook_admin,
 )
-from services.gateway.agencies import AgencyDirectory, load_agencies
-from services.gateway.exchange import Gateway
-from services.gateway.express import GatewayApp
-from services.gateway.fastpath import LookupFastPath
-from services.gateway.feed_metrics import feed_lag_probe
-from services.gateway.mtls import ClientCertMiddleware
-from services.gateway.oauth import ASSERTION_TYPE, OAuthError, TokenService, parse_form
-from services.gateway.registry_client import (
+from sim06.services.gateway.agencies import AgencyDirectory, load_agencies
+from sim06.services.gateway.exchange import Gateway
+from sim06.services.gateway.express import GatewayApp
+from sim06.services.gateway.fastpath import LookupFastPath
+from sim06.services.gateway.feed_metrics import feed_lag_probe
+from sim06.services.gateway.mtls import ClientCertMiddleware
+from sim06.services.gateway.oauth import ASSERTION_TYPE, OAuthError, TokenService, parse_form
+from sim06.services.gateway.registry_client import (
     HttpRegistryClient,
     InProcessRegistryClient,
     RegistryClient,
 )
-from services.gateway.registry_tracing import TracedRegistryClient
-from services.gateway.signing import ResponseSigner
-from services.gateway.state import gateway_state
-from services.registry.app import BATCH_ITEM_BYTES, PROBLEM_RESPONSES
-from services.registry.credentials import write_token
-from services.registry.service import RegistryService
-from services.testing import install_testing_tools
+from sim06.services.gateway.registry_tracing import TracedRegistryClient
+from sim06.services.gateway.signing import ResponseSigner
+from sim06.services.gateway.state import gateway_state
+from sim06.services.registry.app import BATCH_ITEM_BYTES, PROBLEM_RESPONSES
+from sim06.services.registry.credentials import write_token
+from sim06.services.registry.service import RegistryService
+from sim06.services.testing import install_testing_tools
 
 log = logging.getLogger("sim06.gateway")
 UNSAFE_ADMIN_TOKENS = frozenset({"changethis", "", "admin", "secret"})

@@ -17,13 +17,18 @@ from fastapi.openapi.models import OAuth2, OAuthFlowClientCredentials, OAuthFlow
 from pydantic import BaseModel, ConfigDict, create_model
 from pydantic.fields import FieldInfo
 
-from services.common.problems import ProblemError, catalogue, openapi_responses
-from services.common.security_docs import DocumentedScheme
-from services.gateway import soap
-from services.gateway.exchange import HEADERS
-from services.gateway.policy import ACCESS_LOG_SCOPE, OPERATIONS, WRITE_OPERATIONS, known_fields
-from services.registry import event_examples, event_routes, event_schemas, schemas
-from services.registry.events import REQUESTS as EVENT_REQUESTS
+from sim06.services.common.problems import ProblemError, catalogue, openapi_responses
+from sim06.services.common.security_docs import DocumentedScheme
+from sim06.services.gateway import soap
+from sim06.services.gateway.exchange import HEADERS
+from sim06.services.gateway.policy import (
+    ACCESS_LOG_SCOPE,
+    OPERATIONS,
+    WRITE_OPERATIONS,
+    known_fields,
+)
+from sim06.services.registry import event_examples, event_routes, event_schemas, schemas
+from sim06.services.registry.events import REQUESTS as EVENT_REQUESTS
 
 __all__ = [
     "BEARER",

@@ -13,24 +13,24 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from services.common import http
-from services.common.keys import public_jwk
-from services.common.openapi_docs import (
+from sim06.services.common import http
+from sim06.services.common.keys import public_jwk
+from sim06.services.common.openapi_docs import (
     ServiceExamples,
     demo_jwt,
     example_key,
     problem_of,
     validation_problem,
 )
-from services.common.problems import ProblemError
-from services.common.settings import Settings
-from services.gateway import access_log, soap
-from services.gateway.agencies import AgencySpec, compile_agency, load_agencies
-from services.gateway.lgsp import auth_hash, lgsp_access_token
-from services.gateway.oauth import ASSERTION_TYPE, AUDIENCE, ISSUER
-from services.gateway.policy import WRITE_OPERATIONS
-from services.registry import event_examples, event_routes, examples as registry
-from services.registry.schemas import VerifyRequest
+from sim06.services.common.problems import ProblemError
+from sim06.services.common.settings import Settings
+from sim06.services.gateway import access_log, soap
+from sim06.services.gateway.agencies import AgencySpec, compile_agency, load_agencies
+from sim06.services.gateway.lgsp import auth_hash, lgsp_access_token
+from sim06.services.gateway.oauth import ASSERTION_TYPE, AUDIENCE, ISSUER
+from sim06.services.gateway.policy import WRITE_OPERATIONS
+from sim06.services.registry import event_examples, event_routes, examples as registry
+from sim06.services.registry.schemas import VerifyRequest
 
 __all__ = ["examples"]
 

@@ -25,16 +25,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.audit import AuditEntry, AuditLog
-from services.common.header_text import header_text
-from services.common.metrics import note_agency
-from services.common.problems import ProblemError
-from services.gateway.agencies import Agency, AgencyDirectory
-from services.gateway.oauth import AccessToken, TokenError, TokenService
-from services.gateway.policy import OPERATIONS, WRITE_OPERATIONS, Grant
-from services.gateway.quota import QuotaTracker
-from services.gateway.registry_client import RegistryClient
-from services.gateway.replay import ReplayCache
+from sim06.services.audit import AuditEntry, AuditLog
+from sim06.services.common.header_text import header_text
+from sim06.services.common.metrics import note_agency
+from sim06.services.common.problems import ProblemError
+from sim06.services.gateway.agencies import Agency, AgencyDirectory
+from sim06.services.gateway.oauth import AccessToken, TokenError, TokenService
+from sim06.services.gateway.policy import OPERATIONS, WRITE_OPERATIONS, Grant
+from sim06.services.gateway.quota import QuotaTracker
+from sim06.services.gateway.registry_client import RegistryClient
+from sim06.services.gateway.replay import ReplayCache
 
 HEADERS = {
     "client": "x-road-client",

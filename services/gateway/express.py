@@ -37,19 +37,19 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from services.common.admission import Admission, AdmissionMiddleware
-from services.common.faults import FAULT_HEADER, PROFILE_HEADER, Exchange, FaultController
-from services.common.http import BodyLimitMiddleware, unexpected_problem
-from services.common.metrics import (
+from sim06.services.common.admission import Admission, AdmissionMiddleware
+from sim06.services.common.faults import FAULT_HEADER, PROFILE_HEADER, Exchange, FaultController
+from sim06.services.common.http import BodyLimitMiddleware, unexpected_problem
+from sim06.services.common.metrics import (
     MetricsMiddleware,
     RequestMetrics,
     agency_slot,
     release_agency_slot,
 )
-from services.gateway import fastpath
-from services.gateway.fastpath import LookupFastPath, exchange_headers, send_reply
-from services.gateway.mtls import ClientCertMiddleware
-from services.gateway.profile_json import Incoming, JsonProfile
+from sim06.services.gateway import fastpath
+from sim06.services.gateway.fastpath import LookupFastPath, exchange_headers, send_reply
+from sim06.services.gateway.mtls import ClientCertMiddleware
+from sim06.services.gateway.profile_json import Incoming, JsonProfile
 
 log = logging.getLogger("sim06.gateway")
 
@@ -59,8 +59,8 @@ _SERVICE = "gateway"
 
 def _known_middlewares() -> frozenset[type]:
     # Imported here: the fault and harness layers import the services' settings lazily too.
-    from services.common.fault_middleware import FaultMiddleware
-    from services.testing.middleware import TestingMiddleware
+    from sim06.services.common.fault_middleware import FaultMiddleware
+    from sim06.services.testing.middleware import TestingMiddleware
 
     return frozenset(
         {BodyLimitMiddleware, LookupFastPath, ClientCertMiddleware, TestingMiddleware,

@@ -21,9 +21,9 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.common.metrics import mark_route
-from services.gateway.exchange import HEADERS
-from services.gateway.profile_json import Incoming, JsonProfile, Reply
+from sim06.services.common.metrics import mark_route
+from sim06.services.gateway.exchange import HEADERS
+from sim06.services.gateway.profile_json import Incoming, JsonProfile, Reply
 
 PREFIX = "/v1/registry/citizens/"
 _PIN_END = len(PREFIX) + 12

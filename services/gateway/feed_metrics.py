@@ -12,9 +12,9 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from services.common.metrics import Probe
-from services.common.problems import ProblemError
-from services.gateway.webhook_delivery import WebhookDeliverer
+from sim06.services.common.metrics import Probe
+from sim06.services.common.problems import ProblemError
+from sim06.services.gateway.webhook_delivery import WebhookDeliverer
 
 log = logging.getLogger("sim06.gateway.metrics")
 

@@ -44,11 +44,11 @@ from typing import Any
 
 import orjson
 
-from services.common.problems import ProblemError
-from services.gateway.agencies import Agency, AgencySpec
-from services.gateway.exchange import Gateway
-from services.gateway.oauth import AccessToken, TokenError
-from services.gateway.soap import SoapCall
+from sim06.services.common.problems import ProblemError
+from sim06.services.gateway.agencies import Agency, AgencySpec
+from sim06.services.gateway.exchange import Gateway
+from sim06.services.gateway.oauth import AccessToken, TokenError
+from sim06.services.gateway.soap import SoapCall
 
 PATH = "/lgsp/dancu"
 MAX_ENVELOPE = 256 * 1024  # the observed lookups are a few hundred bytes

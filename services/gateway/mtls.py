@@ -49,9 +49,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from mock_registry.pki import Pki
-from services.common.settings import Settings
-from services.gateway.agencies import load_agencies
+from sim06.mock_registry.pki import Pki
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.agencies import load_agencies
 
 PROXY_HEADER = b"x-ssl-client-cert"
 _presented: ContextVar[PresentedCertificate | None] = ContextVar("sim06_mtls", default=None)

@@ -27,10 +27,10 @@ from urllib.parse import parse_qs, unquote
 import jwt
 from cryptography.x509.oid import NameOID
 
-from services.common.keys import KeyStore
-from services.gateway import mtls
-from services.gateway.agencies import Agency, AgencyDirectory
-from services.gateway.replay import ReplayCache
+from sim06.services.common.keys import KeyStore
+from sim06.services.gateway import mtls
+from sim06.services.gateway.agencies import Agency, AgencyDirectory
+from sim06.services.gateway.replay import ReplayCache
 
 ISSUER = "urn:sim06:gateway"
 AUDIENCE = "urn:sim06:gateway"

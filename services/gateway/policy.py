@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.registry import event_schemas, schemas
+from sim06.services.registry import event_schemas, schemas
 
 # Civil-status events through the gateway: operation -> the registry's route (/v1/<kind>).
 WRITE_OPERATIONS: dict[str, str] = {

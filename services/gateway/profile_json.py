@@ -19,14 +19,14 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from services.common.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_body
-from services.gateway import contract_docs
-from services.gateway.exchange import Context, Gateway, context_from_headers
-from services.gateway.oauth import TokenError
-from services.gateway.policy import OPERATIONS, WRITE_OPERATIONS, known_fields
-from services.gateway.signing import ResponseSigner, request_hash
-from services.registry import schemas
-from services.registry.event_routes import SUMMARIES
+from sim06.services.common.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_body
+from sim06.services.gateway import contract_docs
+from sim06.services.gateway.exchange import Context, Gateway, context_from_headers
+from sim06.services.gateway.oauth import TokenError
+from sim06.services.gateway.policy import OPERATIONS, WRITE_OPERATIONS, known_fields
+from sim06.services.gateway.signing import ResponseSigner, request_hash
+from sim06.services.registry import schemas
+from sim06.services.registry.event_routes import SUMMARIES
 
 ALL_LOOKUP_FIELDS = sorted(known_fields("lookup"))
 _ID_OK = re.compile(r"[A-Za-z0-9._:/-]+").fullmatch  # request ids echoed back as they came

@@ -23,15 +23,15 @@ from typing import Annotated, Literal
 from fastapi import FastAPI, Query, Request
 from starlette.responses import Response
 
-from services.common.header_text import header_text
-from services.common.metrics import note_agency
-from services.common.problems import ProblemError
-from services.gateway import lgsp, soap, soap_schema
-from services.gateway.agencies import Agency
-from services.gateway.contract_docs import soap_fault_responses
-from services.gateway.exchange import Context, Gateway
-from services.gateway.oauth import AccessToken, TokenError
-from services.gateway.signing import ResponseSigner, request_hash
+from sim06.services.common.header_text import header_text
+from sim06.services.common.metrics import note_agency
+from sim06.services.common.problems import ProblemError
+from sim06.services.gateway import lgsp, soap, soap_schema
+from sim06.services.gateway.agencies import Agency
+from sim06.services.gateway.contract_docs import soap_fault_responses
+from sim06.services.gateway.exchange import Context, Gateway
+from sim06.services.gateway.oauth import AccessToken, TokenError
+from sim06.services.gateway.signing import ResponseSigner, request_hash
 
 PATH = "/soap/dancu"
 _CLOCK_SKEW_MS = 300_000

@@ -14,12 +14,12 @@ import httpx
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from mock_registry.store.events import Committed
-from services.common.http import validation_errors
-from services.common.problems import ProblemError, catalogue
-from services.registry import schemas
-from services.registry.events import REQUESTS, EventService
-from services.registry.service import RegistryService
+from sim06.mock_registry.store.events import Committed
+from sim06.services.common.http import validation_errors
+from sim06.services.common.problems import ProblemError, catalogue
+from sim06.services.registry import schemas
+from sim06.services.registry.events import REQUESTS, EventService
+from sim06.services.registry.service import RegistryService
 
 _verify_request = TypeAdapter(schemas.VerifyRequest)
 _batch_request = TypeAdapter(schemas.BatchRequest)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mock_registry.store.events import Committed
-from services.common.tracing import span
-from services.gateway.registry_client import RegistryClient
+from sim06.mock_registry.store.events import Committed
+from sim06.services.common.tracing import span
+from sim06.services.gateway.registry_client import RegistryClient
 
 _SERVICE = "registry"
 

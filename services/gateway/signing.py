@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from services.common.keys import KeyStore
+from sim06.services.common.keys import KeyStore
 
 _ES256 = ec.ECDSA(hashes.SHA256())  # immutable: built once, not per response
 

@@ -43,8 +43,8 @@ from typing import Any
 
 from lxml import etree
 
-from services.common.problems import ProblemError
-from services.gateway import soap_schema
+from sim06.services.common.problems import ProblemError
+from sim06.services.gateway import soap_schema
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 NS_DAN = "http://dancuquocgia.bca"

@@ -20,7 +20,7 @@ from typing import Any
 
 from lxml import etree
 
-from services.common.problems import ProblemError
+from sim06.services.common.problems import ProblemError
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 DEFAULT_BASE = "http://127.0.0.1:8000"  # the gateway's default port (settings.gateway_port)
@@ -58,7 +58,7 @@ _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5
 
 
 def _text(name: str) -> str:
-    return files("services.gateway").joinpath("wsdl", name).read_text("utf-8")
+    return files("sim06.services.gateway").joinpath("wsdl", name).read_text("utf-8")
 
 
 @cache

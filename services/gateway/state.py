@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.common.settings import Settings
-from services.gateway.quota import QuotaTracker
-from services.gateway.replay import ReplayCache
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.quota import QuotaTracker
+from sim06.services.gateway.replay import ReplayCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ def gateway_state(settings: Settings) -> GatewayState:
     """Redis-backed when ``settings.redis_url`` is set, in process otherwise."""
     if not settings.redis_url:
         return GatewayState(QuotaTracker(), ReplayCache(), ReplayCache(), shared=False)
-    from services.common.redis_state import RedisRateLimiter, RedisReplayCache, connect
+    from sim06.services.common.redis_state import RedisRateLimiter, RedisReplayCache, connect
 
     client = connect(settings.redis_url)  # one pool for the three
     prefix = settings.redis_prefix + "gateway:"

@@ -24,13 +24,13 @@ from fastapi import Body, FastAPI, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from services.common.keys import KeyStore
-from services.common.problems import ProblemError, openapi_responses
-from services.common.settings import Settings
-from services.gateway.admin import require_admin
-from services.gateway.exchange import Gateway
-from services.gateway.webhook_delivery import WebhookDeliverer, WebhookSigner
-from services.gateway.webhooks import (
+from sim06.services.common.keys import KeyStore
+from sim06.services.common.problems import ProblemError, openapi_responses
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.admin import require_admin
+from sim06.services.gateway.exchange import Gateway
+from sim06.services.gateway.webhook_delivery import WebhookDeliverer, WebhookSigner
+from sim06.services.gateway.webhooks import (
     ID_PATTERN,
     DuplicateWebhook,
     Subscription,
@@ -40,8 +40,8 @@ from services.gateway.webhooks import (
     spec_errors,
     subscription_of,
 )
-from services.registry.schemas import Problem
-from services.testing.state import Part, parts_of
+from sim06.services.registry.schemas import Problem
+from sim06.services.testing.state import Part, parts_of
 
 JSON = "application/json"
 

@@ -33,13 +33,13 @@ import httpx
 import jwt
 import orjson
 
-from services.common.keys import KeyStore
-from services.common.problems import ProblemError
-from services.common.settings import Settings
-from services.gateway.exchange import Context, Gateway
-from services.gateway.policy import Grant
-from services.gateway.signing import request_hash
-from services.gateway.webhooks import (
+from sim06.services.common.keys import KeyStore
+from sim06.services.common.problems import ProblemError
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.exchange import Context, Gateway
+from sim06.services.gateway.policy import Grant
+from sim06.services.gateway.signing import request_hash
+from sim06.services.gateway.webhooks import (
     Subscription,
     WebhookStore,
     grant_problem,

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.gateway.agencies import AgencyDirectory, Code
+from sim06.services.gateway.agencies import AgencyDirectory, Code
 
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 _SCHEMA = """

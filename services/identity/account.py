@@ -24,13 +24,13 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 
-from services.identity.access_log_source import AccessLogError, AccessLogSource
-from services.identity.account_pages import access_log_page, consents_page
-from services.identity.accounts import LoginRefused
-from services.identity.citizen_token import mint_page_token
-from services.identity.errors import OAuthError
-from services.identity.forms import read_form
-from services.identity.login_forms import (
+from sim06.services.identity.access_log_source import AccessLogError, AccessLogSource
+from sim06.services.identity.account_pages import access_log_page, consents_page
+from sim06.services.identity.accounts import LoginRefused
+from sim06.services.identity.citizen_token import mint_page_token
+from sim06.services.identity.errors import OAuthError
+from sim06.services.identity.forms import read_form
+from sim06.services.identity.login_forms import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     Retry,
@@ -39,8 +39,8 @@ from services.identity.login_forms import (
     login_level,
     set_session_cookie,
 )
-from services.identity.pages import error_page, login_page
-from services.identity.provider import Provider
+from sim06.services.identity.pages import error_page, login_page
+from sim06.services.identity.provider import Provider
 
 __all__ = ["install_account_routes"]
 

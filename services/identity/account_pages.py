@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 
 from starlette.responses import HTMLResponse
 
-from services.identity.claim_labels import claim_items
-from services.identity.claims import requested
-from services.identity.pages import page
+from sim06.services.identity.claim_labels import claim_items
+from sim06.services.identity.claims import requested
+from sim06.services.identity.pages import page
 
 __all__ = ["access_log_page", "consents_page"]
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import orjson
 
-from mock_registry.eid_subjects import BY_KEY as SUBJECT_PERSONAS, kind_of_identifier
-from mock_registry.ids import is_valid_pin
-from mock_registry.personas import BY_KEY
-from mock_registry.store import CitizenStore
+from sim06.mock_registry.eid_subjects import BY_KEY as SUBJECT_PERSONAS, kind_of_identifier
+from sim06.mock_registry.ids import is_valid_pin
+from sim06.mock_registry.personas import BY_KEY
+from sim06.mock_registry.store import CitizenStore
 
 __all__ = [
     "ACR_VALUES",

@@ -21,38 +21,38 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from mock_registry.store import CitizenStore, SQLiteCitizenStore
-from services.chip import create_router as create_chip_router
-from services.common.admission import install_admission
-from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
-from services.common.observability import install_observability
-from services.common.offline_docs import install_offline_docs
-from services.common.openapi_docs import install_openapi_docs
-from services.common.settings import Settings
-from services.common.tracing import client_transport
-from services.contract import install_contract_tools
-from services.identity.access_log_source import AccessLogSource, HttpAccessLogSource
-from services.identity.account import install_account_routes
-from services.identity.authorize import parse_request
-from services.identity.client_auth import authenticate_client
-from services.identity.clients import Client, ClientRegistry
-from services.identity.discovery import PATHS, metadata
-from services.identity.endpoints import OAuthHandlers
-from services.identity.errors import NO_STORE, OAuthError, json_error
-from services.identity.examples import examples
-from services.identity.forms import read_form
-from services.identity.hotpath import HotPaths, hot_endpoints
-from services.identity.login import PAR_PREFIX, install_login_routes
-from services.identity.oauth_contract import declare_oauth_routes
-from services.identity.portal import install_portal
-from services.identity.provider import Provider
-from services.identity.qr import QrLogins
-from services.identity.qr_routes import install_qr_routes
-from services.identity.realm import install_realm
-from services.identity.signing import IdentityKeys, identity_keys_dir
-from services.identity.state import MemoryStateStore, StateStore
-from services.identity.subject import SubjectMaker
-from services.testing import install_testing_tools
+from sim06.mock_registry.store import CitizenStore, SQLiteCitizenStore
+from sim06.services.chip import create_router as create_chip_router
+from sim06.services.common.admission import install_admission
+from sim06.services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
+from sim06.services.common.observability import install_observability
+from sim06.services.common.offline_docs import install_offline_docs
+from sim06.services.common.openapi_docs import install_openapi_docs
+from sim06.services.common.settings import Settings
+from sim06.services.common.tracing import client_transport
+from sim06.services.contract import install_contract_tools
+from sim06.services.identity.access_log_source import AccessLogSource, HttpAccessLogSource
+from sim06.services.identity.account import install_account_routes
+from sim06.services.identity.authorize import parse_request
+from sim06.services.identity.client_auth import authenticate_client
+from sim06.services.identity.clients import Client, ClientRegistry
+from sim06.services.identity.discovery import PATHS, metadata
+from sim06.services.identity.endpoints import OAuthHandlers
+from sim06.services.identity.errors import NO_STORE, OAuthError, json_error
+from sim06.services.identity.examples import examples
+from sim06.services.identity.forms import read_form
+from sim06.services.identity.hotpath import HotPaths, hot_endpoints
+from sim06.services.identity.login import PAR_PREFIX, install_login_routes
+from sim06.services.identity.oauth_contract import declare_oauth_routes
+from sim06.services.identity.portal import install_portal
+from sim06.services.identity.provider import Provider
+from sim06.services.identity.qr import QrLogins
+from sim06.services.identity.qr_routes import install_qr_routes
+from sim06.services.identity.realm import install_realm
+from sim06.services.identity.signing import IdentityKeys, identity_keys_dir
+from sim06.services.identity.state import MemoryStateStore, StateStore
+from sim06.services.identity.subject import SubjectMaker
+from sim06.services.testing import install_testing_tools
 
 __all__ = ["create_app", "gateway_url_of", "issuer_of"]
 

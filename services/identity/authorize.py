@@ -14,10 +14,10 @@ from urllib.parse import urlencode, urlsplit
 
 import orjson
 
-from services.identity import pkce
-from services.identity.accounts import parse_acr_values
-from services.identity.clients import Client, ClientRegistry
-from services.identity.errors import OAuthError
+from sim06.services.identity import pkce
+from sim06.services.identity.accounts import parse_acr_values
+from sim06.services.identity.clients import Client, ClientRegistry
+from sim06.services.identity.errors import OAuthError
 
 __all__ = ["MAX_AGE", "PROMPT", "AuthRequest", "UntrustedRedirect", "parse_request", "redirect_url"]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import jwt
 
-from services.identity.signing import IdentityKeys
+from sim06.services.identity.signing import IdentityKeys
 
 __all__ = [
     "ACCESS_LOG_AUDIENCE",

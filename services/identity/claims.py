@@ -41,7 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from mock_registry.eid_subjects import ACCOUNT_TYPE
+from sim06.mock_registry.eid_subjects import ACCOUNT_TYPE
 
 __all__ = ["SCOPE_CLAIMS", "SUPPORTED_CLAIMS", "SUPPORTED_SCOPES", "release"]
 

@@ -24,9 +24,9 @@ from urllib.parse import unquote_plus
 import jwt
 import orjson
 
-from services.identity.clients import ASSERTION_ALGS, Client, ClientRegistry
-from services.identity.errors import OAuthError, invalid_client
-from services.identity.state import StateStore
+from sim06.services.identity.clients import ASSERTION_ALGS, Client, ClientRegistry
+from sim06.services.identity.errors import OAuthError, invalid_client
+from sim06.services.identity.state import StateStore
 
 __all__ = ["ASSERTION_TYPE", "authenticate_client"]
 

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from services.identity.errors import OAuthError
-from services.identity.state import StateStore
+from sim06.services.identity.errors import OAuthError
+from sim06.services.identity.state import StateStore
 
 __all__ = [
     "ASSERTION_ALGS",

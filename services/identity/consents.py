@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from services.identity.state import StateStore
+from sim06.services.identity.state import StateStore
 
 __all__ = ["Consents"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from services.common.keys import public_jwk
+from sim06.services.common.keys import public_jwk
 
 __all__ = ["make_demo_rp_key"]
 
@@ -38,7 +38,7 @@ def make_demo_rp_key(directory: Path, kid: str = "demo-rp-1") -> Path:
 
 
 if __name__ == "__main__":  # pragma: no cover - a demo helper
-    from services.common.settings import Settings
+    from sim06.services.common.settings import Settings
 
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Settings().data_dir / "demo-rp"
     sys.stdout.write(f"wrote {make_demo_rp_key(target)} and {target / 'jwks.json'}\n")

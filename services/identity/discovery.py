@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.identity.accounts import ACR_VALUES
-from services.identity.claims import SUPPORTED_CLAIMS, SUPPORTED_SCOPES
-from services.identity.clients import ASSERTION_ALGS, AUTH_METHODS
+from sim06.services.identity.accounts import ACR_VALUES
+from sim06.services.identity.claims import SUPPORTED_CLAIMS, SUPPORTED_SCOPES
+from sim06.services.identity.clients import ASSERTION_ALGS, AUTH_METHODS
 
 __all__ = ["PATHS", "PORTAL_PATHS", "REALM_ISSUER_PATH", "REALM_PATHS", "metadata"]
 

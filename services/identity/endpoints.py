@@ -14,10 +14,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.identity.clients import Client
-from services.identity.errors import NO_STORE, BearerError, OAuthError, json_error
-from services.identity.forms import read_form
-from services.identity.provider import Provider
+from sim06.services.identity.clients import Client
+from sim06.services.identity.errors import NO_STORE, BearerError, OAuthError, json_error
+from sim06.services.identity.forms import read_form
+from sim06.services.identity.provider import Provider
 
 __all__ = ["Authenticate", "Handler", "OAuthHandlers", "json_response"]
 

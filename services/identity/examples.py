@@ -15,20 +15,20 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from mock_registry import chip, lds, personas, qr
-from mock_registry.mrz import compose_td1
-from mock_registry.passive_auth import CHECKS
-from services.common.keys import public_jwk
-from services.common.openapi_docs import (
+from sim06.mock_registry import chip, lds, personas, qr
+from sim06.mock_registry.mrz import compose_td1
+from sim06.mock_registry.passive_auth import CHECKS
+from sim06.services.common.keys import public_jwk
+from sim06.services.common.openapi_docs import (
     External,
     ServiceExamples,
     demo_jwt,
     example_key,
     problem_of,
 )
-from services.common.problems import ProblemError
-from services.common.settings import DEFAULT_AS_OF, Settings
-from services.registry.examples import ADULT, persona_service
+from sim06.services.common.problems import ProblemError
+from sim06.services.common.settings import DEFAULT_AS_OF, Settings
+from sim06.services.registry.examples import ADULT, persona_service
 
 __all__ = ["examples"]
 

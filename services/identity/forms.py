@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from services.identity.errors import OAuthError
+from sim06.services.identity.errors import OAuthError
 
 __all__ = ["read_form", "single"]
 

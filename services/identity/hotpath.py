@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from services.common.metrics import mark_route
+from sim06.services.common.metrics import mark_route
 
 __all__ = ["HOT_ROUTES", "HotPaths", "hot_endpoints"]
 

@@ -27,17 +27,22 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 
-from services.identity.accounts import (
+from sim06.services.identity.accounts import (
     Account,
     LoginRefused,
     check_level,
     resolve_pin,
 )
-from services.identity.authorize import AuthRequest, UntrustedRedirect, parse_request, redirect_url
-from services.identity.claims import claims_request_names
-from services.identity.errors import OAuthError
-from services.identity.forms import read_form, single
-from services.identity.login_forms import (
+from sim06.services.identity.authorize import (
+    AuthRequest,
+    UntrustedRedirect,
+    parse_request,
+    redirect_url,
+)
+from sim06.services.identity.claims import claims_request_names
+from sim06.services.identity.errors import OAuthError
+from sim06.services.identity.forms import read_form, single
+from sim06.services.identity.login_forms import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     Retry,
@@ -46,15 +51,15 @@ from services.identity.login_forms import (
     login_level,
     set_session_cookie,
 )
-from services.identity.oauth_contract import route_options
-from services.identity.pages import (
+from sim06.services.identity.oauth_contract import route_options
+from sim06.services.identity.pages import (
     consent_page,
     error_page,
     face_page,
     login_page,
     message_page,
 )
-from services.identity.provider import Provider
+from sim06.services.identity.provider import Provider
 
 __all__ = ["install_login_routes", "logout_endpoint"]
 

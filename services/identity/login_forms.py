@@ -10,10 +10,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.identity.accounts import Account, check_level
-from services.identity.errors import OAuthError
-from services.identity.provider import Provider
-from services.identity.state import StateStore
+from sim06.services.identity.accounts import Account, check_level
+from sim06.services.identity.errors import OAuthError
+from sim06.services.identity.provider import Provider
+from sim06.services.identity.state import StateStore
 
 __all__ = [
     "CSRF_COOKIE",

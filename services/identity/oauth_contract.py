@@ -20,15 +20,19 @@ from fastapi.openapi.models import HTTPBase, OAuth2, OAuthFlowAuthorizationCode,
 from fastapi.routing import APIRoute
 from starlette.responses import HTMLResponse, Response
 
-from services.chip.schemas import JWKS
-from services.common.openapi_docs import OWN_ERRORS
-from services.common.problems import openapi_responses
-from services.common.security_docs import DocumentedScheme
-from services.identity import oauth_examples as ex
-from services.identity.claims import SUPPORTED_SCOPES
-from services.identity.discovery import PATHS
-from services.identity.oauth_links import LINKS_FROM_PAR, LINKS_FROM_REGISTER, LINKS_FROM_TOKEN
-from services.identity.oauth_models import (
+from sim06.services.chip.schemas import JWKS
+from sim06.services.common.openapi_docs import OWN_ERRORS
+from sim06.services.common.problems import openapi_responses
+from sim06.services.common.security_docs import DocumentedScheme
+from sim06.services.identity import oauth_examples as ex
+from sim06.services.identity.claims import SUPPORTED_SCOPES
+from sim06.services.identity.discovery import PATHS
+from sim06.services.identity.oauth_links import (
+    LINKS_FROM_PAR,
+    LINKS_FROM_REGISTER,
+    LINKS_FROM_TOKEN,
+)
+from sim06.services.identity.oauth_models import (
     ClientInformation,
     IntrospectionResponse,
     OAuthErrorBody,
@@ -38,7 +42,7 @@ from services.identity.oauth_models import (
     TokenResponse,
     UserInfo,
 )
-from services.identity.oauth_schemas import (
+from sim06.services.identity.oauth_schemas import (
     AUTHORIZATION_FIELDS,
     AUTHORIZE_FORM,
     CLIENT_METADATA,
@@ -51,7 +55,7 @@ from services.identity.oauth_schemas import (
     blank_allowed,
     form_schema,
 )
-from services.registry.schemas import Problem
+from sim06.services.registry.schemas import Problem
 
 __all__ = ["declare_oauth_routes", "route_options"]
 

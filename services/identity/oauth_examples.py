@@ -13,14 +13,14 @@ from typing import Any
 
 import orjson
 
-from mock_registry import personas
-from mock_registry.citizen import record_of
-from services.common.settings import DEFAULT_AS_OF
-from services.identity.authorize import redirect_url
-from services.identity.claims import release, requested
-from services.identity.discovery import PORTAL_PATHS, REALM_ISSUER_PATH, REALM_PATHS, metadata
-from services.identity.errors import OAuthError, invalid_client
-from services.identity.pages import error_page, message_page
+from sim06.mock_registry import personas
+from sim06.mock_registry.citizen import record_of
+from sim06.services.common.settings import DEFAULT_AS_OF
+from sim06.services.identity.authorize import redirect_url
+from sim06.services.identity.claims import release, requested
+from sim06.services.identity.discovery import PORTAL_PATHS, REALM_ISSUER_PATH, REALM_PATHS, metadata
+from sim06.services.identity.errors import OAuthError, invalid_client
+from sim06.services.identity.pages import error_page, message_page
 
 ISSUER = "http://127.0.0.1:8002"  # the issuer of the published contract (services/contracts.py)
 PORTAL = "http://127.0.0.1:9000/callback"  # demo-portal (client_secret_basic)

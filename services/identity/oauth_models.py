@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.identity.clients import AUTH_METHODS, GRANT_TYPES
+from sim06.services.identity.clients import AUTH_METHODS, GRANT_TYPES
 
 __all__ = [
     "ClientInformation",

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.identity import pkce
-from services.identity.authorize import MAX_AGE, PROMPT
-from services.identity.claims import SUPPORTED_SCOPES
-from services.identity.client_auth import ASSERTION_TYPE
-from services.identity.clients import AUTH_METHODS, GRANT_TYPES, TLS_URI_PATTERN, URI_PATTERN
+from sim06.services.identity import pkce
+from sim06.services.identity.authorize import MAX_AGE, PROMPT
+from sim06.services.identity.claims import SUPPORTED_SCOPES
+from sim06.services.identity.client_auth import ASSERTION_TYPE
+from sim06.services.identity.clients import AUTH_METHODS, GRANT_TYPES, TLS_URI_PATTERN, URI_PATTERN
 
 __all__ = [
     "AUTHORIZATION_FIELDS",

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 
 from starlette.responses import HTMLResponse
 
-from mock_registry import personas
-from services.identity.claim_labels import claim_items
-from services.identity.claims import requested
+from sim06.mock_registry import personas
+from sim06.services.identity.claim_labels import claim_items
+from sim06.services.identity.claims import requested
 
 __all__ = [
     "consent_page",

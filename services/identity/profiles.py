@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from services.identity.clients import Client
-    from services.identity.provider import Provider
+    from sim06.services.identity.clients import Client
+    from sim06.services.identity.provider import Provider
 
 __all__ = ["TokenProfile"]
 

@@ -30,19 +30,19 @@ from typing import Any, NoReturn
 
 import jwt
 
-from mock_registry.store import CitizenStore
-from services.common.settings import Settings
-from services.identity import claims as claim_sets, pkce
-from services.identity.accounts import AMR, Account, Accounts, LoginRefused, acr_for
-from services.identity.authorize import AuthRequest
-from services.identity.citizen_token import ACCESS_LOG_AUDIENCE, ACCESS_LOG_SCOPE, PIN_CLAIM
-from services.identity.clients import Client, ClientRegistry
-from services.identity.consents import Consents
-from services.identity.errors import BearerError, OAuthError
-from services.identity.profiles import TokenProfile
-from services.identity.signing import IdentityKeys, at_hash
-from services.identity.state import StateStore
-from services.identity.subject import SubjectMaker
+from sim06.mock_registry.store import CitizenStore
+from sim06.services.common.settings import Settings
+from sim06.services.identity import claims as claim_sets, pkce
+from sim06.services.identity.accounts import AMR, Account, Accounts, LoginRefused, acr_for
+from sim06.services.identity.authorize import AuthRequest
+from sim06.services.identity.citizen_token import ACCESS_LOG_AUDIENCE, ACCESS_LOG_SCOPE, PIN_CLAIM
+from sim06.services.identity.clients import Client, ClientRegistry
+from sim06.services.identity.consents import Consents
+from sim06.services.identity.errors import BearerError, OAuthError
+from sim06.services.identity.profiles import TokenProfile
+from sim06.services.identity.signing import IdentityKeys, at_hash
+from sim06.services.identity.state import StateStore
+from sim06.services.identity.subject import SubjectMaker
 
 __all__ = ["Provider"]
 

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from services.identity.accounts import Account, LoginRefused, check_level
-from services.identity.provider import Provider
+from sim06.services.identity.accounts import Account, LoginRefused, check_level
+from sim06.services.identity.provider import Provider
 
 __all__ = ["APP_AMR", "QrError", "QrLogins", "QrStatus"]
 

@@ -12,10 +12,10 @@ from html import escape
 import segno
 from starlette.responses import HTMLResponse
 
-from mock_registry import personas
-from services.identity.claim_labels import claim_items
-from services.identity.claims import requested
-from services.identity.pages import page
+from sim06.mock_registry import personas
+from sim06.services.identity.claim_labels import claim_items
+from sim06.services.identity.claims import requested
+from sim06.services.identity.pages import page
 
 __all__ = ["POLL_SECONDS", "app_page", "qr_end_page", "qr_page", "qr_svg"]
 

@@ -20,19 +20,19 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 
-from mock_registry.personas import BY_KEY
-from services.common.problems import ProblemError, openapi_responses
-from services.identity.accounts import LoginRefused, check_level
-from services.identity.authorize import AuthRequest, parse_request, redirect_url
-from services.identity.claims import claims_request_names
-from services.identity.errors import OAuthError
-from services.identity.forms import read_form
-from services.identity.login_forms import load_tx, set_session_cookie
-from services.identity.pages import error_page
-from services.identity.provider import Provider
-from services.identity.qr import APP_AMR, GRACE, QrError, QrLogins
-from services.identity.qr_pages import app_page, qr_end_page, qr_page
-from services.registry.schemas import Problem
+from sim06.mock_registry.personas import BY_KEY
+from sim06.services.common.problems import ProblemError, openapi_responses
+from sim06.services.identity.accounts import LoginRefused, check_level
+from sim06.services.identity.authorize import AuthRequest, parse_request, redirect_url
+from sim06.services.identity.claims import claims_request_names
+from sim06.services.identity.errors import OAuthError
+from sim06.services.identity.forms import read_form
+from sim06.services.identity.login_forms import load_tx, set_session_cookie
+from sim06.services.identity.pages import error_page
+from sim06.services.identity.provider import Provider
+from sim06.services.identity.qr import APP_AMR, GRACE, QrError, QrLogins
+from sim06.services.identity.qr_pages import app_page, qr_end_page, qr_page
+from sim06.services.registry.schemas import Problem
 
 __all__ = ["install_qr_routes"]
 

@@ -25,17 +25,17 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.identity.client_auth import authenticate_client
-from services.identity.clients import Client
-from services.identity.discovery import REALM_ISSUER_PATH, REALM_PATHS, metadata
-from services.identity.endpoints import OAuthHandlers, json_response
-from services.identity.errors import NO_STORE, OAuthError, json_error
-from services.identity.forms import read_form
-from services.identity.login import install_login_routes
-from services.identity.oauth_contract import route_options
-from services.identity.pages import error_page
-from services.identity.profiles import TokenProfile
-from services.identity.provider import Provider
+from sim06.services.identity.client_auth import authenticate_client
+from sim06.services.identity.clients import Client
+from sim06.services.identity.discovery import REALM_ISSUER_PATH, REALM_PATHS, metadata
+from sim06.services.identity.endpoints import OAuthHandlers, json_response
+from sim06.services.identity.errors import NO_STORE, OAuthError, json_error
+from sim06.services.identity.forms import read_form
+from sim06.services.identity.login import install_login_routes
+from sim06.services.identity.oauth_contract import route_options
+from sim06.services.identity.pages import error_page
+from sim06.services.identity.profiles import TokenProfile
+from sim06.services.identity.provider import Provider
 
 __all__ = ["OBSERVED_USERINFO", "REALM", "REALM_PATHS", "KeycloakProfile", "install_realm"]
 

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from services.common.keys import KeyStore, SigningKey
-from services.common.settings import Settings
+from sim06.services.common.keys import KeyStore, SigningKey
+from sim06.services.common.settings import Settings
 
 __all__ = ["IdentityKeys", "at_hash", "identity_keys_dir", "rotate_identity_key"]
 

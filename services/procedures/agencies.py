@@ -13,15 +13,20 @@ from importlib import resources
 import httpx
 import yaml
 
-from services.common.settings import Settings
-from services.gateway.agencies import AgencyDirectory, AgencySpec, load_agencies, parse_agencies
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.agencies import (
+    AgencyDirectory,
+    AgencySpec,
+    load_agencies,
+    parse_agencies,
+)
 
 FILE = "agencies.yaml"
 
 
 def procedure_agencies() -> list[AgencySpec]:
     """The agencies of ``services/procedures/agencies.yaml``."""
-    text = resources.files("services.procedures").joinpath(FILE).read_text("utf-8")
+    text = resources.files("sim06.services.procedures").joinpath(FILE).read_text("utf-8")
     return parse_agencies(yaml.safe_load(text))
 
 

@@ -18,17 +18,21 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
-from services.common.admission import install_admission
-from services.common.http import BodyLimitMiddleware, install_problem_handlers, validation_errors
-from services.common.latency import ProfileBook
-from services.common.observability import install_observability
-from services.common.offline_docs import install_offline_docs
-from services.common.problems import ProblemError
-from services.common.settings import Settings
-from services.procedures.catalogue import Catalogue, catalogue_dir
-from services.procedures.clients import live_runner
-from services.procedures.model import Procedure
-from services.procedures.runner import RunError, Runner
+from sim06.services.common.admission import install_admission
+from sim06.services.common.http import (
+    BodyLimitMiddleware,
+    install_problem_handlers,
+    validation_errors,
+)
+from sim06.services.common.latency import ProfileBook
+from sim06.services.common.observability import install_observability
+from sim06.services.common.offline_docs import install_offline_docs
+from sim06.services.common.problems import ProblemError
+from sim06.services.common.settings import Settings
+from sim06.services.procedures.catalogue import Catalogue, catalogue_dir
+from sim06.services.procedures.clients import live_runner
+from sim06.services.procedures.model import Procedure
+from sim06.services.procedures.runner import RunError, Runner
 
 RunnerFactory = Callable[[Settings], AbstractAsyncContextManager[Runner]]
 

@@ -12,10 +12,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from services.common.settings import Settings
-from services.procedures.model import SCHEMA_FILE, Procedure
+from sim06.services.common.settings import Settings
+from sim06.services.procedures.model import SCHEMA_FILE, Procedure
 
-REPO_DIR = Path(__file__).resolve().parents[2] / "contracts" / "procedures"
+# contracts/procedures, reached through the package (services/procedures/catalogue is a symlink
+# to it in the checkout, a copy in an installed wheel): the same catalogue either way.
+REPO_DIR = Path(__file__).parent / "catalogue"
 
 
 class CatalogueError(ValueError):

@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 import httpx
 from starlette.types import ASGIApp
 
-from services.common.settings import Settings
-from services.common.tracing import client_transport
-from services.procedures.agencies import directory, ensure_registered, known_agencies
-from services.procedures.runner import Runner
+from sim06.services.common.settings import Settings
+from sim06.services.common.tracing import client_transport
+from sim06.services.procedures.agencies import directory, ensure_registered, known_agencies
+from sim06.services.procedures.runner import Runner
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
@@ -53,9 +53,9 @@ async def in_process_runner(settings: Settings) -> AsyncIterator[Runner]:
 
     The procedures write (births, deaths, residence, marriages): the store is opened writable,
     so the runs change ``settings.database`` as they would through ``sim06 up``."""
-    from mock_registry.store import SQLiteCitizenStore
-    from services.gateway.app import create_app as create_gateway
-    from services.identity import create_app as create_identity
+    from sim06.mock_registry.store import SQLiteCitizenStore
+    from sim06.services.gateway.app import create_app as create_gateway
+    from sim06.services.identity import create_app as create_identity
 
     issuer = "http://identity.in-process"
     local = settings.model_copy(update={"identity_issuer": issuer})

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import httpx
 
-from services.common.latency import ProfileBook
-from services.common.settings import Settings
-from services.procedures.catalogue import Catalogue, catalogue_dir
-from services.procedures.clients import gateway_url, in_process_runner, live_runner
-from services.procedures.report import run_text, write_report
-from services.procedures.runner import RunError, RunResult
+from sim06.services.common.latency import ProfileBook
+from sim06.services.common.settings import Settings
+from sim06.services.procedures.catalogue import Catalogue, catalogue_dir
+from sim06.services.procedures.clients import gateway_url, in_process_runner, live_runner
+from sim06.services.procedures.report import run_text, write_report
+from sim06.services.procedures.runner import RunError, RunResult
 
 
 def _out(text: str) -> None:

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from services.common.faults import percentile
-from services.common.latency import Profile, ProfileBook, sample_delay
-from services.procedures.catalogue import Catalogue
-from services.procedures.model import READ_KINDS, Procedure, Step
-from services.procedures.runner import RunResult
+from sim06.services.common.faults import percentile
+from sim06.services.common.latency import Profile, ProfileBook, sample_delay
+from sim06.services.procedures.catalogue import Catalogue
+from sim06.services.procedures.model import READ_KINDS, Procedure, Step
+from sim06.services.procedures.runner import RunResult
 
 HOPS: dict[str, tuple[str, ...]] = {"vneid-login": ("identity",) * 3, "issue": ()}
 GATEWAY_HOPS = ("gateway", "registry")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from services.procedures.model import Condition, Rule
+from sim06.services.procedures.model import Condition, Rule
 
 Facts = dict[str, Any]
 

@@ -37,14 +37,14 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import orjson
 
-from mock_registry.ids import is_valid_pin
-from mock_registry.personas import BY_KEY
-from services.common.tracing import span
-from services.gateway.agencies import AgencySpec
-from services.gateway.policy import WRITE_OPERATIONS
-from services.procedures.model import Procedure, Step
-from services.procedures.rules import Facts, fired, resolve
-from services.procedures.templates import TemplateError, generate, render, today_in_vietnam
+from sim06.mock_registry.ids import is_valid_pin
+from sim06.mock_registry.personas import BY_KEY
+from sim06.services.common.tracing import span
+from sim06.services.gateway.agencies import AgencySpec
+from sim06.services.gateway.policy import WRITE_OPERATIONS
+from sim06.services.procedures.model import Procedure, Step
+from sim06.services.procedures.rules import Facts, fired, resolve
+from sim06.services.procedures.templates import TemplateError, generate, render, today_in_vietnam
 
 REDIRECT_URI = "http://127.0.0.1/sim06-procedures/callback"
 RUN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")

@@ -13,8 +13,8 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from services.procedures.model import Param
-from services.procedures.rules import Facts, resolve
+from sim06.services.procedures.model import Param
+from sim06.services.procedures.rules import Facts, resolve
 
 __all__ = ["TemplateError", "generate", "render", "today_in_vietnam"]
 

@@ -13,22 +13,22 @@ from fastapi import FastAPI, Path
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
-from mock_registry.store import CitizenStore, SQLiteCitizenStore
-from services.common.admission import BodyCost, install_admission
-from services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
-from services.common.observability import install_observability
-from services.common.offline_docs import install_offline_docs
-from services.common.openapi_docs import install_openapi_docs
-from services.common.problems import GENERIC_CODES, openapi_responses
-from services.common.settings import Settings
-from services.contract import install_contract_tools
-from services.registry import examples, schemas
-from services.registry.credentials import write_token
-from services.registry.event_routes import install_event_routes
-from services.registry.events import EventService
-from services.registry.fastpath import LookupFastPath
-from services.registry.service import RegistryService
-from services.testing import install_testing_tools
+from sim06.mock_registry.store import CitizenStore, SQLiteCitizenStore
+from sim06.services.common.admission import BodyCost, install_admission
+from sim06.services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
+from sim06.services.common.observability import install_observability
+from sim06.services.common.offline_docs import install_offline_docs
+from sim06.services.common.openapi_docs import install_openapi_docs
+from sim06.services.common.problems import GENERIC_CODES, openapi_responses
+from sim06.services.common.settings import Settings
+from sim06.services.contract import install_contract_tools
+from sim06.services.registry import examples, schemas
+from sim06.services.registry.credentials import write_token
+from sim06.services.registry.event_routes import install_event_routes
+from sim06.services.registry.events import EventService
+from sim06.services.registry.fastpath import LookupFastPath
+from sim06.services.registry.service import RegistryService
+from sim06.services.testing import install_testing_tools
 
 JSON = "application/json"
 # A verify item ({"pin", "full_name", "birth_date"}) is about 64 bytes of JSON.

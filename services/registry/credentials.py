@@ -13,7 +13,7 @@ import os
 import secrets
 from pathlib import Path
 
-from services.common.settings import Settings
+from sim06.services.common.settings import Settings
 
 TOKEN_FILE = "registry-write.token"
 

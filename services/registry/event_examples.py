@@ -95,11 +95,11 @@ def answers() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
 
     import orjson
 
-    from mock_registry import personas
-    from mock_registry.citizen import record_of, row_of
-    from mock_registry.store import SQLiteCitizenStore
-    from services.common.settings import DEFAULT_AS_OF, Settings
-    from services.registry.events import REQUESTS as MODELS, EventService
+    from sim06.mock_registry import personas
+    from sim06.mock_registry.citizen import record_of, row_of
+    from sim06.mock_registry.store import SQLiteCitizenStore
+    from sim06.services.common.settings import DEFAULT_AS_OF, Settings
+    from sim06.services.registry.events import REQUESTS as MODELS, EventService
 
     store = SQLiteCitizenStore(":memory:")
     data_as_of = f"{DEFAULT_AS_OF.isoformat()}T00:00:00+07:00"

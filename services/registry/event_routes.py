@@ -23,10 +23,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from services.common.problems import ProblemError
-from services.registry import event_schemas
-from services.registry.credentials import authorized
-from services.registry.events import KINDS, REQUESTS, EventService
+from sim06.services.common.problems import ProblemError
+from sim06.services.registry import event_schemas
+from sim06.services.registry.credentials import authorized
+from sim06.services.registry.events import KINDS, REQUESTS, EventService
 
 JSON = "application/json"
 

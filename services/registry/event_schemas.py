@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from services.registry.schemas import PIN_PATTERN, Out, Sex, _iso_date
+from sim06.services.registry.schemas import PIN_PATTERN, Out, Sex, _iso_date
 
 Day = Annotated[date, BeforeValidator(_iso_date)]
 Pin = Annotated[str, Field(pattern=PIN_PATTERN, description="12-digit PIN.")]

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import anyio.to_thread
 from pydantic import BaseModel
 
-from mock_registry.events import (
+from sim06.mock_registry.events import (
     Birth,
     BirthResidence,
     Correction,
@@ -28,7 +28,7 @@ from mock_registry.events import (
     Marriage,
     ResidenceChange,
 )
-from mock_registry.store.events import (
+from sim06.mock_registry.store.events import (
     Committed,
     Outcome,
     Pending,
@@ -36,9 +36,9 @@ from mock_registry.store.events import (
     fingerprint,
     utc_text,
 )
-from services.common.problems import ProblemError
-from services.common.settings import Settings
-from services.registry import event_schemas as es
+from sim06.services.common.problems import ProblemError
+from sim06.services.common.settings import Settings
+from sim06.services.registry import event_schemas as es
 
 KINDS = ("births", "deaths", "residence-changes", "marriages", "divorces", "corrections")
 REQUESTS: dict[str, type[BaseModel]] = {

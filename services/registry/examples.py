@@ -12,13 +12,13 @@ from typing import Any
 
 import orjson
 
-from mock_registry import personas
-from mock_registry.citizen import record_of, row_of
-from mock_registry.store import SQLiteCitizenStore
-from services.common.openapi_docs import ServiceExamples, problem_of, validation_problem
-from services.common.settings import DEFAULT_AS_OF, Settings
-from services.registry import event_examples, schemas
-from services.registry.service import RegistryService
+from sim06.mock_registry import personas
+from sim06.mock_registry.citizen import record_of, row_of
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.common.openapi_docs import ServiceExamples, problem_of, validation_problem
+from sim06.services.common.settings import DEFAULT_AS_OF, Settings
+from sim06.services.registry import event_examples, schemas
+from sim06.services.registry.service import RegistryService
 
 __all__ = ["ADULT", "VERIFY_REQUESTS", "examples", "persona_service", "verify_batch_request"]
 

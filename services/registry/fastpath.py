@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mock_registry.ids import is_valid_pin
-from mock_registry.store import CitizenStore
-from services.common.metrics import mark_route
-from services.registry.service import CANCELLED
+from sim06.mock_registry.ids import is_valid_pin
+from sim06.mock_registry.store import CitizenStore
+from sim06.services.common.metrics import mark_route
+from sim06.services.registry.service import CANCELLED
 
 PREFIX = "/v1/citizens/"
 _PIN_END = len(PREFIX) + 12

@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from mock_registry.citizen import WIRE_NAMES_VI
-from mock_registry.ids import PIN_PREFIX_CODES
+from sim06.mock_registry.citizen import WIRE_NAMES_VI
+from sim06.mock_registry.ids import PIN_PREFIX_CODES
 
 # The 63 birth-registration province codes (Circular 07/2016/TT-BCA, Appendix I) + 9 digits.
 PIN_PATTERN = "^(?:" + "|".join(sorted(PIN_PREFIX_CODES)) + ")[0-9]{9}$"

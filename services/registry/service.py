@@ -8,14 +8,14 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from mock_registry.eid_subjects import kind_of_identifier
-from mock_registry.ids import is_valid_pin, validate_cmnd, validate_pin
-from mock_registry.matching import Declaration, compare, verdict
-from mock_registry.store import CitizenStore
-from services.common.http import validation_errors
-from services.common.problems import ProblemError, problem_body
-from services.common.settings import Settings
-from services.registry import schemas, views
+from sim06.mock_registry.eid_subjects import kind_of_identifier
+from sim06.mock_registry.ids import is_valid_pin, validate_cmnd, validate_pin
+from sim06.mock_registry.matching import Declaration, compare, verdict
+from sim06.mock_registry.store import CitizenStore
+from sim06.services.common.http import validation_errors
+from sim06.services.common.problems import ProblemError, problem_body
+from sim06.services.common.settings import Settings
+from sim06.services.registry import schemas, views
 
 _declaration = TypeAdapter(schemas.VerifyRequest)
 

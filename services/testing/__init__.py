@@ -4,9 +4,9 @@ state.py        snapshot/restore parts registered on ``app.state`` (gateway, ide
                 journal, expectations)
 expectations.py "for PIN X force outcome Y": the model, the store, the operations it targets
 middleware.py   install_testing_tools(app, settings): the /__sim06/ admin API and expectations
-plugin.py       the pytest plugin (``-p services.testing.plugin``; entry point ``sim06``)
+plugin.py       the pytest plugin (``-p sim06.services.testing.plugin``; entry point ``sim06``)
 """
 
-from services.testing.middleware import install_testing_tools
+from sim06.services.testing.middleware import install_testing_tools
 
 __all__ = ["install_testing_tools"]

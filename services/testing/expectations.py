@@ -30,9 +30,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mock_registry.personas import BY_KEY
-from services.common.latency import FaultKind
-from services.common.problems import catalogue
+from sim06.mock_registry.personas import BY_KEY
+from sim06.services.common.latency import FaultKind
+from sim06.services.common.problems import catalogue
 
 __all__ = ["OPERATIONS", "Expectation", "ExpectationIn", "ExpectationStore", "Operation", "Outcome"]
 

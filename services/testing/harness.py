@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 
-from mock_registry.personas import BY_KEY
-from services.common.settings import Settings
-from services.gateway.agencies import AgencySpec, load_agencies
+from sim06.mock_registry.personas import BY_KEY
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.agencies import AgencySpec, load_agencies
 
 __all__ = ["SERVICES", "AgencyClient", "PersonaInfo", "Sim06", "in_process", "live"]
 
@@ -221,8 +221,8 @@ def in_process(settings: Settings) -> Iterator[Sim06]:
     """Every service built as ``sim06 up`` builds them, served over ASGI without a port."""
     from starlette.testclient import TestClient
 
-    from services.serve import build_apps, embedded_settings
-    from services.testing.middleware import install_testing_tools
+    from sim06.services.serve import build_apps, embedded_settings
+    from sim06.services.testing.middleware import install_testing_tools
 
     settings = embedded_settings(settings)
     built = build_apps(settings)

@@ -29,9 +29,9 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.problems import PROBLEM_MEDIA_TYPE, problem_body
-from services.common.settings import Settings
-from services.testing.expectations import (
+from sim06.services.common.problems import PROBLEM_MEDIA_TYPE, problem_body
+from sim06.services.common.settings import Settings
+from sim06.services.testing.expectations import (
     Expectation,
     ExpectationIn,
     ExpectationStore,
@@ -39,7 +39,7 @@ from services.testing.expectations import (
     match_operation,
     resolve_pin,
 )
-from services.testing.state import StateParts, discover_parts, register_part
+from sim06.services.testing.state import StateParts, discover_parts, register_part
 
 __all__ = ["TestingMiddleware", "install_testing_tools"]
 
@@ -199,8 +199,8 @@ class TestingMiddleware:
             await self.app(scope, receive, _redirect_error(send, error, self._consume_code))
 
     async def _fault(self, kind: str, scope: Scope, receive: Receive, send: Send) -> None:
-        from services.common.fault_middleware import FaultMiddleware
-        from services.common.faults import Decision, FaultController
+        from sim06.services.common.fault_middleware import FaultMiddleware
+        from sim06.services.common.faults import Decision, FaultController
 
         controller = getattr(self.owner.state, "faults", None)
         if controller is None:

@@ -1,7 +1,7 @@
 """pytest plugin for integrators: a running sim06 and its controls as fixtures.
 
 Enabled by the ``sim06`` entry point (``pytest11``) once sim06 is installed, or with
-``pytest -p services.testing.plugin``. Nothing starts unless a test asks for a fixture:
+``pytest -p sim06.services.testing.plugin``. Nothing starts unless a test asks for a fixture:
 
     sim06           a running sim06 (session): in process over ASGI (default), or ``sim06 up``
                     on free ports with ``--sim06-live``; ``.registry``, ``.gateway``,
@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from services.common.settings import Settings
-from services.testing.harness import AgencyClient, PersonaInfo, Sim06, in_process, live
+from sim06.services.common.settings import Settings
+from sim06.services.testing.harness import AgencyClient, PersonaInfo, Sim06, in_process, live
 
 RESET_PARTS = [
     "expectations", "faults", "gateway.agencies", "gateway.assertions", "gateway.quota",
@@ -57,8 +57,8 @@ def sim06_settings(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
     """Settings of the session's sim06: a private data dir seeded once (personas included)."""
-    from services.bench import free_port
-    from services.seeding import ensure_seeded
+    from sim06.services.bench import free_port
+    from sim06.services.seeding import ensure_seeded
 
     data = tmp_path_factory.mktemp("sim06")
     size = int(request.config.getoption("--sim06-population"))

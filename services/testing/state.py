@@ -158,7 +158,7 @@ def _faults_part(controller: Any) -> Part:
     def restore(token: Any) -> None:
         if getattr(controller, "shared", None) is not None:
             # Replicas share the state through Redis: publish the reset so all of them see it.
-            from services.common.faults import FaultUpdate
+            from sim06.services.common.faults import FaultUpdate
 
             controller.update(FaultUpdate(**asdict(token)))
             return

@@ -9,13 +9,13 @@ from typing import Any
 import orjson
 import pytest
 
-from mock_registry import personas
-from mock_registry.account_floors import measure_accounts
-from mock_registry.accounts import settle_household
-from mock_registry.citizen import Person
-from mock_registry.names import PersonName
-from mock_registry.persona_records import persona_records
-from mock_registry.population import PopulationGenerator
+from sim06.mock_registry import personas
+from sim06.mock_registry.account_floors import measure_accounts
+from sim06.mock_registry.accounts import settle_household
+from sim06.mock_registry.citizen import Person
+from sim06.mock_registry.names import PersonName
+from sim06.mock_registry.persona_records import persona_records
+from sim06.mock_registry.population import PopulationGenerator
 
 AS_OF = date(2026, 7, 1)
 

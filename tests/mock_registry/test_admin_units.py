@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import mock_registry
-from mock_registry import admin_units as au
+import sim06.mock_registry as mock_registry
+from sim06.mock_registry import admin_units as au
 
 PACKAGE_DIR = Path(mock_registry.__file__).parent
 DATA_FILE = PACKAGE_DIR / "data" / "admin_units.json"

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from mock_registry import admin_units, card_history, cards, cmnd, ids
+from sim06.mock_registry import admin_units, card_history, cards, cmnd, ids
 
 AS_OF = date(2026, 7, 1)
 

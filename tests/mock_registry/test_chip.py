@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
-from mock_registry import chip, lds
-from mock_registry.face import jpeg_of_dg2
-from mock_registry.pki import Pki
-from mock_registry.store import SQLiteCitizenStore
+from sim06.mock_registry import chip, lds
+from sim06.mock_registry.face import jpeg_of_dg2
+from sim06.mock_registry.pki import Pki
+from sim06.mock_registry.store import SQLiteCitizenStore
 
 ADULT = "001090104217"
 CHILD = "001216531774"

@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
-from mock_registry import chip, lds, personas
-from mock_registry.passive_auth import CHECKS, REASONS, TrustAnchors, Verdict, verify
-from mock_registry.pki import Pki
-from mock_registry.store import SQLiteCitizenStore
+from sim06.mock_registry import chip, lds, personas
+from sim06.mock_registry.passive_auth import CHECKS, REASONS, TrustAnchors, Verdict, verify
+from sim06.mock_registry.pki import Pki
+from sim06.mock_registry.store import SQLiteCitizenStore
 
 ADULT = "001090104217"
 AT = datetime(2026, 7, 1, 5, tzinfo=UTC)

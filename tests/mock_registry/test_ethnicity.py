@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from mock_registry.ethnicity import (
+from sim06.mock_registry.ethnicity import (
     census_share,
     ethnic_group,
     ethnic_groups,

@@ -9,7 +9,7 @@ import random
 import pytest
 from PIL import Image
 
-from mock_registry import face, face_match, face_probe
+from sim06.mock_registry import face, face_match, face_probe
 
 PINS = [f"{random.Random(i).randrange(10**11, 10**12):012d}" for i in range(12)]
 

@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from mock_registry import fidelity, personas
-from mock_registry.population import PopulationGenerator
+from sim06.mock_registry import fidelity, personas
+from sim06.mock_registry.population import PopulationGenerator
 
 
 def generate(seed: int, size: int, as_of: date) -> list[dict[str, Any]]:

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from mock_registry import ids
-from mock_registry.ids import (
+from sim06.mock_registry import ids
+from sim06.mock_registry.ids import (
     BIRTH_REGISTRATION_PROVINCES,
     CMND_AREA_PREFIXES,
     PIN_PREFIX_CODES,

@@ -8,8 +8,8 @@ import orjson
 import pytest
 from mrz.checker.td1 import TD1CodeChecker  # type: ignore[import-untyped]
 
-from mock_registry.mrz import MRZError, check_digit, compose_td1, parse_td1, transliterate
-from mock_registry.store import SQLiteCitizenStore
+from sim06.mock_registry.mrz import MRZError, check_digit, compose_td1, parse_td1, transliterate
+from sim06.mock_registry.store import SQLiteCitizenStore
 
 # ICAO 9303 part 5, appendix A: the specimen TD1 of Utopia.
 SPECIMEN = (

@@ -6,8 +6,8 @@ from importlib import resources
 
 import pytest
 
-from mock_registry.ethnicity import ethnic_groups
-from mock_registry.names import (
+from sim06.mock_registry.ethnicity import ethnic_groups
+from sim06.mock_registry.names import (
     PersonName,
     generate_name,
     inherited_family,
@@ -51,7 +51,7 @@ def test_nguyen_share_among_kinh():
 
 def test_kinh_data_size():
     raw = json.loads(
-        resources.files("mock_registry").joinpath("data/names.json").read_text("utf-8")
+        resources.files("sim06.mock_registry").joinpath("data/names.json").read_text("utf-8")
     )
     kinh = raw["patterns"]["kinh"]
     assert len(kinh["family"]) >= 60

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from mock_registry import eid_subjects, ids, personas
-from mock_registry.citizen import record_of
+from sim06.mock_registry import eid_subjects, ids, personas
+from sim06.mock_registry.citizen import record_of
 
 # Never edit this table: a persona's PIN is forever (add new personas instead).
 FROZEN = {

@@ -12,7 +12,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from mock_registry.pki import SIGNERS, Pki
+from sim06.mock_registry.pki import SIGNERS, Pki
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from mock_registry import admin_units, ids, names, personas
-from mock_registry.population import PopulationGenerator
+from sim06.mock_registry import admin_units, ids, names, personas
+from sim06.mock_registry.population import PopulationGenerator
 
 AS_OF = date(2026, 7, 1)
 

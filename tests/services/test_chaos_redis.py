@@ -25,7 +25,7 @@ import httpx
 import pytest
 import yaml
 
-from services.bench import ServerProcess, free_port, start_uvicorn
+from sim06.services.bench import ServerProcess, free_port, start_uvicorn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
@@ -96,7 +96,7 @@ def gateway(seeded_db: Path, tmp_path: Path, redis_server: Redis) -> Iterator[tu
         yaml.safe_dump({"agencies": [{**AGENCY, "client_secret": secret}]}), encoding="utf-8"
     )
     server: ServerProcess = start_uvicorn(
-        "services.asgi:gateway",
+        "sim06.services.asgi:gateway",
         factory=True,
         health_path="/healthz",
         env={

@@ -22,7 +22,7 @@ import httpx
 import pytest
 import yaml
 
-from services.bench import ServerProcess, start_uvicorn
+from sim06.services.bench import ServerProcess, start_uvicorn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
@@ -78,11 +78,11 @@ def pair(seeded_db: Path, tmp_path: Path) -> Iterator[Pair]:
     )
     common = {"SIM06_DB_PATH": str(seeded_db), "SIM06_DATA_DIR": str(tmp_path / "data")}
     registry = start_uvicorn(
-        "services.asgi:registry", factory=True, env=common, health_path="/healthz"
+        "sim06.services.asgi:registry", factory=True, env=common, health_path="/healthz"
     )
     try:
         gateway = start_uvicorn(
-            "services.asgi:gateway",
+            "sim06.services.asgi:gateway",
             factory=True,
             health_path="/healthz",
             env={

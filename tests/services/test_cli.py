@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.bench import free_port
-from services.cli import main
+from sim06.services.bench import free_port
+from sim06.services.cli import main
 
 SIM06 = str(Path(sys.executable).parent / "sim06")
 
@@ -119,8 +119,8 @@ def test_up_seeds_and_serves_every_service(tmp_path: Path) -> None:
 def test_reset_and_snapshots_of_the_events(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from mock_registry.events import Death, EventContext
-    from mock_registry.store import SQLiteCitizenStore
+    from sim06.mock_registry.events import Death, EventContext
+    from sim06.mock_registry.store import SQLiteCitizenStore
 
     db = tmp_path / "p.db"
     seed(db)
@@ -150,7 +150,7 @@ def test_reset_and_snapshots_of_the_events(tmp_path: Path) -> None:
 def test_the_seed_message_counts_the_listed_personas_apart(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mock_registry.personas import listed
+    from sim06.mock_registry.personas import listed
 
     seed(tmp_path / "p.db", size=10)
     message = capsys.readouterr().err

@@ -181,7 +181,7 @@ def test_every_service_is_served_on_an_overridable_host_port() -> None:
     assert tls["ports"] == ["127.0.0.1:8443:8443"]
     assert moved["services"]["gateway-tls"]["ports"] == ["127.0.0.1:18443:8443"]
     assert tls["environment"]["SIM06_GATEWAY_TLS_PORT"] == "8443"  # inside: always 8443
-    assert "services.serve_tls" in tls["command"]
+    assert "sim06.services.serve_tls" in tls["command"]
     # The mTLS listener is a gateway like the others: same state, same agencies file.
     gateway = default["services"]["gateway"]
     for key in ("SIM06_DATABASE_URL", "SIM06_REDIS_URL", "SIM06_GATEWAY_AGENCIES_FILE",
@@ -199,14 +199,14 @@ def test_every_service_is_served_on_an_overridable_host_port() -> None:
 def test_the_entry_points_exist() -> None:
     import importlib
 
-    from services import asgi
+    from sim06.services import asgi
 
     compose = load()
     for name in ("registry", "identity", "gateway", "procedures", "admin"):
         command = " ".join(compose["services"][name]["command"])
-        assert f"services.asgi:{name}" in command
+        assert f"sim06.services.asgi:{name}" in command
         assert callable(getattr(asgi, name))
-    assert callable(importlib.import_module("services.serve_tls").main)
+    assert callable(importlib.import_module("sim06.services.serve_tls").main)
 
 
 def test_observability_is_an_opt_in_profile(compose: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from openapi_spec_validator import validate
 
-from services.contracts import check_contracts, documents
+from sim06.services.contracts import check_contracts, documents
 
 ROOT = Path(__file__).resolve().parents[2]
 

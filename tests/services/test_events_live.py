@@ -33,9 +33,9 @@ import orjson
 import pytest
 import yaml
 
-from mock_registry.ids import Sex, parse_pin
-from mock_registry.store import SQLiteCitizenStore
-from services.bench import FlowClient, FlowError, Response, free_port, start_uvicorn
+from sim06.mock_registry.ids import Sex, parse_pin
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.bench import FlowClient, FlowError, Response, free_port, start_uvicorn
 
 pytestmark = pytest.mark.e2e
 LOG = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ def test_a_thousand_concurrent_births_through_the_gateway(events_db: Path, tmp_p
         "SIM06_GATEWAY_ADMIN_TOKEN": secrets.token_urlsafe(24),
     }  # fmt: skip
     with start_uvicorn(
-        "services.asgi:gateway", factory=True, env=env, health_path="/healthz"
+        "sim06.services.asgi:gateway", factory=True, env=env, health_path="/healthz"
     ) as server:
         with httpx.Client(base_url=server.url, timeout=60) as client:
             token = _token(client, secret)

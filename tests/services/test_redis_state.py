@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from services.identity.state import MemoryStateStore, StateStore
+from sim06.services.identity.state import MemoryStateStore, StateStore
 from tests.backends import REDIS_URL, needs_redis
 
 # Read at import: the autouse clean_environ fixture removes SIM06_* variables from each test.
 
 
 def _redis_state() -> Any:
-    return pytest.importorskip("services.common.redis_state", reason="redis is not installed")
+    return pytest.importorskip("sim06.services.common.redis_state", reason="redis is not installed")
 
 
 @pytest.fixture

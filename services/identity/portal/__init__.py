@@ -4,6 +4,6 @@ Agencies register as OIDC clients of the portal; the portal federates the login 
 realm (``realm.py``) as a broker and issues its own codes and tokens (domain §5.6 item 2).
 """
 
-from services.identity.portal.routes import install_portal
+from sim06.services.identity.portal.routes import install_portal
 
 __all__ = ["install_portal"]

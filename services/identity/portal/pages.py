@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 
 from starlette.responses import HTMLResponse
 
-from services.identity.pages import page
-from services.identity.portal.profile import LOGIN_IDP
+from sim06.services.identity.pages import page
+from sim06.services.identity.portal.profile import LOGIN_IDP
 
 __all__ = ["portal_login_page"]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from services.identity import claims as claim_sets
-from services.identity.profiles import TokenProfile
+from sim06.services.identity import claims as claim_sets
+from sim06.services.identity.profiles import TokenProfile
 
 if TYPE_CHECKING:
-    from services.identity.clients import Client
-    from services.identity.provider import Provider
+    from sim06.services.identity.clients import Client
+    from sim06.services.identity.provider import Provider
 
 __all__ = ["LOGIN_IDP", "PortalProfile"]
 

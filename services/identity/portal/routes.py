@@ -31,22 +31,27 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from mock_registry.ids import is_valid_pin
-from services.identity.accounts import parse_acr_values, resolve_pin
-from services.identity.authorize import AuthRequest, UntrustedRedirect, parse_request, redirect_url
-from services.identity.client_auth import authenticate_client
-from services.identity.clients import Client
-from services.identity.discovery import PORTAL_PATHS, REALM_PATHS, metadata
-from services.identity.endpoints import OAuthHandlers, json_response
-from services.identity.errors import OAuthError
-from services.identity.forms import read_form, single
-from services.identity.login import logout_endpoint
-from services.identity.oauth_contract import route_options
-from services.identity.pages import error_page
-from services.identity.pkce import s256
-from services.identity.portal.pages import portal_login_page
-from services.identity.portal.profile import LOGIN_IDP, PortalProfile
-from services.identity.portal.upstream import (
+from sim06.mock_registry.ids import is_valid_pin
+from sim06.services.identity.accounts import parse_acr_values, resolve_pin
+from sim06.services.identity.authorize import (
+    AuthRequest,
+    UntrustedRedirect,
+    parse_request,
+    redirect_url,
+)
+from sim06.services.identity.client_auth import authenticate_client
+from sim06.services.identity.clients import Client
+from sim06.services.identity.discovery import PORTAL_PATHS, REALM_PATHS, metadata
+from sim06.services.identity.endpoints import OAuthHandlers, json_response
+from sim06.services.identity.errors import OAuthError
+from sim06.services.identity.forms import read_form, single
+from sim06.services.identity.login import logout_endpoint
+from sim06.services.identity.oauth_contract import route_options
+from sim06.services.identity.pages import error_page
+from sim06.services.identity.pkce import s256
+from sim06.services.identity.portal.pages import portal_login_page
+from sim06.services.identity.portal.profile import LOGIN_IDP, PortalProfile
+from sim06.services.identity.portal.upstream import (
     BROKER_ID,
     FORWARDED,
     TIMEOUT,
@@ -54,8 +59,8 @@ from services.identity.portal.upstream import (
     UpstreamError,
     broker_secret,
 )
-from services.identity.provider import Provider
-from services.identity.signing import IdentityKeys
+from sim06.services.identity.provider import Provider
+from sim06.services.identity.signing import IdentityKeys
 
 __all__ = ["PORTAL_PATHS", "install_portal"]
 

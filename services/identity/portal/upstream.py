@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 import jwt
 
-from services.common.settings import Settings
-from services.identity.discovery import REALM_ISSUER_PATH, REALM_PATHS
+from sim06.services.common.settings import Settings
+from sim06.services.identity.discovery import REALM_ISSUER_PATH, REALM_PATHS
 
 __all__ = ["BROKER_ID", "RealmClient", "UpstreamError", "broker_secret"]
 

@@ -8,10 +8,10 @@ from typing import Any
 import orjson
 import pytest
 
-from mock_registry import personas
-from mock_registry.citizen import record_of
-from mock_registry.events import Birth, Death, EventContext, EventRefused, Marriage, decide
-from mock_registry.ids import parse_pin
+from sim06.mock_registry import personas
+from sim06.mock_registry.citizen import record_of
+from sim06.mock_registry.events import Birth, Death, EventContext, EventRefused, Marriage, decide
+from sim06.mock_registry.ids import parse_pin
 
 CTX = EventContext(seed=6, now=datetime(2026, 12, 7, 3, tzinfo=UTC), actor="test")
 MOTHER, FATHER = "001195208733", "001090104217"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from mock_registry.events import (
+from sim06.mock_registry.events import (
     Birth,
     BirthResidence,
     Correction,
@@ -21,9 +21,9 @@ from mock_registry.events import (
     Marriage,
     ResidenceChange,
 )
-from mock_registry.events.model import ResidenceKind
-from mock_registry.ids import is_valid_pin
-from mock_registry.store import SQLiteCitizenStore
+from sim06.mock_registry.events.model import ResidenceKind
+from sim06.mock_registry.ids import is_valid_pin
+from sim06.mock_registry.store import SQLiteCitizenStore
 
 TODAY = date(2026, 12, 7)
 COMMUNES = ["00004", "09706", "25747", "99999"]  # the last one does not exist

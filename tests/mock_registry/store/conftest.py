@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mock_registry.store import CitizenStore, SQLiteCitizenStore
+from sim06.mock_registry.store import CitizenStore, SQLiteCitizenStore
 from tests.backends import NO_POSTGRES, POSTGRES_URL
 
 # Read at import: the autouse clean_environ fixture removes SIM06_* variables from each test.
@@ -54,7 +54,7 @@ def pg_seeded_url() -> Iterator[str]:
     """A PostgreSQL database seeded like ``seeded_db``."""
     if POSTGRES_URL is None:
         pytest.skip(NO_POSTGRES)
-    from mock_registry.store.postgres import seed_postgres
+    from sim06.mock_registry.store.postgres import seed_postgres
 
     with throwaway_database(POSTGRES_URL) as url:
         assert seed_postgres(url, seed=SEED, size=SIZE, as_of=AS_OF) is not None
@@ -77,7 +77,7 @@ def seeded(request: pytest.FixtureRequest, seeded_db: Path) -> Iterator[CitizenS
     if request.param == "sqlite":
         store = SQLiteCitizenStore(seeded_db, readonly=True)
     else:
-        from mock_registry.store.postgres import PostgresCitizenStore
+        from sim06.mock_registry.store.postgres import PostgresCitizenStore
 
         store = PostgresCitizenStore(request.getfixturevalue("pg_seeded_url"))
     yield store
@@ -91,7 +91,7 @@ def empty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CitizenSto
     if request.param == "sqlite":
         store = SQLiteCitizenStore(tmp_path / "scratch.db")
     else:
-        from mock_registry.store.postgres import PostgresCitizenStore
+        from sim06.mock_registry.store.postgres import PostgresCitizenStore
 
         pg = PostgresCitizenStore(request.getfixturevalue("pg_scratch_url"))
         pg.truncate()

@@ -19,11 +19,11 @@ from typing import Any
 import orjson
 import pytest
 
-from mock_registry.events import Birth, BirthResidence, Death, EventContext, EventRefused
-from mock_registry.seed import seed_store
-from mock_registry.store import SQLiteCitizenStore
-from mock_registry.store.base import OVERLAY_TABLES
-from mock_registry.store.events import fingerprint
+from sim06.mock_registry.events import Birth, BirthResidence, Death, EventContext, EventRefused
+from sim06.mock_registry.seed import seed_store
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.mock_registry.store.base import OVERLAY_TABLES
+from sim06.mock_registry.store.events import fingerprint
 from tests.backends import NO_POSTGRES, POSTGRES_URL, needs_postgres
 from tests.mock_registry.store.conftest import throwaway_database
 
@@ -95,7 +95,7 @@ def pg_events_url() -> Iterator[str]:
     """A PostgreSQL database of this module, seeded like ``pristine_db``."""
     if POSTGRES_URL is None:
         pytest.skip(NO_POSTGRES)
-    from mock_registry.store.postgres import seed_postgres
+    from sim06.mock_registry.store.postgres import seed_postgres
 
     with throwaway_database(POSTGRES_URL) as url:
         assert seed_postgres(url, seed=SEED, size=SIZE, as_of=AS_OF, replace=True) is not None
@@ -117,7 +117,7 @@ def postgres_store(url: str, *, pool_size: int = 4) -> Any:
     """The module's database with no event and no snapshot, as after seeding."""
     import psycopg
 
-    from mock_registry.store.postgres import PostgresCitizenStore
+    from sim06.mock_registry.store.postgres import PostgresCitizenStore
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {', '.join([*OVERLAY_TABLES, 'snapshots'])}")
@@ -214,7 +214,7 @@ def test_a_refusal_after_the_writes_rolls_them_back(
 ) -> None:
     # The overlay row, feed row and birth index are written when the answer is built: a
     # refusal then must take them back, and the PIN counter with them.
-    import mock_registry.store.events as events
+    import sim06.mock_registry.store.events as events
 
     def refuse(_decision: object, _raws: object) -> None:
         raise EventRefused("TEST_REFUSAL", "refused after the writes")

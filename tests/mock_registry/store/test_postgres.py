@@ -13,7 +13,7 @@ pytestmark = needs_postgres
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed")
 
-from mock_registry.store.postgres import (  # noqa: E402
+from sim06.mock_registry.store.postgres import (  # noqa: E402
     PostgresCitizenStore,
     apply_migrations,
     migrations,

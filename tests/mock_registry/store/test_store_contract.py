@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from mock_registry.store import CitizenRow, CitizenStore, SQLiteCitizenStore
+from sim06.mock_registry.store import CitizenRow, CitizenStore, SQLiteCitizenStore
 from tests.mock_registry.store.conftest import SIZE
 
 ADULT = "001090104217"  # persona adult-level2: PIN with leading zeros
@@ -57,7 +57,7 @@ def test_meta_and_ping(seeded: CitizenStore) -> None:
 
 
 def test_same_seed_same_bytes_on_every_backend(seeded_db: Path, pg_seeded_url: str) -> None:
-    from mock_registry.store.postgres import PostgresCitizenStore
+    from sim06.mock_registry.store.postgres import PostgresCitizenStore
 
     lite = SQLiteCitizenStore(seeded_db, readonly=True)
     pg = PostgresCitizenStore(pg_seeded_url)

@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.admin import create_app
-from services.common.fault_middleware import install_faults
-from services.common.faults import FaultController
-from services.common.settings import Settings
-from services.registry.app import create_app as create_registry
+from sim06.services.admin import create_app
+from sim06.services.common.fault_middleware import install_faults
+from sim06.services.common.faults import FaultController
+from sim06.services.common.settings import Settings
+from sim06.services.registry.app import create_app as create_registry
 from tests.services.common.live import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from services.audit import GENESIS, record_hash
-from services.audit.records import ROW_COLUMNS
+from sim06.services.audit import GENESIS, record_hash
+from sim06.services.audit.records import ROW_COLUMNS
 
 Run = Callable[..., Any]
 Rows = Callable[[], list[dict[str, Any]]]

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from services.audit.merkle import (
+from sim06.services.audit.merkle import (
     EMPTY_ROOT,
     MerkleTree,
     leaf_hash,

@@ -14,11 +14,11 @@ from typing import Any
 import orjson
 import pytest
 
-from services.audit import AuditEntry, AuditLog
-from services.audit.backends import checkpoint_path, open_audit_log
-from services.audit.commands import audit_verify, verify_log
-from services.audit.merkle import verify_consistency
-from services.common.settings import Settings
+from sim06.services.audit import AuditEntry, AuditLog
+from sim06.services.audit.backends import checkpoint_path, open_audit_log
+from sim06.services.audit.commands import audit_verify, verify_log
+from sim06.services.audit.merkle import verify_consistency
+from sim06.services.common.settings import Settings
 from tests.services.audit import tampering
 
 RECORDS = 50
@@ -84,7 +84,7 @@ def test_an_untouched_log_verifies(written: Settings, capsys: pytest.CaptureFixt
 
 def test_the_chain_alone_is_fooled_by_each_forgery(written: Settings) -> None:
     """What the issue reports: without the heads, every cover-up below verifies."""
-    from services.audit import verify_chain
+    from sim06.services.audit import verify_chain
 
     run, rows = sqlite_backend(written)
     tampering.truncate_tail(run, rows, 45)

@@ -11,11 +11,11 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from services.audit import GENESIS
-from services.audit.backends import open_audit_log
-from services.audit.commands import audit_verify, verify_log
-from services.audit.postgres import PostgresAuditLog
-from services.common.settings import Settings
+from sim06.services.audit import GENESIS
+from sim06.services.audit.backends import open_audit_log
+from sim06.services.audit.commands import audit_verify, verify_log
+from sim06.services.audit.postgres import PostgresAuditLog
+from sim06.services.common.settings import Settings
 from tests.backends import POSTGRES_URL, needs_postgres
 from tests.mock_registry.store.conftest import throwaway_database
 from tests.services.audit.test_verify import FORGERIES, RECORDS, fill

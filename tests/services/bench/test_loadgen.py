@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from services.bench import (
+from sim06.services.bench import (
     FlowClient,
     Request,
     encode_request,
@@ -23,9 +23,9 @@ from services.bench import (
     run_load,
     start_uvicorn,
 )
-from services.bench._common import LatencyRecorder, latency_summary
-from services.bench._http import scan_chunked
-from services.bench.baseline import BODY, Receive, Scope, Send, app as baseline_app
+from sim06.services.bench._common import LatencyRecorder, latency_summary
+from sim06.services.bench._http import scan_chunked
+from sim06.services.bench.baseline import BODY, Receive, Scope, Send, app as baseline_app
 
 # --- servers ----------------------------------------------------------------------------
 
@@ -338,14 +338,14 @@ def test_flow_client_reads_chunked_bodies() -> None:
 
 
 def test_start_uvicorn_serves_baseline_and_stops() -> None:
-    with start_uvicorn("services.bench.baseline:app") as server:
+    with start_uvicorn("sim06.services.bench.baseline:app") as server:
         result = run_load("127.0.0.1", server.port, Request(), warmup=0, max_requests=20)
         assert result.status_counts == {200: 20}
     assert server.process.poll() is not None
 
 
 def test_public_surface_is_sorted_and_complete() -> None:
-    import services.bench as bench
+    import sim06.services.bench as bench
 
     public = {
         name

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.chip.app import create_app
-from services.common.settings import Settings
+from sim06.services.chip.app import create_app
+from sim06.services.common.settings import Settings
 
 
 @pytest.fixture

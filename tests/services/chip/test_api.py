@@ -10,9 +10,9 @@ import jwt
 import orjson
 import pytest
 
-from mock_registry import chip
-from mock_registry.store import SQLiteCitizenStore
-from services.chip import schemas
+from sim06.mock_registry import chip
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.chip import schemas
 
 pytestmark = pytest.mark.anyio
 

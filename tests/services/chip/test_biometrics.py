@@ -11,9 +11,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from services.chip import schemas
-from services.chip.app import create_app
-from services.common.settings import Settings
+from sim06.services.chip import schemas
+from sim06.services.chip.app import create_app
+from sim06.services.common.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

@@ -8,8 +8,8 @@ import re
 import httpx
 import pytest
 
-from mock_registry import qr
-from services.chip import schemas
+from sim06.mock_registry import qr
+from sim06.services.chip import schemas
 from tests.services.chip.test_api import ADULT, assert_problem, read
 
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")

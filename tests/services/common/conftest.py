@@ -8,9 +8,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.common.fault_middleware import install_faults
-from services.common.settings import Settings
-from services.registry.app import create_app
+from sim06.services.common.fault_middleware import install_faults
+from sim06.services.common.settings import Settings
+from sim06.services.registry.app import create_app
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
-from services.bench.servers import free_port
+from sim06.services.bench.servers import free_port
 
 
 @contextmanager

@@ -14,14 +14,14 @@ from fastapi import FastAPI, Request
 from prometheus_client import REGISTRY
 from starlette.responses import Response
 
-from services.common.admission import (
+from sim06.services.common.admission import (
     TICK_S,
     Admission,
     BodyCost,
     install_admission,
 )
-from services.common.admission_limit import GradientLimit
-from services.common.settings import Settings
+from sim06.services.common.admission_limit import GradientLimit
+from sim06.services.common.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -338,8 +338,8 @@ async def test_metrics_are_read_from_the_controllers(
 
 
 async def test_the_admin_console_shows_each_service(tmp_path: Path) -> None:
-    from services.admin import create_app as create_console
-    from services.common.faults import FaultController
+    from sim06.services.admin import create_app as create_console
+    from sim06.services.common.faults import FaultController
 
     settings = adm_settings(tmp_path)
     service = mini_app(settings, name="console-test")

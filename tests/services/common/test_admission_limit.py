@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.admission_limit import GradientLimit
+from sim06.services.common.admission_limit import GradientLimit
 
 
 def limit(**kwargs: float) -> GradientLimit:

@@ -11,12 +11,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.common.admission import Admission, AdmissionMiddleware
-from services.common.settings import Settings
-from services.gateway.app import create_app as create_gateway
-from services.gateway.fastpath import LookupFastPath as GatewayFastPath
-from services.registry.app import create_app as create_registry
-from services.registry.fastpath import LookupFastPath as RegistryFastPath
+from sim06.services.common.admission import Admission, AdmissionMiddleware
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.app import create_app as create_gateway
+from sim06.services.gateway.fastpath import LookupFastPath as GatewayFastPath
+from sim06.services.registry.app import create_app as create_registry
+from sim06.services.registry.fastpath import LookupFastPath as RegistryFastPath
 from tests.services.gateway.helpers import (
     ADMIN,
     ADULT,

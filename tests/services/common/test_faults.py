@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from services.common.faults import FaultController, FaultUpdate, InvalidOverride, percentile
-from services.common.latency import SHIPPED, HopLatency, ProfileBook
-from services.common.settings import Settings
+from sim06.services.common.faults import FaultController, FaultUpdate, InvalidOverride, percentile
+from sim06.services.common.latency import SHIPPED, HopLatency, ProfileBook
+from sim06.services.common.settings import Settings
 
 
 def controller(**overrides: object) -> FaultController:

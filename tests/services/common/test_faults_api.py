@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from services.common.fault_middleware import install_faults
-from services.common.settings import Settings
-from services.registry.app import create_app
+from sim06.services.common.fault_middleware import install_faults
+from sim06.services.common.settings import Settings
+from sim06.services.registry.app import create_app
 
 pytestmark = pytest.mark.anyio
 ADULT = "/v1/citizens/001090104217"
@@ -99,7 +99,7 @@ async def test_journal_records_exchanges(client: httpx.AsyncClient) -> None:
 
 
 async def test_sim06_up_mounts_the_fault_api_on_procedures_too(settings: Settings) -> None:
-    from services.serve import build_apps, embedded_settings
+    from sim06.services.serve import build_apps, embedded_settings
 
     apps = build_apps(embedded_settings(settings))
     clients = {

@@ -11,10 +11,10 @@ import pytest
 from pydantic import ValidationError
 from starlette.types import Message
 
-from services.common.fault_middleware import FaultMiddleware
-from services.common.faults import FaultController, FaultUpdate
-from services.common.settings import Settings
-from services.registry.app import create_app
+from sim06.services.common.fault_middleware import FaultMiddleware
+from sim06.services.common.faults import FaultController, FaultUpdate
+from sim06.services.common.settings import Settings
+from sim06.services.registry.app import create_app
 
 pytestmark = pytest.mark.anyio
 ADULT = "/v1/citizens/001090104217"

@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.common.fault_middleware import install_faults
-from services.common.faults import percentile
-from services.common.latency import HopLatency, Profile
-from services.common.settings import Settings
-from services.registry.app import create_app
+from sim06.services.common.fault_middleware import install_faults
+from sim06.services.common.faults import percentile
+from sim06.services.common.latency import HopLatency, Profile
+from sim06.services.common.settings import Settings
+from sim06.services.registry.app import create_app
 from tests.services.common.live import live_server
 
 pytestmark = pytest.mark.e2e

@@ -16,11 +16,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.common.fault_middleware import install_faults
-from services.common.faults import FaultController, FaultUpdate
-from services.common.redis_state import RedisFaultState
-from services.common.settings import Settings
-from services.registry.app import create_app
+from sim06.services.common.fault_middleware import install_faults
+from sim06.services.common.faults import FaultController, FaultUpdate
+from sim06.services.common.redis_state import RedisFaultState
+from sim06.services.common.settings import Settings
+from sim06.services.registry.app import create_app
 from tests.backends import REDIS_URL, needs_redis
 
 pytestmark = pytest.mark.anyio

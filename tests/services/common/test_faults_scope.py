@@ -12,11 +12,11 @@ import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from services.common.fault_rules import FaultScope
-from services.common.faults import FaultController, FaultUpdate
-from services.common.latency import HopLatency, ProfileBook
-from services.common.redis_state import RedisFaultState
-from services.common.settings import Settings
+from sim06.services.common.fault_rules import FaultScope
+from sim06.services.common.faults import FaultController, FaultUpdate
+from sim06.services.common.latency import HopLatency, ProfileBook
+from sim06.services.common.redis_state import RedisFaultState
+from sim06.services.common.settings import Settings
 from tests.backends import REDIS_URL, needs_redis
 
 ADULT = "/v1/citizens/001090104217"

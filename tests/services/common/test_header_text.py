@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.header_text import header_text
+from sim06.services.common.header_text import header_text
 
 TEXT = "Luật Cư trú 2020"
 

@@ -15,15 +15,15 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.admin import create_app as create_admin
-from services.common.faults import FaultController
-from services.common.metrics import MetricsMiddleware
-from services.common.settings import Settings
-from services.gateway.app import create_app as create_gateway
-from services.gateway.feed_metrics import feed_lag_probe
-from services.identity import create_app as create_identity
-from services.procedures.app import create_app as create_procedures
-from services.registry.app import create_app as create_registry
+from sim06.services.admin import create_app as create_admin
+from sim06.services.common.faults import FaultController
+from sim06.services.common.metrics import MetricsMiddleware
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.app import create_app as create_gateway
+from sim06.services.gateway.feed_metrics import feed_lag_probe
+from sim06.services.identity import create_app as create_identity
+from sim06.services.procedures.app import create_app as create_procedures
+from sim06.services.registry.app import create_app as create_registry
 from tests.services.gateway.helpers import ADMIN, ADULT, COMMUNE, exchange_headers, get_token
 
 pytestmark = pytest.mark.anyio

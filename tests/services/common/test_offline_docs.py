@@ -16,13 +16,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.chip.app import create_app as create_chip
-from services.common.offline_docs import ASSETS_PATH
-from services.common.settings import Settings
-from services.gateway.app import create_app as create_gateway
-from services.identity.app import create_app as create_identity
-from services.procedures.app import create_app as create_procedures
-from services.registry.app import create_app as create_registry
+from sim06.services.chip.app import create_app as create_chip
+from sim06.services.common.offline_docs import ASSETS_PATH
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.app import create_app as create_gateway
+from sim06.services.identity.app import create_app as create_identity
+from sim06.services.procedures.app import create_app as create_procedures
+from sim06.services.registry.app import create_app as create_registry
 from tests.services.common.live import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.common.runtime import YOUNG_THRESHOLD, tune_gc
+from sim06.services.common.runtime import YOUNG_THRESHOLD, tune_gc
 
 
 @pytest.fixture

@@ -18,15 +18,15 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from mock_registry.store import SQLiteCitizenStore
-from services.common import tracing
-from services.common.settings import Settings
-from services.gateway.app import create_app as create_gateway
-from services.gateway.registry_client import HttpRegistryClient, InProcessRegistryClient
-from services.gateway.registry_tracing import TracedRegistryClient
-from services.procedures.catalogue import REPO_DIR, Catalogue
-from services.procedures.clients import in_process_runner
-from services.registry.app import create_app as create_registry
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.common import tracing
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.app import create_app as create_gateway
+from sim06.services.gateway.registry_client import HttpRegistryClient, InProcessRegistryClient
+from sim06.services.gateway.registry_tracing import TracedRegistryClient
+from sim06.services.procedures.catalogue import REPO_DIR, Catalogue
+from sim06.services.procedures.clients import in_process_runner
+from sim06.services.registry.app import create_app as create_registry
 from tests.services.gateway.helpers import ADMIN, ADULT, COMMUNE, exchange_headers, get_token
 
 pytestmark = pytest.mark.anyio

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.common.settings import Settings
-from services.contract import install_contract_tools
+from sim06.services.common.settings import Settings
+from sim06.services.contract import install_contract_tools
 
 
 def registry() -> FastAPI:
     """``uvicorn --factory tests.services.contract.live:registry``."""
-    from services.registry.app import create_app
+    from sim06.services.registry.app import create_app
 
     settings = Settings()
     app = create_app(settings)
@@ -23,7 +23,7 @@ def registry() -> FastAPI:
 
 def identity() -> FastAPI:
     """``uvicorn --factory tests.services.contract.live:identity``."""
-    from services.identity import create_app
+    from sim06.services.identity import create_app
 
     settings = Settings()
     app = create_app(settings)

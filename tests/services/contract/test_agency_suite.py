@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from services.bench import start_uvicorn
-from services.cli import main
+from sim06.services.bench import start_uvicorn
+from sim06.services.cli import main
 
 pytestmark = pytest.mark.e2e
 

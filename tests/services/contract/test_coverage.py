@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from services.cli import main
-from services.contract.coverage import coverage, junit_xml, render_report
+from sim06.services.cli import main
+from sim06.services.contract.coverage import coverage, junit_xml, render_report
 
 ROOT = Path(__file__).resolve().parents[3]
 REGISTRY = ROOT / "contracts" / "openapi" / "registry.yaml"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from services.cli import main
-from services.contract.diff import Change, diff_documents
-from services.contracts import _drift_summary
+from sim06.services.cli import main
+from sim06.services.contract.diff import Change, diff_documents
+from sim06.services.contracts import _drift_summary
 
 ROOT = Path(__file__).resolve().parents[3]
 REGISTRY = ROOT / "contracts" / "openapi" / "registry.yaml"
@@ -280,6 +280,6 @@ def test_check_prints_a_diff_summary_on_drift() -> None:
 def test_a_request_pattern_widened_by_alternatives_is_not_breaking(
     old: str, new: str, safe: bool
 ) -> None:
-    from services.contract.diff import _alternatives_widened
+    from sim06.services.contract.diff import _alternatives_widened
 
     assert _alternatives_widened(old, new) is safe

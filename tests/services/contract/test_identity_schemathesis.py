@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from services.bench import start_uvicorn
+from sim06.services.bench import start_uvicorn
 from tests.services.schemathesis_tuning import config
 
 pytestmark = pytest.mark.e2e
@@ -68,7 +68,7 @@ def test_identity_conforms_to_its_contract(seeded_db: Path, tmp_path: Path) -> N
     }  # fmt: skip
     (tmp_path / "schemathesis.toml").write_text(config(REFUSALS, REJECTIONS))
     with start_uvicorn(
-        "services.asgi:identity", factory=True, env=env, health_path="/healthz"
+        "sim06.services.asgi:identity", factory=True, env=env, health_path="/healthz"
     ) as server:
         result = subprocess.run(
             [

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.common.settings import Settings
-from services.contract import JOURNAL_PATH, Journal, install_contract_tools
-from services.contract.journal import fields_of
-from services.registry.app import create_app
+from sim06.services.common.settings import Settings
+from sim06.services.contract import JOURNAL_PATH, Journal, install_contract_tools
+from sim06.services.contract.journal import fields_of
+from sim06.services.registry.app import create_app
 
 pytestmark = pytest.mark.anyio
 

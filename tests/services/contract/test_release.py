@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.cli import main
-from services.contract.release import compat, release, releases, version_key
+from sim06.services.cli import main
+from sim06.services.contract.release import compat, release, releases, version_key
 from tests.services.contract.test_diff import contract
 
 ROOT = Path(__file__).resolve().parents[3]

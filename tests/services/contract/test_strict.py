@@ -11,11 +11,11 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from services.common.http import install_problem_handlers
-from services.common.settings import Settings
-from services.contract import install_contract_tools
-from services.contract.strict import StrictContractMiddleware
-from services.registry.app import create_app
+from sim06.services.common.http import install_problem_handlers
+from sim06.services.common.settings import Settings
+from sim06.services.contract import install_contract_tools
+from sim06.services.contract.strict import StrictContractMiddleware
+from sim06.services.registry.app import create_app
 
 pytestmark = pytest.mark.anyio
 

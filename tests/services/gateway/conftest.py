@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.common.settings import Settings
-from services.gateway.app import create_app
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.app import create_app
 from tests.services.gateway.helpers import ADMIN, exchange_headers, get_token
 
 

@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from jwt.algorithms import ECAlgorithm
 
-from services.common.settings import Settings
-from services.gateway.app import create_app
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.app import create_app
 from tests.services.gateway.helpers import ADMIN
 
 QUOTA_PER_MINUTE = 20
@@ -123,7 +123,7 @@ async def two_gateways(
 
 def clear_redis(redis_url: str, prefix: str) -> None:
     """Delete the test's keys."""
-    from services.common.redis_state import RedisStateStore
+    from sim06.services.common.redis_state import RedisStateStore
 
     store = RedisStateStore(redis_url, prefix=prefix)
     try:

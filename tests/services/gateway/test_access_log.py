@@ -76,7 +76,7 @@ async def test_needs_admin_or_the_scope(client: httpx.AsyncClient, call: Call) -
 
 async def citizen_token(gw_settings: Any, scope: str, pin: str = ADULT) -> str:
     """An access token of the identity service for ``pin`` (auto-login, same key directory)."""
-    from services.identity import create_app as create_identity
+    from sim06.services.identity import create_app as create_identity
     from tests.services.identity.conftest import auth_params, pkce_pair
 
     app = create_identity(gw_settings)  # public clients need no file: register one

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from services.common.settings import Settings
-from services.gateway.app import UnsafeConfiguration, check_safe, create_app
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.app import UnsafeConfiguration, check_safe, create_app
 from tests.services.gateway.helpers import ADMIN, agency_document
 
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}

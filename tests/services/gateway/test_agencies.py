@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.gateway.agencies import AgencyDirectory, load_agencies, parse_agencies
-from services.gateway.policy import compile_grant
+from sim06.services.gateway.agencies import AgencyDirectory, load_agencies, parse_agencies
+from sim06.services.gateway.policy import compile_grant
 
 ROOT = Path(__file__).resolve().parents[3]
 

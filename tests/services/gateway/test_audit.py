@@ -12,8 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.audit import AuditEntry, AuditLog, verify_chain
-from services.common.problems import ProblemError
+from sim06.services.audit import AuditEntry, AuditLog, verify_chain
+from sim06.services.common.problems import ProblemError
 from tests.services.gateway.helpers import (
     ADULT,
     agency_document,
@@ -97,7 +97,7 @@ def test_swapped_records_are_found(log_file: Path) -> None:
 
 def test_rehashed_edit_still_breaks_the_next_link(log_file: Path) -> None:
     # An editor who recomputes the edited record's own hash breaks the following link.
-    from services.audit import record_hash
+    from sim06.services.audit import record_hash
 
     conn = sqlite3.connect(log_file)
     conn.row_factory = sqlite3.Row
@@ -146,13 +146,13 @@ async def test_concurrent_exchanges_one_record_each_and_a_valid_chain(
 
 
 def test_audit_verify_command(log_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from services.audit.commands import audit_verify
-    from services.common.settings import Settings
+    from sim06.services.audit.commands import audit_verify
+    from sim06.services.common.settings import Settings
 
     settings = Settings(data_dir=log_file.parent, gateway_audit_path=log_file)
     assert audit_verify(settings) == 1  # written without signed tree heads
     assert "no signed tree head covers the log" in capsys.readouterr().out
-    from services.audit.backends import open_audit_log
+    from sim06.services.audit.backends import open_audit_log
 
     open_audit_log(settings).close()  # the gateway's log: its first head covers the 20
     assert audit_verify(settings) == 0

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from services.audit import (
+from sim06.services.audit import (
     GENESIS,
     ROW_COLUMNS,
     AuditEntry,

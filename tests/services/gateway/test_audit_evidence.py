@@ -25,9 +25,9 @@ from rfc3161_client import (
 )
 
 from scripts.verify_access_proof import Invalid, verify_entry
-from services.audit.commands import verify_log
-from services.audit.merkle import verify_consistency
-from services.common.settings import Settings
+from sim06.services.audit.commands import verify_log
+from sim06.services.audit.merkle import verify_consistency
+from sim06.services.common.settings import Settings
 from tests.services.gateway.helpers import ADMIN, ADULT, COMMUNE, HOSPITAL, assert_problem
 
 pytestmark = pytest.mark.anyio

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from services.audit import AuditEntry, AuditLog, index as audit_index, sqlite as audit, verify_chain
+from sim06.services.audit import (
+    AuditEntry,
+    AuditLog,
+    index as audit_index,
+    sqlite as audit,
+    verify_chain,
+)
 
 NOW = "2030-01-01T00:00:00.000000+00:00"
 PINS = ["001090104217", "079185003456", "048200001234"]

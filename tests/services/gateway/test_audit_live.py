@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from services.bench import start_uvicorn
+from sim06.services.bench import start_uvicorn
 from tests.services.gateway.helpers import ADULT
 
 pytestmark = pytest.mark.e2e
@@ -91,7 +91,7 @@ def test_ten_thousand_concurrent_exchanges_verify_and_tampering_is_found(
         "SIM06_GATEWAY_AGENCIES_FILE": str(agencies),
     }  # fmt: skip
     with start_uvicorn(
-        "services.asgi:gateway", factory=True, env=env, health_path="/healthz"
+        "sim06.services.asgi:gateway", factory=True, env=env, health_path="/healthz"
     ) as server:
         responses = asyncio.run(_exchange_all(f"http://127.0.0.1:{server.port}", secret))
     statuses = [r.status_code for r in responses]

@@ -13,11 +13,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from services.audit import GENESIS, AuditEntry, AuditLog
-from services.audit.backends import open_audit_log
-from services.audit.commands import audit_verify
-from services.audit.postgres import PostgresAuditLog, verify_postgres
-from services.common.settings import Settings
+from sim06.services.audit import GENESIS, AuditEntry, AuditLog
+from sim06.services.audit.backends import open_audit_log
+from sim06.services.audit.commands import audit_verify
+from sim06.services.audit.postgres import PostgresAuditLog, verify_postgres
+from sim06.services.common.settings import Settings
 from tests.backends import POSTGRES_URL, needs_postgres
 from tests.mock_registry.store.conftest import throwaway_database
 
@@ -264,7 +264,7 @@ def test_an_edited_digest_is_found(
 
 def test_an_old_table_verifies_migrates_and_continues(url: str) -> None:
     """A table written before the digests column: intact as it is, and after the migration."""
-    from services.audit import chain
+    from sim06.services.audit import chain
 
     sql(url, "ALTER TABLE audit DROP COLUMN digests")
     rows, subjects, seq, head = chain([entry(i) for i in range(1, 4)], 0, GENESIS)

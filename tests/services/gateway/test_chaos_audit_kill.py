@@ -23,7 +23,7 @@ import httpx
 import pytest
 import yaml
 
-from services.bench import ServerProcess, start_uvicorn
+from sim06.services.bench import ServerProcess, start_uvicorn
 from tests.services.gateway.helpers import ADULT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
@@ -106,7 +106,9 @@ def test_kill_9_under_load_loses_no_audit_record_of_an_answered_exchange(
         "SIM06_GATEWAY_AGENCIES_FILE": str(agencies),
         "SIM06_AUDIT_CHECKPOINT_EVERY": "100",  # heads written before the kill
     }  # fmt: skip
-    server = start_uvicorn("services.asgi:gateway", factory=True, env=env, health_path="/healthz")
+    server = start_uvicorn(
+        "sim06.services.asgi:gateway", factory=True, env=env, health_path="/healthz"
+    )
     try:
         answered = asyncio.run(_stream_then_kill(server, secret))
         assert server.process.wait(timeout=10) == -signal.SIGKILL
@@ -123,7 +125,7 @@ def test_kill_9_under_load_loses_no_audit_record_of_an_answered_exchange(
 
     # A restarted gateway continues the chain after the records the kill left.
     with start_uvicorn(
-        "services.asgi:gateway", factory=True, env=env, health_path="/healthz"
+        "sim06.services.asgi:gateway", factory=True, env=env, health_path="/healthz"
     ) as again:
         token = httpx.post(
             f"{again.url}/oauth/token", data={"grant_type": "client_credentials"},

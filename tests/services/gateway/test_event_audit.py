@@ -12,10 +12,10 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from services.audit.commands import audit_path, audit_verify
-from services.common.settings import Settings
-from services.gateway.access_log import ACTIONS, AccessLog, action_labels
-from services.gateway.policy import OPERATIONS
+from sim06.services.audit.commands import audit_path, audit_verify
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.access_log import ACTIONS, AccessLog, action_labels
+from sim06.services.gateway.policy import OPERATIONS
 from tests.event_requests import FATHER, MOTHER, birth
 from tests.services.gateway.helpers import ADMIN, BIRTH_OFFICE, COMMUNE, SOCIAL_SECURITY
 

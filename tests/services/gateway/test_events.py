@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mock_registry.ids import parse_pin
-from services.common.settings import Settings
+from sim06.mock_registry.ids import parse_pin
+from sim06.services.common.settings import Settings
 from tests.event_requests import CENTENARIAN, FATHER, birth, death
 from tests.services.gateway.helpers import (
     BANK,

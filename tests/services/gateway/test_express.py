@@ -10,11 +10,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.common.fault_middleware import install_faults
-from services.common.settings import Settings
-from services.gateway import express
-from services.gateway.app import create_app
-from services.gateway.express import GatewayApp
+from sim06.services.common.fault_middleware import install_faults
+from sim06.services.common.settings import Settings
+from sim06.services.gateway import express
+from sim06.services.gateway.app import create_app
+from sim06.services.gateway.express import GatewayApp
 from tests.services.gateway.helpers import ADMIN, ADULT, POLICE, exchange_headers, get_token
 
 pytestmark = pytest.mark.anyio

@@ -12,10 +12,10 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
-from services.common.settings import Settings
-from services.gateway import fastpath
-from services.gateway.app import create_app
-from services.gateway.fastpath import exchange_headers, lookup_pin
+from sim06.services.common.settings import Settings
+from sim06.services.gateway import fastpath
+from sim06.services.gateway.app import create_app
+from sim06.services.gateway.fastpath import exchange_headers, lookup_pin
 from tests.services.gateway.helpers import (
     ADULT,
     COMMUNE,

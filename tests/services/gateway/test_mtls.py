@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from mock_registry.pki import Pki
-from services.common.settings import Settings
-from services.gateway.app import create_app
-from services.gateway.mtls import issue_demo_agency_cert, thumbprint, tls_config
+from sim06.mock_registry.pki import Pki
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.app import create_app
+from sim06.services.gateway.mtls import issue_demo_agency_cert, thumbprint, tls_config
 from tests.services.gateway.helpers import ADMIN, ADULT, COMMUNE, POLICE, exchange_headers
 
 FORM = {"grant_type": "client_credentials"}

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 
-from services.gateway.signing import request_hash
+from sim06.services.gateway.signing import request_hash
 from tests.services.gateway.helpers import (
     ADMIN,
     ADULT,

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from services.common.redis_state import RedisRateLimiter
-from services.gateway.quota import HOLD_MS, QuotaTracker
+from sim06.services.common.redis_state import RedisRateLimiter
+from sim06.services.gateway.quota import HOLD_MS, QuotaTracker
 from tests.backends import REDIS_URL, needs_redis
 from tests.services.gateway.replica_agencies import clear_redis, redis_prefix
 

@@ -14,10 +14,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 
-from services.common.redis_state import RedisRateLimiter
-from services.common.settings import Settings
-from services.gateway.quota import QuotaTracker
-from services.gateway.state import gateway_state
+from sim06.services.common.redis_state import RedisRateLimiter
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.quota import QuotaTracker
+from sim06.services.gateway.state import gateway_state
 from tests.backends import REDIS_URL, needs_redis
 from tests.services.gateway.replica_agencies import (
     QUOTA,

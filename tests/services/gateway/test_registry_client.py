@@ -8,10 +8,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.common.settings import Settings
-from services.gateway.app import create_app
-from services.gateway.registry_client import HttpRegistryClient
-from services.registry.app import create_app as create_registry
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.app import create_app
+from sim06.services.gateway.registry_client import HttpRegistryClient
+from sim06.services.registry.app import create_app as create_registry
 from tests.services.gateway.helpers import (
     ADMIN,
     ADULT,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.gateway.replay import ReplayCache
+from sim06.services.gateway.replay import ReplayCache
 
 
 class Clock:

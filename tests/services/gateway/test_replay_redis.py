@@ -10,8 +10,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from services.common.redis_state import RedisReplayCache
-from services.gateway.replay import ReplayCache
+from sim06.services.common.redis_state import RedisReplayCache
+from sim06.services.gateway.replay import ReplayCache
 from tests.backends import REDIS_URL, needs_redis
 from tests.services.gateway.replica_agencies import (
     QUOTA,

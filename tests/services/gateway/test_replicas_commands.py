@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.common.settings import Settings
-from services.serve_replicas import replica_commands
+from sim06.services.common.settings import Settings
+from sim06.services.serve_replicas import replica_commands
 
 
 def workers(command: list[str]) -> int:
@@ -19,7 +19,7 @@ def test_gateway_scales_with_the_audit_log_in_postgres(tmp_path: Path) -> None:
         "identity": 3,
         "gateway": 3,
     }
-    assert "services.asgi:gateway" in commands["gateway"]
+    assert "sim06.services.asgi:gateway" in commands["gateway"]
 
 
 def test_one_gateway_process_with_a_sqlite_audit_file(tmp_path: Path) -> None:

@@ -21,10 +21,10 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from services.audit.commands import audit_verify
-from services.audit.postgres import verify_postgres
-from services.bench.servers import ServerProcess, start_uvicorn
-from services.common.settings import Settings
+from sim06.services.audit.commands import audit_verify
+from sim06.services.audit.postgres import verify_postgres
+from sim06.services.bench.servers import ServerProcess, start_uvicorn
+from sim06.services.common.settings import Settings
 from tests.backends import POSTGRES_URL, REDIS_URL, needs_postgres, needs_redis
 from tests.mock_registry.store.conftest import throwaway_database
 from tests.services.gateway.helpers import ADMIN
@@ -57,7 +57,7 @@ class Replicas:
 
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
-    from mock_registry.store.postgres import seed_postgres
+    from sim06.mock_registry.store.postgres import seed_postgres
 
     assert POSTGRES_URL is not None and REDIS_URL is not None
     tmp = tmp_path_factory.mktemp("replicas")
@@ -74,10 +74,12 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
             "SIM06_GATEWAY_ADMIN_TOKEN": ADMIN,
         }
         # One after the other: the first creates the keys the second then reads.
-        a = start_uvicorn("services.asgi:gateway", factory=True, env=env, health_path="/healthz")
+        a = start_uvicorn(
+            "sim06.services.asgi:gateway", factory=True, env=env, health_path="/healthz"
+        )
         try:
             b = start_uvicorn(
-                "services.asgi:gateway", factory=True, env=env, health_path="/healthz"
+                "sim06.services.asgi:gateway", factory=True, env=env, health_path="/healthz"
             )
             try:
                 yield Replicas(a, b, url, key, tmp / "data")

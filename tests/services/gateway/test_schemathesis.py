@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.bench import start_uvicorn
+from sim06.services.bench import start_uvicorn
 from tests.services.schemathesis_tuning import config
 
 pytestmark = pytest.mark.e2e
@@ -65,7 +65,7 @@ def test_gateway_conforms_to_its_contract(seeded_db: Path, tmp_path: Path) -> No
     (tmp_path / "gateway_hooks.py").write_text(HOOKS.format(exchange=exchange))
     (tmp_path / "schemathesis.toml").write_text(config(REFUSALS))
     with start_uvicorn(
-        "services.asgi:gateway", factory=True, env=env, health_path="/healthz"
+        "sim06.services.asgi:gateway", factory=True, env=env, health_path="/healthz"
     ) as server:
         base = f"http://127.0.0.1:{server.port}"
         r = httpx.post(

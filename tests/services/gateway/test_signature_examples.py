@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.common.settings import Settings
-from services.gateway.app import create_app
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.app import create_app
 from tests.services.common.live import live_server
 from tests.services.gateway.helpers import ADULT, COMMUNE, exchange_headers
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import jwt
 import pytest
 
-from services.common.keys import KeyStore
-from services.gateway.signing import ResponseSigner
+from sim06.services.common.keys import KeyStore
+from sim06.services.gateway.signing import ResponseSigner
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from lxml import etree
 
-from services.gateway.lgsp import auth_hash, lgsp_access_token
+from sim06.services.gateway.lgsp import auth_hash, lgsp_access_token
 from tests.services.gateway.helpers import ADULT, HOSPITAL, POLICE, get_token
 from tests.services.gateway.soap_envelopes import (
     DAN,

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from defusedxml.ElementTree import fromstring
 
-from services.gateway.lgsp import auth_hash, lgsp_access_token, officer_key_pass
+from sim06.services.gateway.lgsp import auth_hash, lgsp_access_token, officer_key_pass
 from tests.services.gateway.helpers import ADULT, BANK, COMMUNE, POLICE, get_token
 from tests.services.gateway.test_soap import BILLION_LAUGHS, NS, XXE, tra_cuu, xac_thuc
 

@@ -13,9 +13,9 @@ import pytest
 from fastapi import FastAPI
 from lxml import etree
 
-from services.gateway import soap_schema
-from services.gateway.agencies import AgencySpec
-from services.gateway.lgsp import auth_hash, lgsp_access_token
+from sim06.services.gateway import soap_schema
+from sim06.services.gateway.agencies import AgencySpec
+from sim06.services.gateway.lgsp import auth_hash, lgsp_access_token
 from tests.services.gateway.helpers import ADULT, BANK, HOSPITAL, POLICE, get_token
 from tests.services.gateway.soap_envelopes import (
     envelope,

@@ -20,15 +20,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from fastapi import FastAPI
 
-from services.common.keys import KeyStore
-from services.common.settings import Settings
-from services.gateway.agencies import AgencyDirectory, load_agencies
-from services.gateway.app import create_app
-from services.gateway.registry_client import HttpRegistryClient
-from services.gateway.webhook_delivery import WebhookDeliverer, WebhookSigner, backoff
-from services.gateway.webhooks import WebhookStore, host_allowed, load_webhooks, url_problem
-from services.registry.app import create_app as create_registry
-from services.registry.credentials import write_token
+from sim06.services.common.keys import KeyStore
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.agencies import AgencyDirectory, load_agencies
+from sim06.services.gateway.app import create_app
+from sim06.services.gateway.registry_client import HttpRegistryClient
+from sim06.services.gateway.webhook_delivery import WebhookDeliverer, WebhookSigner, backoff
+from sim06.services.gateway.webhooks import WebhookStore, host_allowed, load_webhooks, url_problem
+from sim06.services.registry.app import create_app as create_registry
+from sim06.services.registry.credentials import write_token
 from tests.event_requests import CENTENARIAN, birth, death
 from tests.services.gateway.helpers import (
     ADMIN,

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.common.settings import Settings
-from services.gateway.app import create_app
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.app import create_app
 from tests.event_requests import CENTENARIAN, birth, death
 from tests.services.gateway.helpers import ADMIN, BIRTH_OFFICE, DEATH_OFFICE, FUNERAL_OFFICE
 from tests.services.gateway.webhook_receiver import receiver, verify, wait_for

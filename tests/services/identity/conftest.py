@@ -17,10 +17,10 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from services.common.keys import public_jwk
-from services.common.settings import Settings
-from services.identity import create_app
-from services.identity.pkce import s256
+from sim06.services.common.keys import public_jwk
+from sim06.services.common.settings import Settings
+from sim06.services.identity import create_app
+from sim06.services.identity.pkce import s256
 
 ISSUER = "http://idp.test"
 TOKEN_URL = ISSUER + "/token"

@@ -23,8 +23,8 @@ import uvicorn
 import yaml
 from fastapi import FastAPI
 
-from services.common.settings import Settings
-from services.identity import create_app
+from sim06.services.common.settings import Settings
+from sim06.services.identity import create_app
 
 VNCONNECT_SECRET = "vnconnect-secret-for-tests"
 RP_SECRET = "agency-rp-secret-for-tests"

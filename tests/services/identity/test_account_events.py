@@ -9,10 +9,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.common.settings import Settings
-from services.gateway.app import create_app as create_gateway
-from services.identity import create_app
-from services.identity.access_log_source import HttpAccessLogSource
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.app import create_app as create_gateway
+from sim06.services.identity import create_app
+from sim06.services.identity.access_log_source import HttpAccessLogSource
 from tests.event_requests import MOTHER, birth
 from tests.services.gateway.helpers import (
     ADMIN,

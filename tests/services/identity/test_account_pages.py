@@ -6,11 +6,11 @@ import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
 
-from services.identity.account_pages import PAGE_SIZE, access_log_page, consents_page
-from services.identity.claim_labels import CLAIM_LABELS, claim_items
-from services.identity.claims import CLAIMS, requested
-from services.identity.pages import consent_page
-from services.identity.qr_pages import app_page
+from sim06.services.identity.account_pages import PAGE_SIZE, access_log_page, consents_page
+from sim06.services.identity.claim_labels import CLAIM_LABELS, claim_items
+from sim06.services.identity.claims import CLAIMS, requested
+from sim06.services.identity.pages import consent_page
+from sim06.services.identity.qr_pages import app_page
 
 START = datetime(2026, 7, 1, 20, 30, tzinfo=UTC)  # 03:30 the next day in Vietnam
 

@@ -7,9 +7,9 @@ from typing import Any, cast
 import orjson
 import pytest
 
-from mock_registry.store import CitizenStore, SQLiteCitizenStore
-from services.common.settings import Settings
-from services.identity.accounts import Accounts, LoginRefused
+from sim06.mock_registry.store import CitizenStore, SQLiteCitizenStore
+from sim06.services.common.settings import Settings
+from sim06.services.identity.accounts import Accounts, LoginRefused
 
 ADULT = "001090104217"
 

@@ -15,7 +15,7 @@ import httpx
 import jwt
 import pytest
 
-from services.common.settings import Settings
+from sim06.services.common.settings import Settings
 from tests.services.identity.conftest import ADULT, REDIRECT, basic, pkce_pair
 from tests.services.identity.test_relying_party import live_server
 

@@ -20,9 +20,9 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from services.common.settings import Settings
-from services.gateway.app import create_app as create_gateway
-from services.identity import create_app
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.app import create_app as create_gateway
+from sim06.services.identity import create_app
 from tests.services.gateway.helpers import ADMIN, COMMUNE, exchange_headers
 from tests.services.identity.conftest import ADULT, REDIRECT, pkce_pair
 from tests.services.identity.test_browser import ARGS, CHROMIUM, authorize_url, landed, redeem

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from mock_registry import personas
-from mock_registry.citizen import record_of
-from services.identity.claims import release
+from sim06.mock_registry import personas
+from sim06.mock_registry.citizen import record_of
+from sim06.services.identity.claims import release
 
 CODED = ["MaDanToc", "MaTonGiao", "MaTinhTrangHonNhan", "MaNhomMau"]
 WORDS = ["DanToc", "TonGiao", "TinhTrangHonNhan", "NhomMau"]

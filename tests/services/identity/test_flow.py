@@ -9,7 +9,7 @@ import httpx
 import jwt
 import pytest
 
-from services.identity.signing import at_hash
+from sim06.services.identity.signing import at_hash
 from tests.services.identity.conftest import (
     ADULT,
     AUTO,

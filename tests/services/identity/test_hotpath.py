@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from services.common.settings import Settings
-from services.identity import create_app
-from services.identity.hotpath import HotPaths, hot_endpoints
-from services.identity.provider import Provider
+from sim06.services.common.settings import Settings
+from sim06.services.identity import create_app
+from sim06.services.identity.hotpath import HotPaths, hot_endpoints
+from sim06.services.identity.provider import Provider
 from tests.services.identity.conftest import ISSUER, basic, get_code, oauth_error, redeem
 
 pytestmark = pytest.mark.anyio

@@ -15,9 +15,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from services.common.settings import Settings
-from services.identity import create_app
-from services.identity.signing import identity_keys_dir
+from sim06.services.common.settings import Settings
+from sim06.services.identity import create_app
+from sim06.services.identity.signing import identity_keys_dir
 from tests.services.identity.conftest import (
     AUTO,
     ISSUER,
@@ -327,8 +327,8 @@ async def test_a_registered_death_refuses_login_at_once(
 ) -> None:
     from datetime import UTC, date, datetime
 
-    from mock_registry.events import Death, EventContext
-    from mock_registry.store import SQLiteCitizenStore
+    from sim06.mock_registry.events import Death, EventContext
+    from sim06.mock_registry.store import SQLiteCitizenStore
 
     app = create_app(idp_settings.model_copy(update={"db_path": events_db}))
     transport = httpx.ASGITransport(app=app)

@@ -9,8 +9,8 @@ import httpx
 import jsonschema_rs
 import pytest
 
-from services.identity.authorize import PROMPT, PROMPTS
-from services.identity.clients import URI_PATTERN
+from sim06.services.identity.authorize import PROMPT, PROMPTS
+from sim06.services.identity.clients import URI_PATTERN
 from tests.services.identity.conftest import (
     AUTO,
     REDIRECT,

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mock_registry.eid_subjects import BY_KEY as SUBJECTS
-from mock_registry.personas import BY_KEY
+from sim06.mock_registry.eid_subjects import BY_KEY as SUBJECTS
+from sim06.mock_registry.personas import BY_KEY
 from tests.services.identity.conftest import (
     AUTO,
     auth_params,

@@ -23,10 +23,10 @@ import pytest
 import yaml
 from fastapi import FastAPI
 
-from services.common.fault_middleware import install_faults
-from services.common.settings import Settings
-from services.identity import create_app
-from services.identity.pkce import s256
+from sim06.services.common.fault_middleware import install_faults
+from sim06.services.common.settings import Settings
+from sim06.services.identity import create_app
+from sim06.services.identity.pkce import s256
 from tests.services.identity.conftest import ADULT, LEVEL1
 from tests.services.identity.headless import (
     KC_REDIRECT,

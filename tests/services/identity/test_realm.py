@@ -19,11 +19,11 @@ import pytest
 from keycloak import KeycloakOpenID
 from keycloak.exceptions import KeycloakPostError
 
-from services.common.settings import Settings
-from services.identity import create_app
-from services.identity.clients import client_from_metadata
-from services.identity.errors import OAuthError
-from services.identity.pkce import s256
+from sim06.services.common.settings import Settings
+from sim06.services.identity import create_app
+from sim06.services.identity.clients import client_from_metadata
+from sim06.services.identity.errors import OAuthError
+from sim06.services.identity.pkce import s256
 from tests.services.identity.conftest import ADULT, LEVEL1
 from tests.services.identity.headless import (
     KC_REDIRECT,

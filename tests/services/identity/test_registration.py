@@ -13,12 +13,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from services.common.keys import public_jwk
-from services.common.settings import Settings
-from services.identity import create_app, rotate_identity_key
-from services.identity.clients import load_clients_file
-from services.identity.demo_rp import make_demo_rp_key
-from services.serve import build_apps, embedded_settings
+from sim06.services.common.keys import public_jwk
+from sim06.services.common.settings import Settings
+from sim06.services.identity import create_app, rotate_identity_key
+from sim06.services.identity.clients import load_clients_file
+from sim06.services.identity.demo_rp import make_demo_rp_key
+from sim06.services.serve import build_apps, embedded_settings
 from tests.services.identity.conftest import (
     AUTO,
     auth_params,

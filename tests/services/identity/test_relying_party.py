@@ -21,8 +21,8 @@ from authlib.deprecate import AuthlibDeprecationWarning  # type: ignore[import-u
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from services.common.settings import Settings
-from services.identity import create_app
+from sim06.services.common.settings import Settings
+from sim06.services.identity import create_app
 from tests.services.identity.conftest import ADULT, ISSUER, REDIRECT
 
 with warnings.catch_warnings():  # authlib deprecates its httpx and jose modules (not ours)

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from services.bench.servers import ServerProcess, start_uvicorn
-from services.identity.pkce import s256
+from sim06.services.bench.servers import ServerProcess, start_uvicorn
+from sim06.services.identity.pkce import s256
 from tests.backends import REDIS_URL, needs_redis
 from tests.services.identity.conftest import (
     AUTO,
@@ -40,7 +40,7 @@ JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 def replicas(
     tmp_path: Path, seeded_db: Path, rp_key: rsa.RSAPrivateKey
 ) -> Iterator[tuple[ServerProcess, ServerProcess, str]]:
-    redis_state = pytest.importorskip("services.common.redis_state")
+    redis_state = pytest.importorskip("sim06.services.common.redis_state")
     prefix = f"sim06-test-{secrets.token_hex(6)}:"
     env = {
         "SIM06_DB_PATH": str(seeded_db),
@@ -51,9 +51,11 @@ def replicas(
         "SIM06_REDIS_PREFIX": prefix,
     }
     # One after the other: the first creates the keys the second then reads.
-    a = start_uvicorn("services.asgi:identity", factory=True, env=env, health_path="/healthz")
+    a = start_uvicorn("sim06.services.asgi:identity", factory=True, env=env, health_path="/healthz")
     try:
-        b = start_uvicorn("services.asgi:identity", factory=True, env=env, health_path="/healthz")
+        b = start_uvicorn(
+            "sim06.services.asgi:identity", factory=True, env=env, health_path="/healthz"
+        )
         try:
             yield a, b, prefix
         finally:
@@ -73,9 +75,9 @@ def issue_code(server: ServerProcess, prefix: str, **extra: str) -> tuple[str, s
     location = r.headers["location"]
     assert location.startswith(REDIRECT), location
     query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-    redis_state = pytest.importorskip("services.common.redis_state")
+    redis_state = pytest.importorskip("sim06.services.common.redis_state")
     if len(redis_state.RedisStateStore(str(REDIS_URL), prefix=prefix)) == 0:
-        pytest.skip("services.asgi:identity does not keep its state in SIM06_REDIS_URL yet")
+        pytest.skip("sim06.services.asgi:identity does not keep its state in SIM06_REDIS_URL yet")
     return query["code"], verifier
 
 

@@ -10,10 +10,10 @@ import httpx
 import jwt
 import pytest
 
-from services.common import keys as keys_module
-from services.common.settings import Settings
-from services.identity import create_app, provider as provider_module
-from services.identity.signing import IdentityKeys, rotate_identity_key
+from sim06.services.common import keys as keys_module
+from sim06.services.common.settings import Settings
+from sim06.services.identity import create_app, provider as provider_module
+from sim06.services.identity.signing import IdentityKeys, rotate_identity_key
 from tests.services.identity.conftest import ISSUER, basic, get_code, redeem
 
 pytestmark = pytest.mark.anyio

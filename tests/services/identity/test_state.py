@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.identity.pkce import s256, verify
-from services.identity.state import MemoryStateStore
+from sim06.services.identity.pkce import s256, verify
+from sim06.services.identity.state import MemoryStateStore
 
 
 class Clock:

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.common.openapi_docs import OWN_ERRORS
-from services.common.settings import Settings
-from services.gateway.app import create_app as create_gateway
-from services.identity import create_app as create_identity
+from sim06.services.common.openapi_docs import OWN_ERRORS
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.app import create_app as create_gateway
+from sim06.services.identity import create_app as create_identity
 from tests.services.gateway.helpers import COMMUNE
 from tests.services.identity.conftest import ISSUER, basic, oauth_error
 

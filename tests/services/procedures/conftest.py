@@ -10,15 +10,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from mock_registry.persona_records import persona_records
-from mock_registry.personas import BY_KEY
-from services.common.settings import Settings
-from services.gateway.agencies import AgencySpec
-from services.gateway.app import create_app as create_gateway
-from services.identity import create_app as create_identity
-from services.procedures.agencies import directory, known_agencies
-from services.procedures.catalogue import REPO_DIR, Catalogue
-from services.procedures.runner import Runner
+from sim06.mock_registry.persona_records import persona_records
+from sim06.mock_registry.personas import BY_KEY
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.agencies import AgencySpec
+from sim06.services.gateway.app import create_app as create_gateway
+from sim06.services.identity import create_app as create_identity
+from sim06.services.procedures.agencies import directory, known_agencies
+from sim06.services.procedures.catalogue import REPO_DIR, Catalogue
+from sim06.services.procedures.runner import Runner
 
 ISSUER = "http://identity.test"
 

@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from services.common.settings import Settings
-from services.procedures.app import create_app
-from services.procedures.catalogue import Catalogue
-from services.procedures.runner import Runner
+from sim06.services.common.settings import Settings
+from sim06.services.procedures.app import create_app
+from sim06.services.procedures.catalogue import Catalogue
+from sim06.services.procedures.runner import Runner
 from tests.services.procedures.conftest import persona_commune
 
 pytestmark = pytest.mark.anyio

@@ -9,11 +9,11 @@ import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
 import yaml
 
-from services.common.settings import Settings
-from services.gateway.agencies import AgencyDirectory, compile_agency, load_agencies
-from services.procedures.agencies import known_agencies, procedure_agencies
-from services.procedures.catalogue import REPO_DIR, Catalogue, CatalogueError, load_procedure
-from services.procedures.model import SCHEMA_FILE, schema_text
+from sim06.services.common.settings import Settings
+from sim06.services.gateway.agencies import AgencyDirectory, compile_agency, load_agencies
+from sim06.services.procedures.agencies import known_agencies, procedure_agencies
+from sim06.services.procedures.catalogue import REPO_DIR, Catalogue, CatalogueError, load_procedure
+from sim06.services.procedures.model import SCHEMA_FILE, schema_text
 
 FILES = sorted(p for p in REPO_DIR.glob("*.yaml"))
 REQUIRED = {

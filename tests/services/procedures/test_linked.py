@@ -17,13 +17,13 @@ from typing import Any
 import orjson
 import pytest
 
-from mock_registry.ids import is_valid_pin, parse_pin
-from mock_registry.store import SQLiteCitizenStore
-from services.procedures.catalogue import Catalogue
-from services.procedures.commands import cmd_run
-from services.procedures.model import Param
-from services.procedures.runner import Runner, RunResult, StepResult
-from services.procedures.templates import generate, render
+from sim06.mock_registry.ids import is_valid_pin, parse_pin
+from sim06.mock_registry.store import SQLiteCitizenStore
+from sim06.services.procedures.catalogue import Catalogue
+from sim06.services.procedures.commands import cmd_run
+from sim06.services.procedures.model import Param
+from sim06.services.procedures.runner import Runner, RunResult, StepResult
+from sim06.services.procedures.templates import generate, render
 from tests.services.procedures.conftest import Apps, persona_commune
 
 pytestmark = pytest.mark.anyio

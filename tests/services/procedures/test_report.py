@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from services.common.latency import ProfileBook
-from services.procedures.catalogue import Catalogue
-from services.procedures.report import render_html, write_report
+from sim06.services.common.latency import ProfileBook
+from sim06.services.procedures.catalogue import Catalogue
+from sim06.services.procedures.report import render_html, write_report
 
 
 def test_the_html_report_renders_the_markdown(tmp_path: Path, catalogue: Catalogue) -> None:

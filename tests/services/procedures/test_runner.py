@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.procedures.catalogue import REPO_DIR, Catalogue
-from services.procedures.runner import Runner
+from sim06.services.procedures.catalogue import REPO_DIR, Catalogue
+from sim06.services.procedures.runner import Runner
 
 pytestmark = pytest.mark.anyio
 CASES = [

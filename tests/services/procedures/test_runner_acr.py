@@ -7,7 +7,7 @@ import base64
 import orjson
 import pytest
 
-from services.procedures.runner import _acr_level
+from sim06.services.procedures.runner import _acr_level
 
 
 def token(claims: dict[str, object]) -> str:

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from services.common.settings import Settings
-from services.registry import schemas
-from services.registry.app import create_app
+from sim06.services.common.settings import Settings
+from sim06.services.registry import schemas
+from sim06.services.registry.app import create_app
 
 pytestmark = pytest.mark.anyio
 

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from mock_registry.ids import parse_pin
-from services.common.settings import Settings
-from services.registry import event_schemas, schemas
-from services.registry.app import create_app
-from services.registry.credentials import write_token
+from sim06.mock_registry.ids import parse_pin
+from sim06.services.common.settings import Settings
+from sim06.services.registry import event_schemas, schemas
+from sim06.services.registry.app import create_app
+from sim06.services.registry.credentials import write_token
 from tests.event_requests import (
     BA_DINH,
     CENTENARIAN,

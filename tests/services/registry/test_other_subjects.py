@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from mock_registry.eid_subjects import BY_KEY as SUBJECTS
-from mock_registry.personas import BY_KEY
-from services.common.settings import Settings
-from services.registry import schemas
-from services.registry.app import create_app
+from sim06.mock_registry.eid_subjects import BY_KEY as SUBJECTS
+from sim06.mock_registry.personas import BY_KEY
+from sim06.services.common.settings import Settings
+from sim06.services.registry import schemas
+from sim06.services.registry.app import create_app
 
 pytestmark = pytest.mark.anyio
 

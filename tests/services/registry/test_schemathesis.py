@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from services.bench import start_uvicorn
+from sim06.services.bench import start_uvicorn
 from tests.services.schemathesis_tuning import config
 
 pytestmark = pytest.mark.e2e
@@ -45,7 +45,7 @@ def test_registry_conforms_to_its_contract(events_db: Path, tmp_path: Path) -> N
     }
     (tmp_path / "schemathesis.toml").write_text(config(REFUSALS))
     with start_uvicorn(
-        "services.asgi:registry", factory=True, env=env, health_path="/healthz"
+        "sim06.services.asgi:registry", factory=True, env=env, health_path="/healthz"
     ) as server:
         result = subprocess.run(
             [

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.common.settings import Settings
-from services.serve import build_apps, embedded_settings
-from services.testing import install_testing_tools
+from sim06.services.common.settings import Settings
+from sim06.services.serve import build_apps, embedded_settings
+from sim06.services.testing import install_testing_tools
 
 
 @pytest.fixture

@@ -89,7 +89,7 @@ def test_plugin_in_process(pytester: pytest.Pytester) -> None:
 
 def _wired() -> bool:
     # `sim06 up` serves the state API once every create_app calls install_testing_tools.
-    from services.registry import app
+    from sim06.services.registry import app
 
     return "install_testing_tools" in inspect.getsource(app)
 

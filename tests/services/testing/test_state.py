@@ -8,8 +8,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.common.settings import Settings
-from services.testing import install_testing_tools
+from sim06.services.common.settings import Settings
+from sim06.services.testing import install_testing_tools
 from tests.services.gateway.helpers import ADMIN, COMMUNE, exchange_headers, get_token
 
 pytestmark = pytest.mark.anyio
@@ -89,7 +89,7 @@ async def test_identity_codes_and_consents_roll_back(
 
 
 async def test_journal_part_and_unknown_parts(settings: Settings) -> None:
-    from services.registry.app import create_app
+    from sim06.services.registry.app import create_app
 
     app: FastAPI = create_app(settings.model_copy(update={"contract_journal": True}))
     install_testing_tools(app, settings)
@@ -105,7 +105,7 @@ async def test_journal_part_and_unknown_parts(settings: Settings) -> None:
 
 
 async def test_admin_token_outside_the_embedded_demo(settings: Settings) -> None:
-    from services.registry.app import create_app
+    from sim06.services.registry.app import create_app
 
     strict = settings.model_copy(update={"gateway_embedded": False, "gateway_admin_token": ADMIN})
     app = create_app(strict)
