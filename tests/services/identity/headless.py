@@ -84,7 +84,8 @@ def live_identity(
     if prepare is not None:
         prepare(app, live_settings)
     server = uvicorn.Server(
-        uvicorn.Config(app, loop="asyncio", lifespan="off", log_level="warning")
+        # lifespan on: its shutdown closes the back-channel clients (the portal's to the realm)
+        uvicorn.Config(app, loop="asyncio", lifespan="on", log_level="warning")
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
