@@ -40,6 +40,7 @@ from sim06.services.identity.authorize import (
     redirect_url,
 )
 from sim06.services.identity.claims import claims_request_names
+from sim06.services.identity.clients import ClientRegistry
 from sim06.services.identity.errors import OAuthError
 from sim06.services.identity.forms import read_form, single
 from sim06.services.identity.login_forms import (
@@ -66,10 +67,32 @@ __all__ = ["install_login_routes", "logout_endpoint"]
 PAR_PREFIX = "urn:ietf:params:oauth:request_uri:"
 
 
-def _untrusted(request: Request, exc: OAuthError) -> Response:
+def untrusted(request: Request, exc: OAuthError) -> Response:
+    """The answer to an authorization request that cannot be redirected back (an unknown
+    client or redirect URI): never a redirect, JSON to a JSON client, else an error page."""
     if "application/json" in request.headers.get("accept", ""):
         return Response(orjson.dumps(exc.body()), status_code=400, media_type="application/json")
     return error_page(exc.error, exc.description)
+
+
+def parse_or_answer(
+    request: Request, params: dict[str, str], registry: ClientRegistry, issuer: str
+) -> AuthRequest | Response:
+    """The authorization request of ``params``, or the answer to a broken one: an error page
+    when the redirect URI is not trusted, else the error redirected to the client (RFC 6749
+    §4.1.2.1, with ``iss`` per RFC 9207)."""
+    try:
+        return parse_request(params, registry)
+    except UntrustedRedirect as exc:
+        return untrusted(request, exc)
+    except OAuthError as exc:
+        url = redirect_url(
+            params["redirect_uri"],
+            {"error": exc.error, "error_description": exc.description,
+             "state": params.get("state")},
+            issuer,
+        )  # fmt: skip
+        return RedirectResponse(url, status_code=303)
 
 
 def install_login_routes(
@@ -256,21 +279,12 @@ def install_login_routes(
             if "request_uri" in params:
                 params = pushed_params(params)
         except UntrustedRedirect as exc:
-            return _untrusted(request, exc)
+            return untrusted(request, exc)
         except OAuthError as exc:
-            return _untrusted(request, exc)
-        try:
-            areq = parse_request(params, provider.registry)
-        except UntrustedRedirect as exc:
-            return _untrusted(request, exc)
-        except OAuthError as exc:
-            url = redirect_url(
-                params["redirect_uri"],
-                {"error": exc.error, "error_description": exc.description,
-                 "state": params.get("state")},
-                issuer,
-            )  # fmt: skip
-            return RedirectResponse(url, status_code=303)
+            return untrusted(request, exc)
+        areq = parse_or_answer(request, params, provider.registry, issuer)
+        if isinstance(areq, Response):
+            return areq
         if not provider.profile.accepts(areq.client):
             return refuse(areq, "unauthorized_client", "the client is bound to another issuer")
         return await continue_authorization(areq, request)

@@ -26,7 +26,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
-import orjson
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -35,7 +34,6 @@ from sim06.mock_registry.ids import is_valid_pin
 from sim06.services.identity.accounts import parse_acr_values, resolve_pin
 from sim06.services.identity.authorize import (
     AuthRequest,
-    UntrustedRedirect,
     parse_request,
     redirect_url,
 )
@@ -45,7 +43,7 @@ from sim06.services.identity.discovery import PORTAL_PATHS, REALM_PATHS, metadat
 from sim06.services.identity.endpoints import OAuthHandlers, json_response
 from sim06.services.identity.errors import OAuthError
 from sim06.services.identity.forms import read_form, single
-from sim06.services.identity.login import logout_endpoint
+from sim06.services.identity.login import logout_endpoint, parse_or_answer, untrusted
 from sim06.services.identity.oauth_contract import route_options
 from sim06.services.identity.pages import error_page
 from sim06.services.identity.pkce import s256
@@ -130,11 +128,6 @@ def install_portal(app: FastAPI, core: Provider, realm: Provider) -> Provider:
     def refuse(areq: AuthRequest, error: str, description: str) -> RedirectResponse:
         return redirect(areq, {"error": error, "error_description": description})
 
-    def untrusted(request: Request, exc: OAuthError) -> Response:
-        if "application/json" in request.headers.get("accept", ""):
-            return Response(orjson.dumps(exc.body()), 400, media_type="application/json")
-        return error_page(exc.error, exc.description)
-
     def session_fits(areq: AuthRequest, session: dict[str, Any] | None) -> bool:
         if session is None or "login" in areq.prompt:
             return False
@@ -159,18 +152,9 @@ def install_portal(app: FastAPI, core: Provider, realm: Provider) -> Provider:
                 params = single(parse_qsl(request.url.query, keep_blank_values=True))
         except OAuthError as exc:
             return untrusted(request, exc)
-        try:
-            areq = parse_request(params, registry)
-        except UntrustedRedirect as exc:
-            return untrusted(request, exc)
-        except OAuthError as exc:
-            url = redirect_url(
-                params["redirect_uri"],
-                {"error": exc.error, "error_description": exc.description,
-                 "state": params.get("state")},
-                issuer,
-            )  # fmt: skip
-            return RedirectResponse(url, status_code=303)
+        areq = parse_or_answer(request, params, registry, issuer)
+        if isinstance(areq, Response):
+            return areq
         if not portal.profile.accepts(areq.client):
             return refuse(areq, "unauthorized_client", "the client is bound to another issuer")
         sid = request.cookies.get(SESSION_COOKIE)
