@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from sim06.services.common.settings import Settings
 from sim06.services.registry import schemas
-from sim06.services.registry.app import create_app
 
 pytestmark = pytest.mark.anyio
 
 ADULT = "001090104217"
 DECEASED = "040050186692"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://registry") as c:
-        yield c
-    app.state.store.close()
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

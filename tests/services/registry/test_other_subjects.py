@@ -4,16 +4,12 @@ identifiers of foreigners' and organisations' e-ID accounts."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
 from sim06.mock_registry.eid_subjects import BY_KEY as SUBJECTS
 from sim06.mock_registry.personas import BY_KEY
-from sim06.services.common.settings import Settings
 from sim06.services.registry import schemas
-from sim06.services.registry.app import create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -22,20 +18,6 @@ CANCELLED = BY_KEY["cancelled-pin"]
 REISSUED = BY_KEY["pin-reissued"]
 CHILD = BY_KEY["child-account"]
 MOTHER = BY_KEY["account-representative"]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://registry") as c:
-        yield c
-    app.state.store.close()
 
 
 async def test_identity_certificate_holder_is_a_record_of_its_own_type(
