@@ -5,10 +5,23 @@ A CMND number starts with the 2- or 3-digit prefix of the provincial police that
 prefixes the 12-digit PIN: a Ho Chi Minh City holder's CMND starts ``02``, never ``79``.
 
 :data:`PREFIXES_BY_PROVINCE` maps each of the 63 pre-2025 provinces (statistics-office code)
-to its prefixes. Rows that :data:`mock_registry.ids.CMND_AREA_PREFIXES` already holds [P] are
-taken from it by name (a test keeps the two in step); the rest complete the same published
-table (vi.wikipedia "Chứng minh nhân dân", quoted by vilado.vn) as recalled, not re-read from
-a stored copy [I]. Several provinces share a prefix (e.g. Nghệ An and Hà Tĩnh, ``18``).
+to its prefixes. All 63 rows were checked against the published table (vi.wikipedia "Chứng
+minh nhân dân", as republished by vilado.vn and nhankiet.vn) [P]:
+
+- the 34 provinces that :data:`mock_registry.ids.CMND_AREA_PREFIXES` names (taken from it by
+  name; a test keeps the two in step) and Đồng Nai were read in two copies: the stored page
+  http://vilado.vn/vi/w148/Ma-so-CMND-cua-cac-tinh-thanh.html, which breaks off after Bình
+  Thuận (its note on the range 271450001-271500000, issued by both Bà Rịa – Vũng Tàu and Đồng
+  Nai, puts Đồng Nai on ``27``), and the file ``cmnd_provin_code.txt`` of the GitHub
+  repository tungct/cmnd_correction (commit a29ebc0b), scraped from
+  http://nhankiet.vn/en/w1278/Ma-so-CMND-cua-cac-tinh-thanh.html;
+- the other 28 (:data:`SINGLE_COPY`) were read in that file only. It overturned three values
+  that had been filled in from memory: Yên Bái ``15`` (was ``06``), Thái Nguyên ``090`` and
+  ``091`` (was also ``092``), Kon Tum ``23`` (was ``233``).
+
+Several provinces share a prefix (e.g. Nghệ An and Hà Tĩnh, ``18``; Thái Bình and Yên Bái,
+``15``). The table's Hà Tây row (``11``) has no province here: Hà Tây is part of Hà Nội since
+2008.
 """
 
 from __future__ import annotations
@@ -22,12 +35,12 @@ from sim06.mock_registry.ids import CMND_AREA_PREFIXES, CMND_LENGTH
 # Pre-2025 province code -> CMND prefixes (first one is the usual one).
 PREFIXES_BY_PROVINCE: Final = MappingProxyType({
     "01": ("01",), "02": ("07",), "04": ("08",), "06": ("095",), "08": ("07",), "10": ("06",),
-    "11": ("04",), "12": ("04",), "14": ("05",), "15": ("06",), "17": ("11",),
-    "19": ("090", "091", "092"), "20": ("08",), "22": ("10",), "24": ("12",), "25": ("13",),
+    "11": ("04",), "12": ("04",), "14": ("05",), "15": ("15",), "17": ("11",),
+    "19": ("090", "091"), "20": ("08",), "22": ("10",), "24": ("12",), "25": ("13",),
     "26": ("13",), "27": ("12",), "30": ("14",), "31": ("03",), "33": ("14",), "34": ("15",),
     "35": ("16",), "36": ("16",), "37": ("16",), "38": ("17",), "40": ("18",), "42": ("18",),
     "44": ("19",), "45": ("19",), "46": ("19",), "48": ("20",), "49": ("20",), "51": ("21",),
-    "52": ("21",), "54": ("22",), "56": ("22",), "58": ("26",), "60": ("26",), "62": ("233",),
+    "52": ("21",), "54": ("22",), "56": ("22",), "58": ("26",), "60": ("26",), "62": ("23",),
     "64": ("230", "231"), "66": ("24",), "67": ("245",), "68": ("25",), "70": ("285",),
     "72": ("29",), "74": ("280",), "75": ("27",), "77": ("27",), "79": ("02",), "80": ("30",),
     "82": ("31",), "83": ("32",), "84": ("33",), "86": ("33",), "87": ("34",), "89": ("35",),
@@ -45,6 +58,10 @@ AREA_NAME_CODES: Final = MappingProxyType({
     "Tây Ninh": "72", "Bến Tre": "83", "An Giang": "89", "Hậu Giang": "93", "Sóc Trăng": "94",
     "Bạc Liêu": "95", "Bắc Kạn": "06",
 })  # fmt: skip
+# Provinces whose row was read in one copy of the table only (see the module docstring).
+SINGLE_COPY: Final = frozenset(
+    "04 08 10 11 12 15 19 20 26 34 36 37 38 40 46 48 62 66 67 68 80 82 84 86 87 91 92 96".split()
+)
 _LONG: Final = frozenset(p for ps in PREFIXES_BY_PROVINCE.values() for p in ps if len(p) == 3)
 assert all(
     PREFIXES_BY_PROVINCE[code] == CMND_AREA_PREFIXES[name] for name, code in AREA_NAME_CODES.items()

@@ -78,6 +78,22 @@ def test_every_province_has_cmnd_prefixes_that_agree_with_the_ids_table() -> Non
     assert cmnd.PREFIXES_BY_PROVINCE["79"] == ("02",)  # Ho Chi Minh City: 02..., never 79...
 
 
+def test_every_cmnd_row_says_how_many_copies_it_was_read_in() -> None:
+    two_copies = set(cmnd.AREA_NAME_CODES.values()) | {"75"}  # + Đồng Nai (range note)
+    assert not cmnd.SINGLE_COPY & two_copies
+    assert cmnd.SINGLE_COPY | two_copies == set(cmnd.PREFIXES_BY_PROVINCE)
+
+
+def test_cmnd_rows_corrected_from_the_table() -> None:
+    assert cmnd.PREFIXES_BY_PROVINCE["15"] == ("15",)  # Yên Bái shares Thái Bình's 15
+    assert cmnd.PREFIXES_BY_PROVINCE["19"] == ("090", "091")  # Thái Nguyên
+    assert cmnd.PREFIXES_BY_PROVINCE["62"] == ("23",)  # Kon Tum
+    # Kon Tum's 23 must not take Gia Lai's 230 and 231.
+    assert cmnd.prefix_ok("232123456", "62") and cmnd.prefix_ok("233123456", "62")
+    assert not cmnd.prefix_ok("230123456", "62") and not cmnd.prefix_ok("231123456", "62")
+    assert cmnd.prefix_ok("231123456", "64") and not cmnd.prefix_ok("232123456", "64")
+
+
 def test_cmnd_numbers_are_unique_and_carry_their_area_prefix() -> None:
     allocator = cmnd.CmndAllocator(6, reserved={"240000000"})
     numbers = []
