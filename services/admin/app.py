@@ -28,7 +28,7 @@ from sim06.services.common.faults import (
 )
 from sim06.services.common.http import install_problem_handlers
 from sim06.services.common.latency import FAULT_KINDS
-from sim06.services.common.observability import install_observability
+from sim06.services.common.observability import FASTAPI_OPTIONS, install_observability
 from sim06.services.common.problems import ProblemError
 from sim06.services.common.settings import Settings
 
@@ -131,7 +131,10 @@ def create_app(
         "identity": f"http://{settings.host}:{settings.identity_port}",
         "procedures": f"http://{settings.host}:{settings.procedures_port}",
     }
-    app = FastAPI(title="sim06 admin console", version="1.0.0", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="sim06 admin console", version="1.0.0", docs_url=None, redoc_url=None,
+        **FASTAPI_OPTIONS,
+    )  # fmt: skip
     install_problem_handlers(app)
 
     @app.get("/", include_in_schema=False)

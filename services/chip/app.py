@@ -20,6 +20,7 @@ from sim06.services.chip.biometrics import EXPECTED, FaceMatcher
 from sim06.services.chip.service import ChipService
 from sim06.services.common.admission import install_admission
 from sim06.services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
+from sim06.services.common.observability import FASTAPI_OPTIONS
 from sim06.services.common.offline_docs import install_offline_docs
 from sim06.services.common.problems import openapi_responses
 from sim06.services.common.settings import Settings
@@ -184,6 +185,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
     db: CitizenStore = store if store is not None else SQLiteCitizenStore(settings.database)
     service = ChipService(settings, db)
     app = FastAPI(
+        **FASTAPI_OPTIONS,
         title="sim06 chip identity card",
         version="1.0.0",
         description=(

@@ -74,6 +74,14 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+_OVERRIDES = (PROFILE_HEADER.encode(), FAULT_HEADER.encode())
+
+
+def _overridden(scope: Scope) -> bool:
+    """Whether the request asks for its own latency profile or fault (one pass over headers)."""
+    return any(key in _OVERRIDES for key, _ in scope.get("headers", ()))
+
+
 async def _send_json(
     send: Send, status: int, body: Any, media: str = "application/json", **headers: str
 ) -> None:
@@ -143,6 +151,14 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        controller = self.controller
+        if controller.quiet(self.service) and not _overridden(scope):
+            # Nothing to delay or inject whatever the path or client (the usual case): skip the
+            # draw and the scope matching, still record the exchange for the console.
+            decision = Decision(controller.state.profile, 0.0, None)
+            status = await self._apply(decision, scope, receive, send)
+            self._record(scope, status, started, decision)
+            return
         try:
             decision = self.controller.decide(
                 self.service, _header(scope, PROFILE_HEADER.encode()),

@@ -34,7 +34,7 @@ from sim06.services.chip.schemas import JWKS
 from sim06.services.common.admission import BodyCost, install_admission
 from sim06.services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
 from sim06.services.common.keys import KeyStore
-from sim06.services.common.observability import install_observability
+from sim06.services.common.observability import FASTAPI_OPTIONS, install_observability
 from sim06.services.common.offline_docs import install_offline_docs
 from sim06.services.common.openapi_docs import OWN_ERRORS, install_openapi_docs
 from sim06.services.common.settings import Settings
@@ -239,6 +239,7 @@ def create_app(
         audit.close()
 
     app = GatewayApp(
+        **FASTAPI_OPTIONS,
         title="sim06 data-sharing gateway (NDXP/LGSP mock)",
         version="1.0.0",
         description=(

@@ -25,7 +25,7 @@ from sim06.mock_registry.store import CitizenStore, SQLiteCitizenStore
 from sim06.services.chip import create_router as create_chip_router
 from sim06.services.common.admission import install_admission
 from sim06.services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
-from sim06.services.common.observability import install_observability
+from sim06.services.common.observability import FASTAPI_OPTIONS, install_observability
 from sim06.services.common.offline_docs import install_offline_docs
 from sim06.services.common.openapi_docs import install_openapi_docs
 from sim06.services.common.settings import Settings
@@ -119,6 +119,7 @@ def create_app(
         await app.state.portal_upstream.aclose()  # the portal's back channel to the realm
 
     app = FastAPI(
+        **FASTAPI_OPTIONS,
         lifespan=lifespan,
         title="sim06 VNeID identity provider",
         version="1.0.0",

@@ -25,7 +25,7 @@ from sim06.services.common.http import (
     validation_errors,
 )
 from sim06.services.common.latency import ProfileBook
-from sim06.services.common.observability import install_observability
+from sim06.services.common.observability import FASTAPI_OPTIONS, install_observability
 from sim06.services.common.offline_docs import install_offline_docs
 from sim06.services.common.problems import ProblemError
 from sim06.services.common.settings import Settings
@@ -91,6 +91,7 @@ def create_app(
             yield
 
     app = FastAPI(
+        **FASTAPI_OPTIONS,
         title="sim06 procedures", version="1.0.0", lifespan=lifespan,
         description="Administrative procedures without paper: run them through VNeID and the "
         "data-sharing gateway as their demo agency. Synthetic data only.",

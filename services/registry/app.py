@@ -16,7 +16,7 @@ from starlette.responses import Response
 from sim06.mock_registry.store import CitizenStore, SQLiteCitizenStore
 from sim06.services.common.admission import BodyCost, install_admission
 from sim06.services.common.http import BodyLimitMiddleware, install_problem_handlers, operation_id
-from sim06.services.common.observability import install_observability
+from sim06.services.common.observability import FASTAPI_OPTIONS, install_observability
 from sim06.services.common.offline_docs import install_offline_docs
 from sim06.services.common.openapi_docs import install_openapi_docs
 from sim06.services.common.problems import GENERIC_CODES, openapi_responses
@@ -97,6 +97,7 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
     db: CitizenStore = store if store is not None else SQLiteCitizenStore(settings.database)
     service = RegistryService(settings, db)
     app = FastAPI(
+        **FASTAPI_OPTIONS,
         title="sim06 population registry",
         version="1.0.0",
         description=(

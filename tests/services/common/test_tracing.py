@@ -8,7 +8,7 @@ and per hop. With tracing off nothing is mounted and errors are unchanged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import orjson
@@ -175,6 +175,48 @@ async def test_off_mounts_nothing_and_errors_are_unchanged(settings: Settings) -
     assert "trace_id" not in r.json()
     assert tracing.current_trace_id() is None
     app.state.audit.close()
+
+
+async def test_off_asks_no_telemetry_provider_per_request(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The framework's own OpenTelemetry bridge is off in every app: with tracing off, serving
+    a request never asks for a global provider (it did, three times a request, ~15 us)."""
+    from opentelemetry import _logs, metrics, trace
+
+    from sim06.services.admin.app import create_app as create_admin
+    from sim06.services.chip.app import create_app as create_chip
+    from sim06.services.common.faults import FaultController
+    from sim06.services.identity import create_app as create_identity
+    from sim06.services.procedures.app import create_app as create_procedures
+
+    asked: list[str] = []
+
+    def counted(name: str, real: Callable[[], object]) -> Callable[[], object]:
+        def provider() -> object:
+            asked.append(name)
+            return real()
+
+        return provider
+
+    for module, name in ((trace, "get_tracer_provider"), (metrics, "get_meter_provider"),
+                         (_logs, "get_logger_provider")):  # fmt: skip
+        monkeypatch.setattr(module, name, counted(name, getattr(module, name)))
+    gateway_settings = settings.model_copy(update={"gateway_admin_token": ADMIN})
+    apps = {
+        "registry": create_registry(settings), "gateway": create_gateway(gateway_settings),
+        "identity": create_identity(settings), "chip": create_chip(settings),
+        "procedures": create_procedures(settings),
+        "admin": create_admin(settings, FaultController.from_settings(settings)),
+    }  # fmt: skip
+    for name, app in apps.items():
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://sim06"
+        ) as client:
+            assert (await client.get("/healthz")).status_code in (200, 404), name
+            await client.get(f"/v1/citizens/{ADULT}")
+        assert asked == [], (name, asked)
+    apps["gateway"].state.audit.close()
 
 
 async def test_a_linked_procedure_has_a_span_per_step_and_hop(
