@@ -8,6 +8,7 @@ next one; after 60 the card is valid for life (domain §4.2, the algorithm there
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 MILESTONES = (14, 25, 40, 60)
 GRACE_DAYS = 2 * 365  # "within 2 years before" a milestone
@@ -37,6 +38,7 @@ def card_expiry(birth: date, issued: date) -> date | None:
     return expiry_from(milestone_dates(birth), issued)
 
 
+@lru_cache(maxsize=65536)  # a seed asks for every birth date many times (~40k distinct ones)
 def milestone_dates(birth: date) -> tuple[date, ...]:
     """The birthdays of the exchange milestones (14, 25, 40, 60)."""
     return tuple(birthday(birth, age) for age in MILESTONES)

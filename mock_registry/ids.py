@@ -350,9 +350,15 @@ class SerialAllocator:
     calls within each bucket. The real allocation algorithm is unknown [U].
     """
 
-    __slots__ = ("_buckets", "_reserved", "_seed", "_tables")
+    __slots__ = ("_buckets", "_first", "_limit", "_reserved", "_seed", "_tables")
 
-    def __init__(self, seed: int, reserved: Iterable[str] = ()) -> None:
+    def __init__(
+        self, seed: int, reserved: Iterable[str] = (), first: int = 0, limit: int = SERIAL_SPACE
+    ) -> None:
+        # A shard of a parallel seed owns counters first..limit-1 of every bucket (shards.py).
+        if not 0 <= first < limit <= SERIAL_SPACE:
+            raise ValueError(f"counter range {first}..{limit} is not within 0..{SERIAL_SPACE}")
+        self._first, self._limit = first, limit
         self._seed = seed
         rng = random.Random(seed)
         # Round functions: random tables, doubled so that ``table[r + key]`` needs no modulo.
@@ -370,7 +376,14 @@ class SerialAllocator:
             raise ValueError(f"prefix must be 3 ASCII digits, got {prefix!r}")
         head = f"{prefix}{century_sex_digit(birth_year, sex)}{birth_year % 100:02d}"
         h = _mix64(self._seed * 1_000_000_007 + int(head))
-        bucket = ([0], h % 1000, (h >> 16) % 1000, (h >> 32) % 1000, (h >> 48) % 1000, head)
+        bucket = (
+            [self._first],
+            h % 1000,
+            (h >> 16) % 1000,
+            (h >> 32) % 1000,
+            (h >> 48) % 1000,
+            head,
+        )
         self._buckets[(prefix, birth_year, sex)] = bucket
         return bucket
 
@@ -383,9 +396,10 @@ class SerialAllocator:
         t0, t1, t2, t3 = self._tables
         while True:
             n = counter[0]
-            if n >= SERIAL_SPACE:
+            if n >= self._limit:
                 raise SerialsExhausted(
                     f"all serials for prefix {prefix}, birth year {birth_year}, {sex} are used"
+                    + ("" if self._limit == SERIAL_SPACE else " (in this shard's range)")
                 )
             counter[0] = n + 1
             left, right = divmod(n, 1000)

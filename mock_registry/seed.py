@@ -9,14 +9,16 @@ from typing import Any
 
 import orjson
 
-from sim06.mock_registry import eid_subjects, fidelity, personas
+from sim06.mock_registry import eid_subjects, fidelity
 from sim06.mock_registry.persona_records import persona_rows
-from sim06.mock_registry.population import PopulationGenerator
+from sim06.mock_registry.seed_workers import population_batches
+from sim06.mock_registry.shards import SHARD_SIZE
 from sim06.mock_registry.store.base import CitizenRow, CitizenStore
 
 # Bump when the same seed would give different people. 2: issue 16 (accounts by rule, the
-# 2024 law's other subjects, e-ID accounts of foreigners and organisations).
-GENERATOR_VERSION = "2"
+# 2024 law's other subjects, e-ID accounts of foreigners and organisations). 3: issue 20 (the
+# population is generated in shards of 25,000; up to that size it is unchanged).
+GENERATOR_VERSION = "3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,27 +55,27 @@ class RepresentativePicker:
         self.born_by = as_of.year - 20
         self.wanted = wanted
         self.seen = 0
-        self.records: list[bytes] = []
+        # Only the references are kept, not the records: 50,000 records held through a 10M
+        # seed pinned their heap pages in the parent.
+        self.references: list[dict[str, Any]] = []
 
     def scan(self, rows: list[CitizenRow]) -> None:
         """Note the qualifying rows of one batch."""
         for row in rows:
-            if len(self.records) >= self.wanted:
+            if len(self.references) >= self.wanted:
                 return
             if row.birth_year <= self.born_by and self._LEVEL2 in row.record:
                 if self._ALIVE in row.record:
                     self.seen += 1
                     if self.seen % self.STRIDE == 0:
-                        self.records.append(row.record)
+                        r = orjson.loads(row.record)
+                        self.references.append({"pin": r["pin"], "cmnd": r["cmnd"],
+                                                "full_name": r["name"]["full"],
+                                                "nationality": r["nationality"]})  # fmt: skip
 
     def picked(self) -> list[dict[str, Any]]:
         """References (pin, cmnd, full_name, nationality) of the representatives picked."""
-        out = []
-        for raw in self.records:
-            r = orjson.loads(raw)
-            out.append({"pin": r["pin"], "cmnd": r["cmnd"], "full_name": r["name"]["full"],
-                        "nationality": r["nationality"]})  # fmt: skip
-        return out
+        return self.references
 
 
 def seed_store(
@@ -83,8 +85,13 @@ def seed_store(
     size: int,
     as_of: date,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
+    shard_size: int = SHARD_SIZE,
 ) -> SeedInfo:
-    """Fill an empty ``store`` with the personas and ``size`` generated citizens."""
+    """Fill an empty ``store`` with the personas and ``size`` generated citizens.
+
+    ``workers`` processes generate the population's shards; the rows are the same whatever
+    their number. ``shard_size`` is part of the population's definition (tests shrink it)."""
     begin = getattr(store, "begin_bulk", None)
     if begin is not None:
         begin()
@@ -92,11 +99,9 @@ def seed_store(
     if any(fidelity.postdates(orjson.loads(row.record), as_of) for row in people):
         people = []  # an earlier as-of date: the personas' stories have not happened yet
     store.add(people)
-    generator = PopulationGenerator(
-        seed, as_of, personas.reserved_pins(), personas.reserved_cmnds()
-    )
     picker = RepresentativePicker(as_of, round(size * eid_subjects.ORGANISATION_SHARE))
-    for batch in generator.generate(size):
+    batches = population_batches(seed, size, as_of, workers=workers, shard_size=shard_size)
+    for batch in batches:
         store.add(batch)
         picker.scan(batch)
         if progress is not None:

@@ -44,14 +44,18 @@ def cmd_seed(args: argparse.Namespace) -> int:
     url = args.db_url or settings.database_url
     if url:
         from sim06.mock_registry.store.postgres import seed_postgres
+        from sim06.services.seeding import progress_bar
 
-        result = seed_postgres(
-            url,
-            seed=settings.seed,
-            size=settings.population_size,
-            as_of=settings.as_of,
-            replace=args.force,
-        )
+        with progress_bar(settings.population_size, enabled=not args.quiet) as advance:
+            result = seed_postgres(
+                url,
+                seed=settings.seed,
+                size=settings.population_size,
+                as_of=settings.as_of,
+                replace=args.force,
+                progress=advance,
+                workers=args.workers,
+            )
         if result is None:
             _err("PostgreSQL already holds this population (same seed, size and as-of date).")
         else:
@@ -67,7 +71,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
             return 2
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    info, seconds = seed_database(settings, progress=not args.quiet)
+    info, seconds = seed_database(settings, progress=not args.quiet, workers=args.workers)
     from sim06.mock_registry.personas import listed
 
     # The persona records include relatives no table lists; say how many `sim06 personas` shows.
@@ -254,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", dest="as_of", type=date.fromisoformat, help="as-of date (YYYY-MM-DD)")
     p.add_argument("--force", action="store_true", help="replace an existing database")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="generator processes (default: every core; the population is the same)",
+    )
     db_option(p)
     p.set_defaults(func=cmd_seed)
 

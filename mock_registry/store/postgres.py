@@ -32,6 +32,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from sim06.mock_registry.seed import GENERATOR_VERSION, SeedInfo, seed_store
+from sim06.mock_registry.seed_workers import default_workers
 from sim06.mock_registry.store.base import OVERLAY_TABLES, AccountRow, CitizenRow
 from sim06.mock_registry.store.postgres_events import (
     CMND_SQL,
@@ -482,12 +483,14 @@ def seed_postgres(
     replace: bool = False,
     progress: Callable[[int], None] | None = None,
     pool_size: int = 2,
+    workers: int | None = None,
 ) -> tuple[SeedInfo, float] | None:
     """Seed the database at ``url`` (``sim06 seed --db postgresql://...``).
 
     Returns ``(info, seconds)``, or None when it already holds exactly this population (a seed
     job can run at every start). A database holding anything else is refused unless
     ``replace``, which empties it first: a shared environment is not wiped by accident.
+    ``workers`` processes generate the shards (default: every core; same rows either way).
     """
     store = PostgresCitizenStore(url, pool_size=pool_size)
     try:
@@ -509,7 +512,14 @@ def seed_postgres(
                 )
             store.truncate()
         started = time.perf_counter()
-        info = seed_store(store, seed=seed, size=size, as_of=as_of, progress=progress)
+        info = seed_store(
+            store,
+            seed=seed,
+            size=size,
+            as_of=as_of,
+            progress=progress,
+            workers=workers or default_workers(),
+        )
         return info, time.perf_counter() - started
     finally:
         store.close()
