@@ -1,6 +1,13 @@
 """Overload: open-loop load at twice the measured capacity, and the batch flood (issue 17).
 
-``python -m benchmarks.bench_overload [--db PATH] [--size N] [--duration 8] [--off]``
+``python -m benchmarks.bench_overload [--db PATH] [--size N] [--duration 6] [--modes off,on]
+[--env NAME=VALUE ...]``
+
+Each mode runs the same steps on a fresh server, interleaved per step (so a noisy neighbour
+hits both alike): ``on`` is admission control as ``sim06 up`` serves it (uvicorn with
+:class:`~services.common.admission_http.AdmissionHttpProtocol`, refusals before the ASGI app),
+``asgi`` the same controller through its middleware only (uvicorn's plain httptools protocol),
+``off`` SIM06_ADMISSION=false. ``--env`` adds settings to the admission modes.
 
 For the registry lookup and the gateway lookup, each on one uvicorn worker pinned to CPU 0
 (load generator on CPU 1):
@@ -13,10 +20,11 @@ For the registry lookup and the gateway lookup, each on one uvicorn worker pinne
 
 Then the batch flood: 200 connections posting 1,000-item verify batches to the registry (closed
 loop), and a single lookup every 20 ms on its own connection: its p99 and statuses. And what a
-refusal costs: a registry held at a limit of one unit, closed loop, answers (nearly all 503)/s.
+refusal costs: the server's CPU time per answer (``/proc``, so a busy neighbour does not skew
+it) for lookups (admission off) and for refusals (a limit of one unit, closed loop) by the
+middleware and by the protocol.
 
 Latencies of the open loop count from each request's due time (no coordinated omission).
-``--off`` runs the same with SIM06_ADMISSION=false, for comparison.
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ from sim06.services.bench import encode_request, pin_cpu, run_load, start_uvicor
 from sim06.services.bench._common import LatencyRecorder, latency_summary, run_sync
 from sim06.services.bench.loadgen import run_load_async
 from sim06.services.bench.openloop import run_open_loop, run_open_loop_async
+from sim06.services.bench.servers import ServerProcess
+from sim06.services.common.admission_http import PROTOCOL
 
 
 async def probe(port: int, request: bytes, every: float, until: float) -> dict[str, Any]:
@@ -74,7 +84,11 @@ def overload(
     unloaded = run_open_loop(port, lambda i: request(20_000_000 + i), rate=100, duration=3,
                              warmup=0.5)  # fmt: skip
     capacity = run_load("127.0.0.1", port, request, connections=32, duration=5, warmup=1)
-    rate = 2 * capacity.rps
+    # 2xx answers only: with admission on, a closed loop also gets refusals, answered at once.
+    answered = sum(capacity.status_counts.values())
+    ok = sum(n for status, n in capacity.status_counts.items() if 200 <= status < 300)
+    capacity_rps = capacity.rps * ok / max(1, answered)
+    rate = 2 * capacity_rps
     health = encode_request("GET", "/healthz", host="127.0.0.1")
 
     async def both() -> Any:
@@ -85,12 +99,12 @@ def overload(
 
     result, healthz = run_sync(both())
     out = {
-        "capacity_rps": capacity.rps,
+        "capacity_rps": capacity_rps,
         "capacity_status": capacity.status_counts,
         "unloaded_p99_ms": unloaded.ok["p99_ms"],
         "offered_rps": rate,
         "goodput_rps": result.goodput_rps,
-        "goodput_over_capacity": result.goodput_rps / capacity.rps,
+        "goodput_over_capacity": result.goodput_rps / capacity_rps,
         "shed_rps": result.shed_rps,
         "shed_p99_ms": result.shed["p99_ms"],
         "admitted_p99_ms": result.ok["p99_ms"],
@@ -100,7 +114,8 @@ def overload(
         "open_loop": result.to_dict(),
     }
     print(
-        f"{name}: capacity {capacity.rps:,.0f}/s, offered {rate:,.0f}/s -> goodput "
+        f"{name}: capacity {capacity_rps:,.0f}/s {capacity.status_counts}, offered "
+        f"{rate:,.0f}/s -> goodput "
         f"{result.goodput_rps:,.0f}/s ({out['goodput_over_capacity']:.0%}), shed "
         f"{result.shed_rps:,.0f}/s (p99 {result.shed['p99_ms']:.1f} ms); admitted p99 "
         f"{result.ok['p99_ms']:.1f} ms vs unloaded {unloaded.ok['p99_ms']:.1f} ms "
@@ -135,73 +150,146 @@ def batch_flood(port: int, pins: list[str], duration: float) -> dict[str, Any]:
     return {"flood": flood.to_dict(), "lookup_probe": single}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--db", type=Path)
-    parser.add_argument("--size", type=int, default=20_000)
-    parser.add_argument("--duration", type=float, default=8.0)
-    parser.add_argument("--off", action="store_true", help="SIM06_ADMISSION=false")
-    args = parser.parse_args()
-    tmp = tempfile.TemporaryDirectory()
-    root = Path(tmp.name)
-    db = args.db or root / "population.db"
-    ensure_db(db, args.size)
-    pins = sample_pins(db)
-    n = len(pins)
-    switch = {"SIM06_ADMISSION": "false" if args.off else "true"}
-    env = {"SIM06_DB_PATH": str(db), "SIM06_DATA_DIR": str(root / "registry"), **switch}
-    secret = secrets.token_urlsafe(24)
-    (root / "agencies.yaml").write_text(
-        yaml.safe_dump({"agencies": [{**AGENCY, "client_secret": secret}]}), "utf-8"
-    )
-    gw_env = {
-        "SIM06_DB_PATH": str(db), "SIM06_DATA_DIR": str(root / "gateway"),
-        "SIM06_GATEWAY_AGENCIES_FILE": str(root / "agencies.yaml"),
-        "SIM06_GATEWAY_ADMIN_TOKEN": secrets.token_urlsafe(24), **switch,
-    }  # fmt: skip
-    pin_cpu(os.getpid(), 1)
-    report: dict[str, Any] = {"admission": not args.off}
-    lookups = [encode_request("GET", f"/v1/citizens/{pin}", host="127.0.0.1") for pin in pins]
-    with start_uvicorn("sim06.services.asgi:registry", factory=True, env=env, cpus={0},
-                       health_path="/healthz") as registry:  # fmt: skip
-        report["registry"] = overload("registry", registry.port, lambda k: lookups[k % n],
-                                      args.duration)  # fmt: skip
-        report["batch_flood"] = batch_flood(registry.port, pins, args.duration)
-        # The server may still be working through the flood's queued requests.
-        time.sleep(2)
-        state = httpx.get(f"{registry.url}/__sim06/admission", timeout=120)
-        report["registry_admission"] = state.json()
-    if not args.off:  # what a refusal costs: a registry whose limit is one unit refuses nearly all
-        fixed_env = {**env, "SIM06_ADMISSION_MIN_LIMIT": "1", "SIM06_ADMISSION_MAX_LIMIT": "1",
-                     "SIM06_ADMISSION_INITIAL_LIMIT": "1"}  # fmt: skip
-        with start_uvicorn("sim06.services.asgi:registry", factory=True, env=fixed_env, cpus={0},
-                           health_path="/healthz") as refusing:  # fmt: skip
-            shed = run_load("127.0.0.1", refusing.port, lambda k: lookups[k % n],
-                            connections=32, duration=5, warmup=1)  # fmt: skip
-        report["refusals_closed_loop"] = {"rps": shed.rps, "status": shed.status_counts}
-        print(f"registry refusing (limit 1): {shed.rps:,.0f} answers/s {shed.status_counts}")
-    with start_uvicorn("sim06.services.asgi:gateway", factory=True, env=gw_env, cpus={0},
-                       health_path="/healthz") as gateway:  # fmt: skip
+MODES = ("off", "asgi", "on")
+
+
+class Bench:
+    """The population, the agencies file and the server of each mode."""
+
+    def __init__(self, root: Path, db: Path, extra: dict[str, str]) -> None:
+        self.root, self.db, self.extra = root, db, extra
+        self.pins = sample_pins(db)
+        self.secret = secrets.token_urlsafe(24)
+        (root / "agencies.yaml").write_text(
+            yaml.safe_dump({"agencies": [{**AGENCY, "client_secret": self.secret}]}), "utf-8"
+        )
+        n = len(self.pins)
+        self.lookups = [
+            encode_request("GET", f"/v1/citizens/{pin}", host="127.0.0.1") for pin in self.pins
+        ]
+        self.lookup: Callable[[int], bytes] = lambda k: self.lookups[k % n]
+
+    def env(self, service: str, mode: str, **more: str) -> dict[str, str]:
+        """The server's environment: its own data directory, admission per ``mode``."""
+        env = {
+            "SIM06_DB_PATH": str(self.db),
+            "SIM06_DATA_DIR": str(Path(tempfile.mkdtemp(dir=self.root, prefix=service))),
+            "SIM06_ADMISSION": "false" if mode == "off" else "true",
+            **(self.extra if mode != "off" else {}),
+            **more,
+        }
+        if service == "gateway":
+            env["SIM06_GATEWAY_AGENCIES_FILE"] = str(self.root / "agencies.yaml")
+            env["SIM06_GATEWAY_ADMIN_TOKEN"] = secrets.token_urlsafe(24)
+        return env
+
+    def start(self, service: str, mode: str, **more: str) -> ServerProcess:
+        """One uvicorn worker on CPU 0; the admission protocol unless ``mode`` is asgi."""
+        return start_uvicorn(
+            f"sim06.services.asgi:{service}", factory=True, env=self.env(service, mode, **more),
+            cpus={0}, health_path="/healthz",
+            http_protocol="httptools" if mode == "asgi" else PROTOCOL,
+        )  # fmt: skip
+
+    def gateway_request(self, url: str) -> Callable[[int], bytes]:
+        """A lookup through the gateway (its own X-MaYeuCau each) with a fresh token."""
         token = httpx.post(
-            f"{gateway.url}/oauth/token", data={"grant_type": "client_credentials"},
-            auth=("bench", secret),
+            f"{url}/oauth/token", data={"grant_type": "client_credentials"},
+            auth=("bench", self.secret),
         ).json()["access_token"]  # fmt: skip
         fixed = {
             "Authorization": f"Bearer {token}", "X-Road-Client": AGENCY["code"],
             "X-MaDVC": "BENCH.1", "X-MaCanBo": "CB.BENCH", "X-Purpose": "investigation",
             "X-Legal-Basis": "Bo luat To tung hinh su 2015",
         }  # fmt: skip
+        pins, n = self.pins, len(self.pins)
 
         def through_gateway(k: int) -> bytes:
             headers = {**fixed, "X-MaYeuCau": f"overload-{k}"}
             path = f"/v1/registry/citizens/{pins[k % n]}"
             return encode_request("GET", path, host="127.0.0.1", headers=headers)
 
-        report["gateway"] = overload("gateway", gateway.port, through_gateway, args.duration)
-        state = httpx.get(f"{gateway.url}/__sim06/admission", timeout=120)
-        report["gateway_admission"] = state.json()
+        return through_gateway
+
+
+def refusal_cost(bench: Bench) -> dict[str, Any]:
+    """Server CPU time per answer: lookups (admission off), refusals by middleware, protocol."""
+    one = {"SIM06_ADMISSION_MIN_LIMIT": "1", "SIM06_ADMISSION_MAX_LIMIT": "1",
+           "SIM06_ADMISSION_INITIAL_LIMIT": "1"}  # fmt: skip
+    out: dict[str, Any] = {}
+    for label, mode, more in (("lookup", "off", {}), ("refusal_asgi", "asgi", one),
+                              ("refusal_protocol", "on", one)):  # fmt: skip
+        with bench.start("registry", mode, **more) as server:
+            cpu = server.cpu_seconds()
+            load = run_load("127.0.0.1", server.port, bench.lookup, connections=32, duration=5,
+                            warmup=0)  # fmt: skip
+            used = server.cpu_seconds() - cpu
+        answers = sum(load.status_counts.values())
+        out[label] = {"rps": load.rps, "status": load.status_counts,
+                      "cpu_us_per_answer": used / max(1, answers) * 1e6}  # fmt: skip
+        print(f"{label}: {load.rps:,.0f} answers/s {load.status_counts}, server CPU "
+              f"{out[label]['cpu_us_per_answer']:.1f} us/answer (load {os.getloadavg()[0]:.2f})",
+              flush=True)  # fmt: skip
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", type=Path)
+    parser.add_argument("--size", type=int, default=20_000)
+    parser.add_argument("--duration", type=float, default=6.0)
+    parser.add_argument("--modes", default="off,on", help="comma-separated: off, asgi, on")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE (admission modes)")
+    parser.add_argument("--skip", default="", help="comma-separated: registry,gateway,flood,cost")
+    args = parser.parse_args()
+    modes = [m for m in args.modes.split(",") if m]
+    if not set(modes) <= set(MODES):
+        parser.error(f"modes are {', '.join(MODES)}")
+    skip = set(args.skip.split(","))
+    tmp = tempfile.TemporaryDirectory()
+    root = Path(tmp.name)
+    db = args.db or root / "population.db"
+    ensure_db(db, args.size)
+    bench = Bench(root, db, dict(item.split("=", 1) for item in args.env))
+    pin_cpu(os.getpid(), 1)
+    report: dict[str, Any] = {"modes": modes, "env": bench.extra}
+
+    def note(key: str, mode: str, value: Any) -> None:
+        report.setdefault(key, {})[mode] = value
+
+    if "registry" not in skip:
+        for mode in modes:
+            with bench.start("registry", mode) as registry:
+                note("registry", mode, overload(f"registry [{mode}]", registry.port,
+                                                bench.lookup, args.duration))  # fmt: skip
+                note("registry_admission", mode, admission_state(registry.url, show=True))
+    if "gateway" not in skip:
+        for mode in modes:
+            with bench.start("gateway", mode) as gateway:
+                request = bench.gateway_request(gateway.url)
+                note("gateway", mode, overload(f"gateway [{mode}]", gateway.port, request,
+                                               args.duration))  # fmt: skip
+                note("gateway_admission", mode, admission_state(gateway.url, show=True))
+    if "flood" not in skip:
+        for mode in modes:
+            with bench.start("registry", mode) as registry:
+                print(f"[{mode}] ", end="")
+                note("batch_flood", mode, batch_flood(registry.port, bench.pins, args.duration))
+                time.sleep(2)  # the server may still be working through the flood's queue
+                note("flood_admission", mode, admission_state(registry.url))
+    if "cost" not in skip:
+        report["refusal_cost"] = refusal_cost(bench)
     print(json.dumps(report, default=str))
     tmp.cleanup()
+
+
+def admission_state(url: str, *, show: bool = False) -> Any:
+    """The server's admission snapshot (``show``: print its limit and counts)."""
+    state = httpx.get(f"{url}/__sim06/admission", timeout=120).json()
+    if show:
+        keys = ("limit", "admitted", "shed", "ms_per_unit", "event_loop_delay_ms")
+        print("  admission:", {k: state.get(k) for k in keys}, flush=True)
+    return state
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from sim06.services.common.runtime import tune_gc
 from sim06.services.common.settings import Settings
@@ -76,12 +77,16 @@ async def serve_all(settings: Settings) -> int:
 
     traced = " trace_id=%(trace_id)s" if configure_tracing(settings) else ""
     logging.basicConfig(level=logging.INFO, format=f"%(levelname)s %(name)s: %(message)s{traced}")
+    from sim06.services.common.admission_http import admission_protocol
     from sim06.services.gateway.mtls import tls_config
 
     servers = []
     apps = build_apps(settings)
 
     def config(app: FastAPI, **extra: Any) -> uvicorn.Config:
+        # Admission control refuses over-limit requests in the connection's protocol, before
+        # the app (services.common.admission_http); over the mTLS listener's protocol too.
+        extra["http"] = admission_protocol(extra.get("http", HttpToolsProtocol))
         return uvicorn.Config(
             app, host=settings.host, access_log=False, log_level="warning", server_header=False,
             **extra,

@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from sim06.services.common.admission_http import PROTOCOL
 from sim06.services.common.settings import Settings
 
 
@@ -33,6 +34,7 @@ def replica_commands(settings: Settings, replicas: int) -> dict[str, list[str]]:
             python, "-m", "uvicorn", "--factory", f"sim06.services.asgi:{name}",
             "--host", settings.host, "--port", str(port), "--workers", str(workers),
             "--no-access-log", "--log-level", "warning",
+            "--http", PROTOCOL,  # admission refuses before the app (services.common.admission_http)
         ]
         for name, (port, workers) in ports.items()
     }  # fmt: skip

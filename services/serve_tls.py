@@ -12,6 +12,7 @@ from __future__ import annotations
 import uvicorn
 
 from sim06.services.asgi import gateway
+from sim06.services.common.admission_http import admission_protocol
 from sim06.services.common.settings import Settings
 from sim06.services.gateway.mtls import tls_config
 
@@ -19,13 +20,15 @@ from sim06.services.gateway.mtls import tls_config
 def main() -> int:
     """Serve the gateway over HTTPS until interrupted."""
     settings = Settings()
+    tls = tls_config(settings)
+    tls["http"] = admission_protocol(tls["http"])  # refusals before the app, as `sim06 up`
     config = uvicorn.Config(
         gateway(),
         host=settings.host,
         access_log=False,
         log_level="warning",
         server_header=False,
-        **tls_config(settings),
+        **tls,
     )
     uvicorn.Server(config).run()
     return 0

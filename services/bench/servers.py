@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 
 __all__ = ["ServerProcess", "ServerStartError", "free_port", "pin_cpu", "start_uvicorn"]
@@ -55,6 +56,11 @@ class ServerProcess:
     def pid(self) -> int:
         """Process id of the server (the uvicorn supervisor when ``workers > 1``)."""
         return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server process has used so far (Linux ``/proc``)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     @property
     def url(self) -> str:
@@ -125,12 +131,14 @@ def start_uvicorn(
     health_timeout: float = 20.0,
     cpus: Collection[int] | None = None,
     cwd: str | None = None,
+    http_protocol: str = "httptools",
 ) -> ServerProcess:
     """Start ``python -m uvicorn app_path`` on 127.0.0.1 and wait until it is healthy.
 
     Uses uvloop and httptools, no access log and log level warning. ``env`` is added to
     this process's environment. ``cpus`` pins the server (and its workers, which inherit
-    the mask) to those CPUs from the start.
+    the mask) to those CPUs from the start. ``http_protocol``: uvicorn's HTTP protocol, a name or
+    ``module:Class`` (e.g. :data:`~services.common.admission_http.PROTOCOL`).
     """
     port = free_port() if port is None else port
     args = [
@@ -147,7 +155,7 @@ def start_uvicorn(
         "--loop",
         "uvloop",
         "--http",
-        "httptools",
+        http_protocol,
         "--no-access-log",
         "--log-level",
         "warning",

@@ -32,6 +32,16 @@ once another agency holds units too, each may hold at most ``agency_share`` of t
 beyond it), and an agency under its share is admitted even past the limit (by at most one
 share) while another holds more than its share, so a flood never locks a newcomer out.
 
+Two entry points, one controller. Served by uvicorn with
+:class:`~services.common.admission_http.AdmissionHttpProtocol` (``sim06 up``, the services'
+processes), the connection's protocol asks :meth:`Admission.admit` with ``queued=True`` as soon
+as a request's headers are parsed, and writes a refusal straight to the socket; it decides
+before the loop runs any of what it admitted, so there the units in use are those admitted but
+not yet started, at most ``queue_cap`` (adapted each tick so that none waits in the loop longer
+than ``SIM06_ADMISSION_QUEUE_MS``, or than the loop took to read and refuse before it), and in
+flight at most the limit. Served otherwise (in-process clients), :class:`AdmissionMiddleware`
+decides as described above.
+
 The hot path costs a dict lookup (the route's cost), a few integer updates and two clock reads;
 the limit is recomputed on the timer, off the request path.
 """
@@ -43,6 +53,7 @@ import hmac
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -55,6 +66,7 @@ from sim06.services.common.settings import Settings
 __all__ = [
     "ADMIN_PATH",
     "EXEMPT",
+    "PRECHARGED",
     "Admission",
     "AdmissionMiddleware",
     "BodyCost",
@@ -72,15 +84,28 @@ WINDOW_S = 0.1  # the limit is updated at the first tick after each window
 SMALL_SHARE = 0.75  # requests of more than one unit may fill the limit up to this share
 BUSY_SHARE = 0.5  # admitted work must fill this share of a window for its delay to count
 LATE_FACTOR = 4  # single requests are refused once the loop is this many targets behind
+RATIO = 1  # admitted work a batch may hold, per unit of reading and refusing before it
 OVERLOAD, AGENCY = 503, 429
 
 # Refusals by reason, in the snapshot and the metrics.
 REASONS = {OVERLOAD: "overload", AGENCY: "agency_share"}
 CostFunction = Callable[[Scope], int]
 
+# The controller that already admitted and charged the request of this task, in its connection's
+# protocol (services.common.admission_http): that controller's ASGI entry points (the
+# middleware, the gateway's express lane) then pass it without charging it twice, and the
+# protocol's wrapper closes it. Another service called in process decides for itself.
+PRECHARGED: ContextVar[Admission | None] = ContextVar("sim06_admission_precharged", default=None)
+
 # Every live controller by service name (the latest built wins), for the metrics collector and
 # the admin console of the same process.
 _LIVE: weakref.WeakValueDictionary[str, Admission] = weakref.WeakValueDictionary()
+
+
+def room_all(limit: int, cost: int) -> int:
+    """The units a request of ``cost`` may find in use: requests of several units only up to
+    three quarters of the limit, so that a flood of them leaves room for single ones."""
+    return limit if cost == 1 else int(limit * SMALL_SHARE)
 
 
 def live_controllers() -> dict[str, Admission]:
@@ -127,6 +152,7 @@ class Admission:
         key_header: str | None = None,
         costs: Mapping[tuple[str, str], CostFunction] | None = None,
         enabled: bool = True,
+        queue_ms: float | None = None,
     ) -> None:
         self.service = service
         self.gradient = limit
@@ -141,6 +167,19 @@ class Admission:
         self.done = 0  # units finished since the last tick
         self.by_key: dict[str, int] = {}  # agency -> units in use (as ``used``)
         self.key_done: dict[str, int] = {}
+        # The connection protocol's queue: units it admitted whose task has not started yet
+        # (all of them wait for the loop), at most ``queue_cap``, which each tick adjusts so
+        # that none waits longer than ``queue_ms`` (CoDel's target sojourn time).
+        self.queue_ms = queue_ms
+        self.queue_cap = self.limit
+        self.pending = 0
+        self.pending_by_key: dict[str, int] = {}
+        self.waited_ms = 0.0  # the longest wait of a queued request since the last tick
+        self.capped = False  # whether the cap refused a request since the last tick
+        self.mark_cpu = 0.0  # the loop thread's CPU time when the last batch began to run
+        self.marking = False
+        self.ran_cpu = 0.0  # ... when the last request of a batch ended
+        self.read_ms = 0.0  # the most CPU time a turn of the loop spent before its batch ran
         self.admitted = 0
         self.arrivals = 0  # requests that reached the controller (see AdmissionMiddleware)
         self.refused = {OVERLOAD: 0, AGENCY: 0}
@@ -180,25 +219,35 @@ class Admission:
                 return str(value.decode("latin-1"))
         return None
 
-    def admit(self, cost: int, key: str | None, *, record: bool = True) -> int:
+    def admit(
+        self, cost: int, key: str | None, *, record: bool = True, queued: bool = False
+    ) -> int:
         """Units charged (> 0) if the request may run, else the refusal status (-503, -429).
 
         A charged request must be closed with :meth:`finish`. ``record=False``: a refusal is
         not counted (the caller hands the request to the middleware, which decides again).
+        A request the connection's protocol already charged (:data:`PRECHARGED`) passes.
+
+        ``queued``: the connection's protocol asks, before the loop has run any of the requests
+        it admitted. Then the units in use are those still waiting for the loop (``pending``,
+        until :meth:`started`), at most ``queue_cap`` (:meth:`_adjust_queue`: the work ahead of
+        an admitted request is bounded in time; requests awaiting I/O have started and do not
+        count), and the units in flight at most the limit.
         """
+        if PRECHARGED.get() is self:
+            return cost
         if self.loop is not asyncio.get_running_loop():
             self._arm()
         limit = self.limit
+        if queued:
+            limit = min(limit, self.queue_cap)
+            used, by_key = self.pending, self.pending_by_key
+        else:
+            used, by_key = self.used, self.by_key
         charge = cost if cost * 2 <= limit else max(1, limit // 2)
-        used = self.used
-        room = limit if cost == 1 else int(limit * SMALL_SHARE)
-        # How late the timer is: the loop is this far behind, and so is every request queued
-        # in it (CoDel's sojourn time). Units estimate time; this catches what they misjudge,
-        # once a quarter of the limit is in use (a lone slow request delays the timer too).
-        if used * 4 >= limit and self._late_ms() > self.late_ms[cost == 1]:
-            room = 0
+        room = room_all(limit, cost)
+        newcomer = False
         if key is not None:
-            by_key = self.by_key
             mine = by_key.get(key, 0)
             share = limit * self.agency_share
             if mine + charge > share and mine and len(by_key) > 1:
@@ -206,21 +255,85 @@ class Admission:
                 return -AGENCY
             if used - mine > share and mine + charge <= share:
                 room = limit + int(share)  # others hold more than a share: room for this one
-        if used + charge > room and used:
-            self.refused[OVERLOAD] += record
+                newcomer = True
+        # How late the timer is: the loop is this far behind, and so is every request queued
+        # in it (CoDel's sojourn time). Units estimate time; this catches what they misjudge,
+        # once a quarter of the limit is in use (a lone slow request delays the timer too).
+        # Read only when the units would admit: the clocks are the dearest part of a refusal.
+        if queued and self.in_flight and self.in_flight + charge > room_all(self.limit, cost):
+            self.refused[OVERLOAD] += record  # and the limit still bounds what is in flight
             return -OVERLOAD
-        used += charge
-        self.used = used
+        if used and (
+            used + charge > room
+            or not newcomer
+            and used * 4 >= limit
+            and self._late_ms() > self.late_ms[cost == 1]
+        ):
+            self.refused[OVERLOAD] += record
+            self.capped |= queued
+            return -OVERLOAD
+        self.used += charge
+        if self.used > self.peak:
+            self.peak = self.used
         self.in_flight += charge
-        if used > self.peak:
-            self.peak = used
         if key is not None:
             self.by_key[key] = self.by_key.get(key, 0) + charge
+        if queued:
+            self.pending += charge
+            if key is not None:
+                by_key[key] = by_key.get(key, 0) + charge
         self.admitted += 1
         return charge
 
+    def queue_mark(self) -> None:
+        """Called as the protocol admits a request: the first one of a turn of the loop
+        schedules a mark, which runs once the loop has read every connection and before the
+        tasks of the requests admitted meanwhile (they were scheduled after it)."""
+        if not self.marking:
+            self.marking = True
+            asyncio.get_running_loop().call_soon(self._mark)
+
+    def _mark(self) -> None:
+        now = time.thread_time()
+        # What the loop did since the last admitted request ended: reading the connections,
+        # refusing, whatever else was ready. Admitted work below RATIO times this would leave
+        # the loop mostly refusing: see _adjust_queue.
+        read_ms = (now - max(self.ran_cpu, self.mark_cpu)) * 1000
+        if read_ms > self.read_ms:
+            self.read_ms = read_ms
+        self.mark_cpu = now
+        self.marking = False
+
+    def ran(self) -> None:
+        """A request admitted with ``queued`` has ended."""
+        self.ran_cpu = time.thread_time()
+
+    def started(self, charge: int, key: str | None) -> None:
+        """A request admitted with ``queued`` is running: it no longer waits for the loop.
+
+        How long it waited counts from the mark of its batch, in the loop thread's CPU time:
+        the admitted work that ran ahead of it, which the cap bounds; not the time the loop
+        spent reading and refusing (the cap cannot shorten it), nor time the OS gave other
+        processes.
+        """
+        waited_ms = (time.thread_time() - self.mark_cpu) * 1000
+        if waited_ms > self.waited_ms:
+            self.waited_ms = waited_ms
+        self.pending -= charge
+        if key is not None:
+            left = self.pending_by_key[key] - charge
+            if left:
+                self.pending_by_key[key] = left
+            else:
+                del self.pending_by_key[key]
+
     def finish(self, charge: int, cost: int, key: str | None, started: float) -> None:
         """Close an admitted request: its units stay in use until the next tick."""
+        if PRECHARGED.get() is not self:
+            self.close(charge, cost, key, started)
+
+    def close(self, charge: int, cost: int, key: str | None, started: float) -> None:
+        """:meth:`finish` for the entry point that charged the request, whoever asks."""
         self.in_flight -= charge
         self.done += charge
         if key is not None:
@@ -230,8 +343,8 @@ class Admission:
         self.rtt_sum += elapsed_ms / cost
         self.rtt_count += 1
 
-    async def refuse(self, status: int, send: Send, path: str) -> None:
-        """Answer a refused request at once: problem+json with Retry-After."""
+    def problem(self, status: int, path: str | None = None) -> dict[str, Any]:
+        """The problem document of a refusal (``status`` 503 or 429)."""
         if status == AGENCY:
             code = "AGENCY_SHARE_EXCEEDED"
             detail = f"This agency holds its share of the {self.service}'s capacity; others wait."
@@ -239,7 +352,11 @@ class Admission:
             code = "SERVICE_OVERLOADED"
             detail = f"The {self.service} is at its admission limit."
         detail += f" Retry after {self.retry_after} s."
-        body = orjson.dumps(problem_body(code, detail, instance=path))
+        return problem_body(code, detail, instance=path)
+
+    async def refuse(self, status: int, send: Send, path: str) -> None:
+        """Answer a refused request at once: problem+json with Retry-After."""
+        body = orjson.dumps(self.problem(status, path))
         headers = [
             (b"content-type", PROBLEM_MEDIA_TYPE.encode("ascii")),
             (b"content-length", str(len(body)).encode("ascii")),
@@ -281,6 +398,7 @@ class Admission:
         if lag_ms > self.max_lag:
             self.max_lag = lag_ms
         self._release()
+        self._adjust_queue()
         if self.due >= self.window_end:
             self._update_limit()
         requests = self.admitted + self.refused[OVERLOAD] + self.refused[AGENCY]
@@ -290,6 +408,30 @@ class Admission:
         else:  # idle: no timer until the next request arms one
             self._update_limit()
             self.loop = None
+
+    def _adjust_queue(self) -> None:
+        """The cap of the protocol's queue: cut in proportion when a request waited longer
+        than the target (at most by half a tick), raised by an eighth when it refused
+        requests while none waited too long; between 2 (a multi-unit request, charged half
+        the cap, leaves room for a single one) and the limit.
+
+        The target is ``queue_ms``, or :data:`RATIO` times the work of reading and refusing
+        that came before the batch, if more: when refusals are that much of the loop's work,
+        a smaller batch would not shorten the wait (the refusals come first) but would turn
+        the loop's time over to refusing.
+        """
+        cap = self.queue_cap
+        if self.queue_ms is None:
+            cap = self.limit
+        else:
+            waited = self.waited_ms
+            target = max(self.queue_ms, RATIO * self.read_ms)
+            if waited > target:
+                cap = int(cap * max(0.5, target / waited))
+            elif self.capped:
+                cap += max(1, cap // 8)
+        self.queue_cap = max(2, min(self.limit, cap))
+        self.waited_ms, self.read_ms, self.capped = 0.0, 0.0, False
 
     def _release(self) -> None:
         self.used -= self.done
@@ -333,6 +475,8 @@ class Admission:
             "target_ms": g.target_ms,
             "in_flight": self.in_flight,
             "in_use": self.used,
+            "queue_cap": self.queue_cap,
+            "queued": self.pending,
             "admitted": self.admitted,
             "shed": {REASONS[status]: n for status, n in self.refused.items()},
             "event_loop_delay_ms": round(self.lag_ms, 3),
@@ -362,7 +506,7 @@ class AdmissionMiddleware:
                 await self.app(scope, receive, send)
             return
         ctl = self.controller
-        if not ctl.enabled:
+        if not ctl.enabled or PRECHARGED.get() is ctl:  # off, or admitted by the protocol
             await self.app(scope, receive, send)
             return
         cost = ctl.cost(scope)
@@ -456,6 +600,7 @@ def install_admission(
         key_header=key_header,
         costs=costs,
         enabled=settings.admission,
+        queue_ms=settings.admission_queue_ms,
     )
     app.add_middleware(AdmissionMiddleware, controller=controller, settings=settings)
     app.state.admission = controller

@@ -316,6 +316,13 @@ class Settings(BaseSettings):
     admission_retry_after: int = Field(
         default=1, ge=1, le=3600, description="Retry-After (seconds) of refused requests."
     )
+    admission_queue_ms: float = Field(
+        default=2.0,
+        gt=0,
+        description="Served with the admission protocol (sim06 up, the services' uvicorn): how "
+        "long an admitted request may wait in the event loop before it starts; the number "
+        "admitted at once adapts to it, and the rest is refused before the app sees it.",
+    )
 
     # --- observability (metrics, traces): added by the observability work ---
     metrics: bool = Field(

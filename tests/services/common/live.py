@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -14,10 +15,13 @@ from sim06.services.bench.servers import free_port
 
 
 @contextmanager
-def live_server(app: ASGIApp) -> Iterator[str]:
-    """Serve ``app`` until the block ends; yields its base URL."""
+def live_server(app: ASGIApp, **options: Any) -> Iterator[str]:
+    """Serve ``app`` until the block ends; yields its base URL (``options``: more of
+    uvicorn's ``Config``, e.g. ``http``)."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="critical", lifespan="off", **options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
