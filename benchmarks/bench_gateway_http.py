@@ -34,6 +34,7 @@ import yaml
 from benchmarks.bench_registry_http import ensure_db, sample_pins
 from sim06.services.audit import verify_chain
 from sim06.services.bench import encode_request, pin_cpu, run_load, start_uvicorn
+from sim06.services.common.admission_http import PROTOCOL
 
 AGENCY: dict[str, Any] = {
     "code": "000.00.12.H30",
@@ -55,6 +56,10 @@ def main() -> None:
         "--connections", default="16,64", help="comma-separated connection counts to measure"
     )
     parser.add_argument("--no-durable", action="store_true", help="do not await audit commits")
+    parser.add_argument(
+        "--http", default=PROTOCOL,
+        help="the services' uvicorn HTTP protocol (default: admission's, as `sim06 up` serves)",
+    )  # fmt: skip
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
     root = Path(tmp.name)
@@ -79,7 +84,12 @@ def main() -> None:
     rounds: list[dict[str, Any]] = []
     with (
         start_uvicorn(
-            "sim06.services.asgi:registry", factory=True, env=env, cpus={0}, health_path="/healthz"
+            "sim06.services.asgi:registry",
+            factory=True,
+            env=env,
+            cpus={0},
+            health_path="/healthz",
+            http_protocol=args.http,
         ) as registry,
         start_uvicorn(
             "sim06.services.asgi:gateway",
@@ -87,6 +97,7 @@ def main() -> None:
             env=gw_env,
             cpus={0},
             health_path="/healthz",
+            http_protocol=args.http,
         ) as gateway,
     ):
         token = httpx.post(

@@ -23,6 +23,7 @@ from typing import Any
 from sim06.mock_registry.seed import seed_store
 from sim06.mock_registry.store import SQLiteCitizenStore
 from sim06.services.bench import encode_request, pin_cpu, run_load, start_uvicorn
+from sim06.services.common.admission_http import PROTOCOL
 
 
 def ensure_db(path: Path, size: int) -> None:
@@ -47,6 +48,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--http", default=PROTOCOL,
+        help="the services' uvicorn HTTP protocol (default: admission's, as `sim06 up` serves)",
+    )  # fmt: skip
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
     db = args.db or Path(tmp.name) / "population.db"
@@ -61,7 +66,12 @@ def main() -> None:
     with (
         start_uvicorn("sim06.services.bench.baseline:app", cpus={0}) as bare,
         start_uvicorn(
-            "sim06.services.asgi:registry", factory=True, env=env, cpus={0}, health_path="/healthz"
+            "sim06.services.asgi:registry",
+            factory=True,
+            env=env,
+            cpus={0},
+            health_path="/healthz",
+            http_protocol=args.http,
         ) as registry,
     ):
         for i in range(args.rounds):

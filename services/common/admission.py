@@ -85,6 +85,10 @@ SMALL_SHARE = 0.75  # requests of more than one unit may fill the limit up to th
 BUSY_SHARE = 0.5  # admitted work must fill this share of a window for its delay to count
 LATE_FACTOR = 4  # single requests are refused once the loop is this many targets behind
 RATIO = 1  # admitted work a batch may hold, per unit of reading and refusing before it
+# The protocol's queue never caps below this many units: as many requests as a closed-loop
+# client with 64 connections keeps waiting at once is not overload (at 16 connections the cap
+# had shrunk to 16 after a scheduling hiccup of the shared VM and refused 0.2 % of lookups).
+QUEUE_FLOOR = 64
 OVERLOAD, AGENCY = 503, 429
 
 # Refusals by reason, in the snapshot and the metrics.
@@ -412,8 +416,7 @@ class Admission:
     def _adjust_queue(self) -> None:
         """The cap of the protocol's queue: cut in proportion when a request waited longer
         than the target (at most by half a tick), raised by an eighth when it refused
-        requests while none waited too long; between 2 (a multi-unit request, charged half
-        the cap, leaves room for a single one) and the limit.
+        requests while none waited too long; between :data:`QUEUE_FLOOR` and the limit.
 
         The target is ``queue_ms``, or :data:`RATIO` times the work of reading and refusing
         that came before the batch, if more: when refusals are that much of the loop's work,
@@ -430,7 +433,7 @@ class Admission:
                 cap = int(cap * max(0.5, target / waited))
             elif self.capped:
                 cap += max(1, cap // 8)
-        self.queue_cap = max(2, min(self.limit, cap))
+        self.queue_cap = max(QUEUE_FLOOR, min(self.limit, cap))
         self.waited_ms, self.read_ms, self.capped = 0.0, 0.0, False
 
     def _release(self) -> None:

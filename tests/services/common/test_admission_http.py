@@ -24,7 +24,13 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from sim06.services.common.admission import PRECHARGED, TICK_S, Admission, install_admission
+from sim06.services.common.admission import (
+    PRECHARGED,
+    QUEUE_FLOOR,
+    TICK_S,
+    Admission,
+    install_admission,
+)
 from sim06.services.common.admission_http import (
     AdmissionHttpProtocol,
     admission_protocol,
@@ -484,27 +490,26 @@ async def test_a_queued_batch_leaves_room_for_single_requests() -> None:
 
 
 def test_the_cap_follows_the_wait_of_admitted_work() -> None:
-    ctl = queue_controller(cap=40)
+    ctl = queue_controller(cap=400)
     ctl.waited_ms = 8.0  # four times the target: cut to half at most
     ctl._adjust_queue()
-    assert ctl.queue_cap == 20
+    assert ctl.queue_cap == 200
     ctl.waited_ms = 3.0
     ctl._adjust_queue()
-    assert ctl.queue_cap == 13  # 20 * 2 / 3
+    assert ctl.queue_cap == 133  # 200 * 2 / 3
     ctl._adjust_queue()
-    assert ctl.queue_cap == 13  # nothing waited too long, nothing refused: unchanged
+    assert ctl.queue_cap == 133  # nothing waited too long, nothing refused: unchanged
     ctl.capped = True
     ctl._adjust_queue()
-    assert ctl.queue_cap == 14  # refusing while waits were short: one eighth more (at least 1)
+    assert ctl.queue_cap == 149  # refusing while waits were short: one eighth more
     # Reading and refusing took 5 ms before the batch: a wait of 4 ms is within the target.
     ctl.waited_ms, ctl.read_ms, ctl.capped = 4.0, 5.0, True
     ctl._adjust_queue()
-    assert ctl.queue_cap == 15
-    ctl.waited_ms = 1000.0
+    assert ctl.queue_cap == 167
     for _ in range(10):
         ctl.waited_ms = 1000.0
         ctl._adjust_queue()
-    assert ctl.queue_cap == 2  # the floor
+    assert ctl.queue_cap == QUEUE_FLOOR  # never below: 64 waiting requests are not overload
 
 
 async def test_the_wait_counts_from_the_mark_of_the_batch() -> None:
