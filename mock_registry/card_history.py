@@ -38,6 +38,8 @@ CMND_YEARS = 15
 CAMPAIGN_END = date(2022, 12, 31)  # the 2021-2022 drive to exchange old documents for chip cards
 BIOMETRICS_FROM_AGE = 6  # Law 26/2023: nothing collected under 6 (domain §3.3, §4.2)
 
+_ONE_DAY = timedelta(days=1)
+
 AUTHORITY_BARCODE = "Cục Cảnh sát đăng ký, quản lý cư trú và dữ liệu quốc gia về dân cư"
 
 NEVER_HOLDS = 0.03  # adults who never had any document [I]
@@ -76,7 +78,7 @@ def has_biometrics(birth: date, issued: date) -> bool:
 
 
 def _days(rng: random.Random, days: int) -> timedelta:
-    return timedelta(days=int(rng.random() * days))
+    return timedelta(int(rng.random() * days))  # positional: days, cheaper than the keyword
 
 
 def _between(rng: random.Random, low: date, high: date) -> date:
@@ -97,19 +99,20 @@ def issue_dates(
         return _child_card(rng, birth, dues, until)
     if rng.random() < NEVER_HOLDS:
         return []
-    first = t14 + timedelta(days=int(rng.random() ** 2 * 3 * 365))  # most apply soon after 14
+    first = t14 + timedelta(int(rng.random() ** 2 * 3 * 365))  # most apply soon after 14
     if first > until:
         return []
     out: list[date] = []
     nxt: date | None = first
     if first < BARCODE_START:
         # The last (re)issue before 2016: a renewed CMND kept its number.
-        years, end = 0, min(BARCODE_START, until + timedelta(days=1))
-        while cards.birthday(first, years + CMND_YEARS) < end:
+        birthday = cards.birthday
+        years, end = 0, min(BARCODE_START, until + _ONE_DAY)
+        while birthday(first, years + CMND_YEARS) < end:
             years += CMND_YEARS
-        last = cards.birthday(first, years)
+        last = birthday(first, years) if years else first
         out.append(last)
-        nxt = _after_cmnd(rng, cards.birthday(last, CMND_YEARS))
+        nxt = _after_cmnd(rng, birthday(last, CMND_YEARS))
     while nxt is not None and nxt <= until:
         out.append(nxt)
         nxt = _next_card(rng, dues, nxt)
@@ -131,13 +134,15 @@ def _after_cmnd(rng: random.Random, expiry: date) -> date | None:
 def _next_card(rng: random.Random, dues: tuple[date, ...], issued: date) -> date | None:
     """When the card issued on ``issued`` was replaced (None: never, or not yet decided)."""
     expiry = cards.expiry_from(dues, issued)
-    if regime(issued) == KIND_CCCD_BARCODE and rng.random() < BARCODE_CAMPAIGN_SHARE:
+    # regime(issued) == KIND_CCCD_BARCODE, without the call
+    barcode = BARCODE_START <= issued < cards.CHIP_CARD_START
+    if barcode and rng.random() < BARCODE_CAMPAIGN_SHARE:
         end = CAMPAIGN_END if expiry is None else min(expiry, CAMPAIGN_END)
         if end >= cards.CHIP_CARD_START:
             return _between(rng, cards.CHIP_CARD_START, end)
     if expiry is None or rng.random() < NOT_RENEWED:
         return None
-    return expiry + timedelta(days=int(rng.random() ** 3 * 365))
+    return expiry + timedelta(int(rng.random() ** 3 * 365))
 
 
 def _child_card(rng: random.Random, birth: date, dues: tuple[date, ...], until: date) -> list[date]:

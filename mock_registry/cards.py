@@ -7,11 +7,11 @@ next one; after 60 the card is valid for life (domain §4.2, the algorithm there
 
 from __future__ import annotations
 
-from datetime import date
-from functools import lru_cache
+from datetime import date, timedelta
 
 MILESTONES = (14, 25, 40, 60)
 GRACE_DAYS = 2 * 365  # "within 2 years before" a milestone
+_GRACE = timedelta(days=GRACE_DAYS)  # dates differ by whole days: same test as on .days
 
 CHIP_CARD_START = date(2021, 1, 1)  # chip CCCD (Circular 06/2021) production began
 NEW_CARD_START = date(2024, 7, 1)  # thẻ căn cước (Circular 16/2024)
@@ -27,8 +27,8 @@ STATUSES = ("valid", "expired", "lost", "revoked")
 
 def birthday(birth: date, years: int) -> date:
     """The date ``years`` after ``birth`` (29 February falls back to 28 February)."""
-    try:
-        return birth.replace(year=birth.year + years)
+    try:  # the constructor, not birth.replace(year=...): a quarter of the cost, same result
+        return date(birth.year + years, birth.month, birth.day)
     except ValueError:
         return date(birth.year + years, 2, 28)
 
@@ -38,17 +38,23 @@ def card_expiry(birth: date, issued: date) -> date | None:
     return expiry_from(milestone_dates(birth), issued)
 
 
-@lru_cache(maxsize=65536)  # a seed asks for every birth date many times (~40k distinct ones)
+# Not cached: four date constructions cost less than an lru_cache miss, and a shard mostly
+# misses (its 25,000 citizens have about as many distinct birth dates).
 def milestone_dates(birth: date) -> tuple[date, ...]:
     """The birthdays of the exchange milestones (14, 25, 40, 60)."""
-    return tuple(birthday(birth, age) for age in MILESTONES)
+    year, month, day = birth.year, birth.month, birth.day
+    if month == 2 and day == 29:  # the rare case: birthday() knows 28 February
+        return tuple(birthday(birth, age) for age in MILESTONES)
+    a, b, c, d = MILESTONES  # spelt out: a comprehension costs a frame per call
+    return (date(year + a, month, day), date(year + b, month, day), date(year + c, month, day),
+            date(year + d, month, day))  # fmt: skip
 
 
 def expiry_from(dues: tuple[date, ...], issued: date) -> date | None:
     """:func:`card_expiry` from the holder's :func:`milestone_dates` (computed once a person)."""
     for i, due in enumerate(dues):
         if due > issued:
-            if (due - issued).days <= GRACE_DAYS:
+            if due - issued <= _GRACE:
                 return dues[i + 1] if i + 1 < len(dues) else None
             return due
     return None

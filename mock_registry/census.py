@@ -82,15 +82,18 @@ class AgeQuota:
         self._count = {"male": [0] * len(bands), "female": [0] * len(bands)}
         self.total = 0
         self._span_cache: dict[tuple[int, int], tuple[tuple[int, int, int, float], ...]] = {}
+        self._index = _band_index()  # band_of without its calls: add/remove run once a person
+        self._last = len(self._index) - 1
+        self._target_shares: dict[tuple[int, int], float] = {}
 
     def add(self, sex: Sex, age: int) -> None:
         """Count one generated person."""
-        self._count[sex][band_of(age)] += 1
+        self._count[sex][self._index[min(max(age, 0), self._last)]] += 1
         self.total += 1
 
     def remove(self, sex: Sex, age: int) -> None:
         """Uncount one person (who died: the census table counts the living)."""
-        self._count[sex][band_of(age)] -= 1
+        self._count[sex][self._index[min(max(age, 0), self._last)]] -= 1
         self.total -= 1
 
     def _spans(self, low: int, high: int) -> tuple[tuple[int, int, int, float], ...]:
@@ -107,48 +110,55 @@ class AgeQuota:
             self._span_cache[key] = found
         return found
 
-    def _weights(self, sex: Sex, low: int, high: int) -> list[tuple[float, int, int]]:
-        """(weight, low, high) of the bands overlapping ``low..high`` for ``sex``: how far each
-        is below its census share, in proportion to the part of it that lies in the range."""
+    def _weights(self, sex: Sex, spans: tuple[tuple[int, int, int, float], ...]) -> list[float]:
+        """Weight of each band of ``spans`` for ``sex``: how far it is below its census share,
+        in proportion to the part of it that lies in the range."""
         target = self._target[sex]
         count = self._count[sex]
         expected = self.total + 1
+        # max(gap, _FLOOR) spelt as a conditional (no call), the same float either way
         return [
-            (max(target[i] * expected - count[i], _FLOOR) * part, lo, hi)
-            for i, lo, hi, part in self._spans(low, high)
+            (gap if (gap := target[i] * expected - count[i]) >= _FLOOR else _FLOOR) * part
+            for i, _, _, part in spans
         ]
+
+    @staticmethod
+    def _draw(
+        rng: random.Random, spans: tuple[tuple[int, int, int, float], ...], weights: list[float]
+    ) -> int:
+        """A band by weight, then an age in the part of it within the range."""
+        x = rng.random() * sum(weights)
+        for w, (_, lo, hi, _) in zip(weights, spans, strict=True):
+            x -= w
+            if x < 0:
+                return lo + int(rng.random() * (hi - lo + 1))
+        return spans[-1][2]
 
     def age(self, rng: random.Random, sex: Sex, low: int, high: int) -> int:
         """An age in ``low..high`` for a person of ``sex``, favouring under-filled bands."""
-        weights = self._weights(sex, low, high)
-        x = rng.random() * sum(w for w, _, _ in weights)
-        for w, lo, hi in weights:
-            x -= w
-            if x < 0:
-                return lo + int(rng.random() * (hi - lo + 1))
-        return weights[-1][2]
+        spans = self._spans(low, high)
+        return self._draw(rng, spans, self._weights(sex, spans))
 
     def person(self, rng: random.Random, low: int, high: int) -> tuple[Sex, int]:
         """Sex and age of a lone adult in ``low..high``, favouring under-filled bands."""
-        male = sum(w for w, _, _ in self._weights("male", low, high))
-        female = sum(w for w, _, _ in self._weights("female", low, high))
-        sex: Sex = "male" if rng.random() * (male + female) < male else "female"
-        return sex, self.age(rng, sex, low, high)
+        spans = self._spans(low, high)
+        male_weights = self._weights("male", spans)
+        female_weights = self._weights("female", spans)
+        male, female = sum(male_weights), sum(female_weights)
+        if rng.random() * (male + female) < male:
+            return "male", self._draw(rng, spans, male_weights)
+        return "female", self._draw(rng, spans, female_weights)
 
     def any_age(self, rng: random.Random, low: int, high: int) -> int:
         """An age in ``low..high`` for a person whose sex is drawn later (both sexes' gaps)."""
+        spans = self._spans(low, high)
         weights = [
-            (m + f, lo, hi)
-            for (m, lo, hi), (f, _, _) in zip(
-                self._weights("male", low, high), self._weights("female", low, high), strict=True
+            m + f
+            for m, f in zip(
+                self._weights("male", spans), self._weights("female", spans), strict=True
             )
         ]
-        x = rng.random() * sum(w for w, _, _ in weights)
-        for w, lo, hi in weights:
-            x -= w
-            if x < 0:
-                return lo + int(rng.random() * (hi - lo + 1))
-        return weights[-1][2]
+        return self._draw(rng, spans, weights)
 
     def wanted(self, sex: Sex, age: int) -> bool:
         """Whether the band of ``age`` is still below its census share for ``sex``."""
@@ -163,5 +173,9 @@ class AgeQuota:
 
     def target_share(self, low: int, high: int) -> float:
         """Census share of ages ``low..high`` (whole bands only)."""
-        first, last = band_of(low), band_of(high)
-        return sum(b.male_share + b.female_share for b in self._bands[first : last + 1])
+        found = self._target_shares.get((low, high))
+        if found is None:  # a constant of the table: asked once a household, computed once
+            first, last = band_of(low), band_of(high)
+            found = sum(b.male_share + b.female_share for b in self._bands[first : last + 1])
+            self._target_shares[low, high] = found
+        return found

@@ -119,10 +119,6 @@ def _ref(person: Person | None) -> dict[str, Any] | None:
     }
 
 
-def _iso(day: date | None) -> str | None:
-    return None if day is None else day.isoformat()
-
-
 def record_of(p: Person, data_as_of: str) -> dict[str, Any]:
     """The wire record of a citizen (the population database's view of them)."""
     head = p.head
@@ -150,7 +146,7 @@ def record_of(p: Person, data_as_of: str) -> dict[str, Any]:
         "temporary_residence": p.temporary,
         "current_residence": current,
         "legacy_permanent_residence": p.legacy_permanent,
-        "residence_since": _iso(p.residence_since),
+        "residence_since": None if p.residence_since is None else p.residence_since.isoformat(),
         "residence_file_number": p.residence_file_number,
         "household": None
         if p.household_id is None
@@ -176,8 +172,8 @@ def record_of(p: Person, data_as_of: str) -> dict[str, Any]:
             "representative": _ref(p.eid_representative),
         },
         "status": p.status,
-        "date_of_death": _iso(p.death_date),
-        "date_missing": _iso(p.missing_date),
+        "date_of_death": None if p.death_date is None else p.death_date.isoformat(),
+        "date_missing": None if p.missing_date is None else p.missing_date.isoformat(),
         "phone": p.phone,
         "email": p.email,
         "data_as_of": data_as_of,

@@ -35,6 +35,7 @@ import random
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final, Literal
 
@@ -332,6 +333,30 @@ def parse_pin(
 _Bucket = tuple[list[int], int, int, int, int, str]
 
 
+@lru_cache(maxsize=16)
+def _feistel_tables(seed: int) -> tuple[list[int], ...]:
+    """Round functions of the PIN permutation: random tables, doubled so that ``table[r + key]``
+    needs no modulo. Shared (never mutated) by the allocators of one seed's shards."""
+    rng = random.Random(seed)
+    return tuple([rng.randrange(1000) for _ in range(1000)] * 2 for _ in range(4))
+
+
+# ~12,600 buckets in use (63 prefixes x 100 years x 2): a worker computes each once, not once a
+# shard.
+@lru_cache(maxsize=65536)
+def _bucket_keys(
+    seed: int, prefix: str, birth_year: int, sex: Sex
+) -> tuple[int, int, int, int, str]:
+    """Round keys and the first six digits of a bucket: a function of the seed and the bucket
+    only, so every shard generated in one process shares them."""
+    # Validation lives here so that it runs once per bucket, not once per call.
+    if len(prefix) != 3 or not prefix.isascii() or not prefix.isdigit():
+        raise ValueError(f"prefix must be 3 ASCII digits, got {prefix!r}")
+    head = f"{prefix}{century_sex_digit(birth_year, sex)}{birth_year % 100:02d}"
+    h = _mix64(seed * 1_000_000_007 + int(head))
+    return h % 1000, (h >> 16) % 1000, (h >> 32) % 1000, (h >> 48) % 1000, head
+
+
 def _mix64(x: int) -> int:
     # splitmix64 finaliser: deterministic across processes, unlike hash() on str.
     x = (x + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
@@ -360,9 +385,7 @@ class SerialAllocator:
             raise ValueError(f"counter range {first}..{limit} is not within 0..{SERIAL_SPACE}")
         self._first, self._limit = first, limit
         self._seed = seed
-        rng = random.Random(seed)
-        # Round functions: random tables, doubled so that ``table[r + key]`` needs no modulo.
-        self._tables = tuple([rng.randrange(1000) for _ in range(1000)] * 2 for _ in range(4))
+        self._tables = _feistel_tables(seed)
         self._reserved = frozenset(reserved)
         bad = sorted(p for p in self._reserved if len(p) != PIN_LENGTH or not p.isdigit())
         if bad:
@@ -371,19 +394,8 @@ class SerialAllocator:
         self._buckets: dict[tuple[str, int, str], _Bucket] = {}
 
     def _new_bucket(self, prefix: str, birth_year: int, sex: Sex) -> _Bucket:
-        # Validation lives here so that it runs once per bucket, not once per call.
-        if len(prefix) != 3 or not prefix.isascii() or not prefix.isdigit():
-            raise ValueError(f"prefix must be 3 ASCII digits, got {prefix!r}")
-        head = f"{prefix}{century_sex_digit(birth_year, sex)}{birth_year % 100:02d}"
-        h = _mix64(self._seed * 1_000_000_007 + int(head))
-        bucket = (
-            [self._first],
-            h % 1000,
-            (h >> 16) % 1000,
-            (h >> 32) % 1000,
-            (h >> 48) % 1000,
-            head,
-        )
+        k0, k1, k2, k3, head = _bucket_keys(self._seed, prefix, birth_year, sex)
+        bucket = ([self._first], k0, k1, k2, k3, head)
         self._buckets[(prefix, birth_year, sex)] = bucket
         return bucket
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
+from functools import lru_cache
 
 from sim06.mock_registry import admin_units, card_history, cards
 from sim06.mock_registry.citizen import Person
@@ -23,6 +24,13 @@ BLOOD_GROUPS = ("O", "B", "A", "AB")
 BLOOD_CUM = (0.42, 0.72, 0.93, 1.0)
 EVENTS_FROM = date(2021, 7, 1)  # population database in service (§1)
 YEAR = 365.2425
+_BLOOD = tuple(zip(BLOOD_GROUPS, BLOOD_CUM, strict=True))
+
+
+@lru_cache(maxsize=65536)  # given x family name pairs repeat across a population
+def _email_handle(given: str, family: str) -> str:
+    """The part of an e-mail address before the number: name without diacritics or spaces."""
+    return normalize_for_match(given + family).lower().replace(" ", "")
 
 
 class Lifecycle:
@@ -38,6 +46,7 @@ class Lifecycle:
         self.rng = rng
         self.as_of = as_of
         self.cmnds = CmndAllocator(seed, reserved_cmnds)
+        self._area_names: dict[str, str] = {}  # pre-2025 province code -> name (CMND issuer)
 
     def apply(self, p: Person) -> None:
         """Documents, eID, contact details, blood group, and maybe death or disappearance.
@@ -58,11 +67,14 @@ class Lifecycle:
             p.eid_level, p.eid_status = self.eid(age)
         if rng.random() < 0.3:
             x = rng.random()
-            p.blood_group = next(g for g, c in zip(BLOOD_GROUPS, BLOOD_CUM, strict=True) if x <= c)
+            for group, cum in _BLOOD:
+                if x <= cum:
+                    p.blood_group = group
+                    break
         if age >= 15 and rng.random() < 0.92:
             p.phone = MOBILE_PREFIXES[int(rng.random() * 34)] + f"{int(rng.random() * 1e7):07d}"
         if 15 <= age <= 60 and rng.random() < 0.35:
-            handle = normalize_for_match(p.name.given + p.name.family).lower().replace(" ", "")
+            handle = _email_handle(p.name.given, p.name.family)
             p.email = f"{handle}{rng.randint(1, 9999)}@{EMAIL_DOMAINS[rng.randrange(3)]}"
         if age < 14 and p.marital_status != "single":
             p.marital_status = "single"
@@ -112,7 +124,10 @@ class Lifecycle:
         if dates[0] < card_history.BARCODE_START:
             area = self.cmnd_area(p, dates[0])
             p.cmnd = self.cmnds.allocate(area, rng.random())
-            cmnd = (p.cmnd, area, admin_units.legacy_province(area).name)
+            name = self._area_names.get(area)
+            if name is None:
+                name = self._area_names[area] = admin_units.legacy_province(area).name
+            cmnd = (p.cmnd, area, name)
         x = rng.random()
         flag = "lost" if x < 0.004 else "revoked" if x < 0.005 else None
         p.card_history = card_history.entries(p.birth, dates, p.pin, self.as_of, cmnd, flag, dues)

@@ -54,8 +54,8 @@ class PersonName:
         """The name as written on documents: single spaces, NFC."""
         m, g = self.middle, self.given
         personal = m + g if m.endswith("'") else (f"{m} {g}" if m else g)
-        parts = (personal, self.family) if self.clan_last else (self.family, personal)
-        return " ".join(p for p in parts if p)
+        first, last = (personal, self.family) if self.clan_last else (self.family, personal)
+        return f"{first} {last}" if first and last else first or last  # the non-empty parts
 
     @property
     def words(self) -> int:

@@ -20,7 +20,7 @@ import orjson
 
 from sim06.mock_registry import accounts, admin_units, census, ethnicity, names
 from sim06.mock_registry.address import AddressBook, pre_reform_address
-from sim06.mock_registry.citizen import Person, record_of, row_of
+from sim06.mock_registry.citizen import Person, record_of
 from sim06.mock_registry.ids import SERIAL_SPACE, SerialAllocator, Sex, post_2025_prefix
 from sim06.mock_registry.lifecycle import Lifecycle
 from sim06.mock_registry.shards import Shard
@@ -65,6 +65,9 @@ class PopulationGenerator:
         self.rng = random.Random(seed) if shard is None else shard.rng(seed)
         self.as_of = as_of
         self.as_of_ord = as_of.toordinal()
+        self.day_before = as_of - timedelta(days=1)
+        # Born on or before it: 18 * 365 days old, no legal representative (once a person)
+        self.adult_before = as_of - timedelta(days=18 * 365)
         self.data_as_of = f"{as_of.isoformat()}T00:00:00+07:00"
         first, limit = (0, SERIAL_SPACE) if shard is None else shard.serial_range()
         self.pins = SerialAllocator(seed, reserved_pins, first, limit)
@@ -82,10 +85,6 @@ class PopulationGenerator:
 
     # -- people -------------------------------------------------------------------------------
 
-    def _birth(self, age: int) -> date:
-        days = int(age * 365.2425) + int(self.rng.random() * 365)
-        return date.fromordinal(self.as_of_ord - days)
-
     def _person(
         self,
         sex: Sex,
@@ -97,7 +96,7 @@ class PopulationGenerator:
     ) -> Person:
         rng = self.rng
         self.quota.add(sex, age)
-        birth = self._birth(age)
+        birth = date.fromordinal(self.as_of_ord - int(age * 365.2425) - int(rng.random() * 365))
         if birth >= REFORM_DATE:
             new_code = admin_units.new_province_for_legacy(home).code
             prefix = post_2025_prefix(new_code)
@@ -287,7 +286,7 @@ class PopulationGenerator:
         )
         earliest = adult_from.toordinal() + 18 * 365
         since = date.fromordinal(max(earliest, self.as_of_ord - rng.randrange(1, 30 * 365)))
-        since = min(since, self.as_of - timedelta(days=1))
+        since = min(since, self.day_before)
         current = place.address
         if self.as_of < REFORM_DATE:  # the registry then knew only the pre-2025 units
             current = pre_reform_address(place.legacy)
@@ -314,7 +313,7 @@ class PopulationGenerator:
                 m.religion = self.addresses.religion(
                     ethnicity.pick_religion(rng, m.ethnicity["code"])
                 )
-            if m.father is None and m.mother is None or (self.as_of - m.birth).days >= 18 * 365:
+            if m.father is None and m.mother is None or m.birth <= self.adult_before:
                 m.representative = None
             else:
                 m.representative = m.father or m.mother
@@ -332,13 +331,15 @@ class PopulationGenerator:
         made = 0
         dumps = orjson.dumps
         as_of = self.data_as_of
+        make_row = CitizenRow._make  # row_of without its keyword arguments (once a citizen)
         while made < size:
             members = self.household(size - made)
             for p in members:
                 # A copy of exactly the record's length: orjson's own buffer left several times
                 # the record's size in heap fragments (~90 MB more per 25,000 rows held).
-                rows.append(row_of(p, bytes(memoryview(dumps(record_of(p, as_of))))))
-                made += 1
+                record = bytes(memoryview(dumps(record_of(p, as_of))))
+                rows.append(make_row((p.pin, p.cmnd, p.household_id, p.birth.year, record)))
+            made += len(members)
             _release(members)
             if len(rows) >= batch:
                 yield rows
