@@ -24,6 +24,7 @@ from sim06.mock_registry.seed import seed_store
 from sim06.mock_registry.store import SQLiteCitizenStore
 from sim06.services.bench import encode_request, pin_cpu, run_load, start_uvicorn
 from sim06.services.common.admission_http import PROTOCOL
+from sim06.services.registry.service import CANCELLED
 
 
 def ensure_db(path: Path, size: int) -> None:
@@ -36,7 +37,11 @@ def ensure_db(path: Path, size: int) -> None:
 
 def sample_pins(path: Path, n: int = 5000) -> list[str]:
     db = sqlite3.connect(path)
-    rows = db.execute("SELECT pin FROM citizens ORDER BY random() LIMIT ?", (n,)).fetchall()
+    # Cancelled PINs answer 410 (the citizen's new PIN): a lookup benchmark wants live ones.
+    rows = db.execute(
+        "SELECT pin FROM citizens WHERE instr(record, ?) = 0 ORDER BY random() LIMIT ?",
+        (CANCELLED, n),
+    ).fetchall()
     db.close()
     return [f"{r[0]:012d}" for r in rows]
 
