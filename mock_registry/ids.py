@@ -101,8 +101,9 @@ _NEW_PROVINCE_CODES_2025: Final = frozenset(
 
 # Leading digits of 9-digit CMND numbers by issuing police (công an tỉnh). [P] Source:
 # http://vilado.vn/vi/w148/Ma-so-CMND-cua-cac-tinh-thanh.html (itself quoting vi.wikipedia).
-# PARTIAL: our stored copy ends after "Bình Thuận"; provinces missing here have no known
-# prefix. Prefixes have 2 or 3 digits and some are shared; the number followed the place of
+# The rows that copy shows (it breaks off after "Bình Thuận"); every province's prefixes, read
+# in a full copy too, are in mock_registry.cmnd.PREFIXES_BY_PROVINCE, which takes these rows by
+# name. Prefixes have 2 or 3 digits and some are shared; the number followed the place of
 # permanent residence, so it changed when a person moved province.
 CMND_AREA_PREFIXES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType({
     "Hà Nội": ("01",), "Hồ Chí Minh": ("02",), "Hải Phòng": ("03",), "Sơn La": ("05",),
