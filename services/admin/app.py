@@ -55,7 +55,8 @@ def admission_rows() -> str:
             f"<tr><td>{escape(name)}{state}</td><td>{snap['limit']}</td><td>{snap['in_use']}</td>"
             f"<td>{snap['in_flight']}</td><td>{snap['admitted']}</td>"
             f"<td>{snap['shed']['overload']}</td><td>{snap['shed']['agency_share']}</td>"
-            f"<td>{snap['event_loop_delay_ms']:.1f}</td></tr>"
+            f"<td>{snap['event_loop_delay_ms']:.1f}</td>"
+            f"<td>{snap['queued']} / {snap['queue_cap']}</td></tr>"
         )
     return "".join(rows)
 
@@ -112,7 +113,8 @@ def render(
 <table id="admission"><tr><th>Dịch vụ / Service</th><th>Giới hạn / Limit</th>
 <th>Đang dùng / In use</th><th>Đang xử lý / In flight</th><th>Nhận / Admitted</th>
 <th>Từ chối 503 / Shed 503</th><th>Từ chối 429 / Shed 429</th>
-<th>Trễ vòng lặp / Loop delay (ms)</th></tr>{admission}</table>
+<th>Trễ vòng lặp / Loop delay (ms)</th>
+<th>Hàng đợi / Queued (of the cap)</th></tr>{admission}</table>
 <h2>Phân vị độ trễ / Latency percentiles (ms)</h2>
 <table><tr><th>Dịch vụ</th><th>Route</th><th>n</th><th>p50</th><th>p95</th><th>p99</th></tr>
 {stats}</table>

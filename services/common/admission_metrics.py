@@ -8,6 +8,9 @@ path only counts in plain integers and nothing is updated per request:
     sim06_admission_admitted_total{service}        counter
     sim06_admission_shed_total{service,reason}     counter, reason: overload | agency_share
     sim06_admission_event_loop_delay_seconds{service}  gauge, last measured
+    sim06_admission_queue_cap{service}             gauge, cost units the HTTP protocol may hold
+                                                   admitted but not yet started
+    sim06_admission_queued{service}                gauge, cost units held so now
 """
 
 from __future__ import annotations
@@ -43,6 +46,16 @@ class AdmissionCollector(Collector):
             "Event-loop delay last measured by the admission timer.",
             labels=["service"],
         )
+        queue_cap = GaugeMetricFamily(
+            "sim06_admission_queue_cap",
+            "Cost units the HTTP protocol may admit before the event loop starts them.",
+            labels=["service"],
+        )
+        queued = GaugeMetricFamily(
+            "sim06_admission_queued",
+            "Cost units admitted by the HTTP protocol and not started yet.",
+            labels=["service"],
+        )
         admitted = CounterMetricFamily(
             "sim06_admission_admitted", "Requests admitted.", labels=["service"]
         )
@@ -55,10 +68,12 @@ class AdmissionCollector(Collector):
             limit.add_metric([name], ctl.limit)
             inflight.add_metric([name], ctl.in_flight)
             delay.add_metric([name], ctl.lag_ms / 1000)
+            queue_cap.add_metric([name], ctl.queue_cap)
+            queued.add_metric([name], ctl.pending)
             admitted.add_metric([name], ctl.admitted)
             for status, count in ctl.refused.items():
                 shed.add_metric([name, REASONS[status]], count)
-        yield from (limit, inflight, delay, admitted, shed)
+        yield from (limit, inflight, delay, queue_cap, queued, admitted, shed)
 
     def describe(self) -> Iterator[Metric]:
         """No description up front: the registry then does not call collect at registration."""

@@ -331,6 +331,8 @@ async def test_metrics_are_read_from_the_controllers(
     labels = {"service": "mini"}
     assert REGISTRY.get_sample_value("sim06_admission_limit", labels) == 1
     assert REGISTRY.get_sample_value("sim06_admission_inflight", labels) == 1
+    assert REGISTRY.get_sample_value("sim06_admission_queue_cap", labels) == ctl.queue_cap
+    assert REGISTRY.get_sample_value("sim06_admission_queued", labels) == 0  # no protocol here
     shed = REGISTRY.get_sample_value("sim06_admission_shed_total", labels | {"reason": "overload"})
     assert shed == 1
     app.state.release.set()
@@ -353,6 +355,8 @@ async def test_the_admin_console_shows_each_service(tmp_path: Path) -> None:
     assert "Admission control" in page and 'id="admission"' in page
     row = page.split("<td>console-test</td>", 1)[1].split("</tr>", 1)[0]
     assert row.startswith("<td>1</td><td>1</td><td>1</td><td>1</td><td>1</td><td>0</td>")
+    cap = service.state.admission.queue_cap
+    assert row.endswith(f"<td>0 / {cap}</td>")  # the HTTP protocol's queue: none in process
 
 
 async def test_a_client_that_never_yields_is_never_refused(tmp_path: Path) -> None:
