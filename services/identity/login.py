@@ -62,7 +62,7 @@ from sim06.services.identity.pages import (
 )
 from sim06.services.identity.provider import Provider
 
-__all__ = ["install_login_routes", "logout_endpoint"]
+__all__ = ["auto_login", "install_login_routes", "logout_endpoint", "session_fits"]
 
 PAR_PREFIX = "urn:ietf:params:oauth:request_uri:"
 
@@ -73,6 +73,30 @@ def untrusted(request: Request, exc: OAuthError) -> Response:
     if "application/json" in request.headers.get("accept", ""):
         return Response(orjson.dumps(exc.body()), status_code=400, media_type="application/json")
     return error_page(exc.error, exc.description)
+
+
+def session_fits(
+    areq: AuthRequest, session: dict[str, Any] | None, *, any_level: bool = False
+) -> bool:
+    """Whether an existing SSO session answers ``areq`` without a login page: no
+    ``prompt=login``, the level asked (unless ``any_level``: a step-up follows), ``max_age``
+    and the ``login_hint``'s citizen."""
+    if session is None or "login" in areq.prompt:
+        return False
+    if session["level"] < areq.required_level and not any_level:
+        return False  # step-up needed
+    if areq.max_age is not None and time.time() - session["auth_time"] > areq.max_age:
+        return False
+    hint = resolve_pin(areq.login_hint) if areq.login_hint else None
+    return hint is None or hint == session["pin"]
+
+
+def auto_login(request: Request, default: bool) -> bool:
+    """Whether to log in without the page (CI): ``X-Sim-Auto-Login`` beats the setting."""
+    header = request.headers.get("x-sim-auto-login")
+    if header is not None:
+        return header.strip().lower() == "true"
+    return default
 
 
 def parse_or_answer(
@@ -153,28 +177,10 @@ def install_login_routes(
         page.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure)
         return page
 
-    def session_fits(
-        areq: AuthRequest, session: dict[str, Any] | None, *, any_level: bool = False
-    ) -> bool:
-        if session is None or "login" in areq.prompt:
-            return False
-        if session["level"] < areq.required_level and not any_level:
-            return False  # step-up needed
-        if areq.max_age is not None and time.time() - session["auth_time"] > areq.max_age:
-            return False
-        hint = resolve_pin(areq.login_hint) if areq.login_hint else None
-        return hint is None or hint == session["pin"]
-
-    def auto_login(request: Request) -> bool:
-        header = request.headers.get("x-sim-auto-login")
-        if header is not None:
-            return header.strip().lower() == "true"
-        return settings.identity_auto_login
-
     async def continue_authorization(areq: AuthRequest, request: Request) -> Response:
         sid = request.cookies.get(SESSION_COOKIE)
         session = provider.session(sid)
-        auto = auto_login(request)
+        auto = auto_login(request, settings.identity_auto_login)
         if sid is not None and session is not None and session_fits(areq, session):
             pin = session["pin"]
             try:  # the account may have changed since login (locked; a death registered)

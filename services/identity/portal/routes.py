@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from sim06.mock_registry.ids import is_valid_pin
-from sim06.services.identity.accounts import parse_acr_values, resolve_pin
+from sim06.services.identity.accounts import parse_acr_values
 from sim06.services.identity.authorize import (
     AuthRequest,
     parse_request,
@@ -43,7 +43,13 @@ from sim06.services.identity.discovery import PORTAL_PATHS, REALM_PATHS, metadat
 from sim06.services.identity.endpoints import OAuthHandlers, json_response
 from sim06.services.identity.errors import OAuthError
 from sim06.services.identity.forms import read_form, single
-from sim06.services.identity.login import logout_endpoint, parse_or_answer, untrusted
+from sim06.services.identity.login import (
+    auto_login,
+    logout_endpoint,
+    parse_or_answer,
+    session_fits,
+    untrusted,
+)
 from sim06.services.identity.oauth_contract import route_options
 from sim06.services.identity.pages import error_page
 from sim06.services.identity.pkce import s256
@@ -128,22 +134,6 @@ def install_portal(app: FastAPI, core: Provider, realm: Provider) -> Provider:
     def refuse(areq: AuthRequest, error: str, description: str) -> RedirectResponse:
         return redirect(areq, {"error": error, "error_description": description})
 
-    def session_fits(areq: AuthRequest, session: dict[str, Any] | None) -> bool:
-        if session is None or "login" in areq.prompt:
-            return False
-        if session["level"] < areq.required_level:
-            return False
-        if areq.max_age is not None and time.time() - session["auth_time"] > areq.max_age:
-            return False
-        hint = resolve_pin(areq.login_hint) if areq.login_hint else None
-        return hint is None or hint == session["pin"]
-
-    def auto_login(request: Request) -> bool:
-        header = request.headers.get("x-sim-auto-login")
-        if header is not None:
-            return header.strip().lower() == "true"
-        return settings.identity_auto_login
-
     async def authorize(request: Request) -> Response:
         try:
             if request.method == "POST":
@@ -165,7 +155,9 @@ def install_portal(app: FastAPI, core: Provider, realm: Provider) -> Provider:
             return refuse(areq, "login_required", "no portal session fits this request")
         key = secrets.token_urlsafe(24)
         state.put(f"portal_tx:{key}", {"params": areq.raw}, ttl)
-        if auto_login(request):  # CI: as if the citizen chose VNeID on the login page
+        if auto_login(
+            request, settings.identity_auto_login
+        ):  # CI: as if the citizen chose VNeID on the login page
             return federate(key, areq)
         # WSO2 answers 302; 303 here, as every redirect of the published contract.
         return RedirectResponse(f"{LOGIN_PAGE}?{urlencode({'sessionDataKey': key})}", 303)
