@@ -430,6 +430,25 @@ def route_options(name: str) -> dict[str, Any]:
     return options
 
 
+def add_documented_route(
+    app: FastAPI,
+    group: tuple[str, str],
+    path: str,
+    endpoint: Any,
+    method: str,
+    name: str,
+    documented_as: str,
+) -> None:
+    """Add ``endpoint`` under ``name``, documented as the route ``documented_as`` (its body,
+    answers and errors); ``group``: its tag and the prefix of a summary it has none of."""
+    tag, prefix = group
+    options = route_options(documented_as)
+    summary = options.pop("summary", None) or f"{prefix}: {documented_as}"
+    app.add_api_route(
+        path, endpoint, methods=[method], tags=[tag], name=name, summary=summary, **options
+    )
+
+
 # Route name → path of the routes app.py declares (names alone are not unique: the account
 # pages have a "revoke" too).
 _APP_ROUTES = {

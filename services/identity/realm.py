@@ -19,6 +19,7 @@ sessions, consent, levels): only the issuer, the paths and the shape of tokens d
 from __future__ import annotations
 
 import base64
+import functools
 from typing import Any
 
 from fastapi import FastAPI
@@ -32,7 +33,7 @@ from sim06.services.identity.endpoints import OAuthHandlers, json_response
 from sim06.services.identity.errors import NO_STORE, OAuthError, json_error
 from sim06.services.identity.forms import read_form
 from sim06.services.identity.login import install_login_routes
-from sim06.services.identity.oauth_contract import route_options
+from sim06.services.identity.oauth_contract import add_documented_route
 from sim06.services.identity.pages import error_page
 from sim06.services.identity.profiles import TokenProfile
 from sim06.services.identity.provider import Provider
@@ -183,13 +184,7 @@ def install_realm(app: FastAPI, core: Provider) -> Provider:
         realm.revoke(client, token)
         return Response(status_code=204, headers=NO_STORE)
 
-    def route(path: str, endpoint: Any, method: str, name: str, documented_as: str) -> None:
-        options = route_options(documented_as)
-        summary = options.pop("summary", None) or f"Keycloak-style realm: {documented_as}"
-        app.add_api_route(
-            path, endpoint, methods=[method], tags=["vneid-realm"], name=name,
-            summary=summary, **options,
-        )  # fmt: skip
+    route = functools.partial(add_documented_route, app, ("vneid-realm", "Keycloak-style realm"))
 
     route(REALM_PREFIX + "/.well-known/openid-configuration", discovery, "GET",
           "realm-discovery", "realm-discovery")  # fmt: skip

@@ -20,9 +20,9 @@ the ``identity`` hop) and the portal's own share; the token endpoint answers ``p
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
-from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
@@ -50,7 +50,7 @@ from sim06.services.identity.login import (
     session_fits,
     untrusted,
 )
-from sim06.services.identity.oauth_contract import route_options
+from sim06.services.identity.oauth_contract import add_documented_route
 from sim06.services.identity.pages import error_page
 from sim06.services.identity.pkce import s256
 from sim06.services.identity.portal.pages import portal_login_page
@@ -274,13 +274,7 @@ def install_portal(app: FastAPI, core: Provider, realm: Provider) -> Provider:
     async def jwks() -> Response:
         return json_response(keys.jwks())
 
-    def route(path: str, endpoint: Any, method: str, name: str, documented_as: str) -> None:
-        options = route_options(documented_as)
-        summary = options.pop("summary", None) or f"Portal SSO: {documented_as}"
-        app.add_api_route(
-            path, endpoint, methods=[method], tags=["portal-sso"], name=name,
-            summary=summary, **options,
-        )  # fmt: skip
+    route = functools.partial(add_documented_route, app, ("portal-sso", "Portal SSO"))
 
     for method in ("GET", "POST"):
         low = method.lower()
