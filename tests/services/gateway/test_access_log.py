@@ -8,7 +8,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.services.gateway.helpers import ADMIN, ADULT, COMMUNE, HOSPITAL, POLICE, assert_problem
+from tests.services.gateway.helpers import (
+    ADMIN,
+    ADULT,
+    COMMUNE,
+    HOSPITAL,
+    POLICE,
+    assert_problem,
+    get_token,
+)
 
 pytestmark = pytest.mark.anyio
 Call = Callable[..., Any]
@@ -59,13 +67,7 @@ async def test_needs_admin_or_the_scope(client: httpx.AsyncClient, call: Call) -
     r = await client.get(f"/v1/citizens/{ADULT}/access-log")
     assert r.status_code == 401 and r.json()["code"] == "GATEWAY_UNAUTHENTICATED"
     await call(COMMUNE, "GET", f"/v1/registry/citizens/{ADULT}")  # gives the commune a token
-    token = (
-        await client.post(
-            "/oauth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(COMMUNE["client_id"], COMMUNE["secret"]),
-        )
-    ).json()["access_token"]
+    token = await get_token(client, COMMUNE)
     r = await client.get(
         f"/v1/citizens/{ADULT}/access-log", headers={"Authorization": f"Bearer {token}"}
     )

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from sim06.services.bench import start_uvicorn
-from tests.services.gateway.helpers import ADULT
+from tests.services.gateway.helpers import ADULT, get_token
 
 pytestmark = pytest.mark.e2e
 
@@ -38,13 +38,7 @@ AGENCY: dict[str, Any] = {  # a throwaway agency with a quota the run cannot exh
 async def _exchange_all(base: str, secret: str) -> list[httpx.Response]:
     limits = httpx.Limits(max_connections=CONCURRENCY)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
-        token = (
-            await client.post(
-                "/oauth/token",
-                data={"grant_type": "client_credentials"},
-                auth=(CLIENT_ID, secret),
-            )  # fmt: skip
-        ).json()["access_token"]
+        token = await get_token(client, {"client_id": CLIENT_ID, "secret": secret})
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one(i: int) -> httpx.Response:

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from sim06.services.bench import ServerProcess, start_uvicorn
-from tests.services.gateway.helpers import ADULT
+from tests.services.gateway.helpers import ADULT, get_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
@@ -46,13 +46,7 @@ async def _stream_then_kill(server: ServerProcess, secret: str) -> set[str]:
     killed = asyncio.Event()
     limits = httpx.Limits(max_connections=STREAMS)
     async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=10) as client:
-        token = (
-            await client.post(
-                "/oauth/token",
-                data={"grant_type": "client_credentials"},
-                auth=(CLIENT_ID, secret),
-            )  # fmt: skip
-        ).json()["access_token"]
+        token = await get_token(client, {"client_id": CLIENT_ID, "secret": secret})
 
         async def stream(n: int) -> None:
             i = 0
