@@ -1,26 +1,32 @@
 """Lookup latency in PostgreSQL does not grow with population size: p50 of ``store.get``.
 
-``python benchmarks/bench_postgres_lookup.py --url URL --small 100000 --large 1000000``
+``python benchmarks/bench_postgres_lookup.py --url URL --small 100000 --large 1000000 [--http]``
 
 Reads the databases ``sim06_bench_<size>`` made by bench_postgres_seed.py, samples PINs from
 each, warms both (we compare index depth and heap layout, not the disk), then times
 ``PostgresCitizenStore.get`` in process, alternating rounds between the two, and prints the p50
 and p99 of each and the ratio large/small of the p50s. The bytes returned are checked against
-the PIN asked for.
+the PIN asked for. With ``--http`` it also serves the registry over each database (one uvicorn
+worker on CPU 0, ``SIM06_DATABASE_URL``; the project's load generator on CPU 1, 16 connections,
+alternating rounds) and reports the HTTP p50 of each and their ratio, as
+bench_lookup_scaling.py does for SQLite.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
+import tempfile
 import time
 
 import orjson
 import psycopg
 
 from sim06.mock_registry.store.postgres import PostgresCitizenStore
+from sim06.services.bench import encode_request, pin_cpu, run_load, start_uvicorn
 
 
 def sample_pins(url: str, n: int, seed: int = 1) -> list[str]:
@@ -47,6 +53,38 @@ def timed_round(store: PostgresCitizenStore, pins: list[str]) -> list[int]:
     return samples
 
 
+def http_p50s(
+    urls: dict[str, str], pins: dict[str, list[str]], rounds: int, duration: float
+) -> dict[str, list[float]]:
+    """Per round, the p50 (ms) of registry lookups served over each database, alternating."""
+    p50s: dict[str, list[float]] = {name: [] for name in urls}
+    pin_cpu(os.getpid(), 1)
+    with tempfile.TemporaryDirectory() as data_dir:
+        for _ in range(rounds):
+            for name, url in urls.items():
+                env = {"SIM06_DATABASE_URL": url, "SIM06_DATA_DIR": data_dir}
+                reqs = [
+                    encode_request("GET", f"/v1/citizens/{p}", host="127.0.0.1") for p in pins[name]
+                ]
+                with start_uvicorn(
+                    "sim06.services.asgi:registry",
+                    factory=True,
+                    env=env,
+                    cpus={0},
+                    health_path="/healthz",
+                ) as server:
+                    result = run_load(
+                        "127.0.0.1",
+                        server.port,
+                        reqs,
+                        connections=16,
+                        duration=duration,
+                        warmup=1.0,
+                    )
+                p50s[name].append(result.p50_ms)
+    return p50s
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", required=True, help="postgresql://user:pw@host:port/db")
@@ -54,6 +92,9 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--pins", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--http", action="store_true", help="also measure lookups over HTTP")
+    parser.add_argument("--http-rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of each HTTP round")
     args = parser.parse_args()
     urls = {
         name: psycopg.conninfo.make_conninfo(args.url, dbname=f"sim06_bench_{size}")
@@ -77,6 +118,13 @@ def main() -> None:
     )
     for store in stores.values():
         store.close()
+    if args.http:
+        p50s = http_p50s(urls, pins, args.http_rounds, args.duration)
+        for name, rates in p50s.items():
+            report[f"{name}_http_p50_ms"] = round(statistics.median(rates), 3)
+        report["http_ratio_large_small"] = round(
+            statistics.median(p50s["large"]) / statistics.median(p50s["small"]), 3
+        )
     for key, value in report.items():
         print(f"{key:>22}: {value}")
     print(json.dumps(report))
