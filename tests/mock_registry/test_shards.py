@@ -135,3 +135,19 @@ def test_sqlite_bulk_load_builds_the_indexes_after(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         dup.finish_load()  # a duplicate PIN still fails the load
     dup.close()
+
+
+def test_workers_shard_files_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers hand their shards over as files: none is left once read, nor when the reader
+    stops early (an interrupted seed)."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    single = [r for b in population_batches(3, 1500, AS_OF, shard_size=500) for r in b]
+    assert [
+        r for b in population_batches(3, 1500, AS_OF, workers=2, shard_size=500) for r in b
+    ] == (single)
+    assert list(tmp_path.iterdir()) == []
+    batches = population_batches(3, 1500, AS_OF, workers=2, shard_size=500)
+    next(batches)
+    assert [p.name for p in tmp_path.iterdir()][0].startswith("sim06-shards-")
+    batches.close()
+    assert list(tmp_path.iterdir()) == []
