@@ -44,6 +44,7 @@ def test_only_settings_reads_the_environment() -> None:
         "services/bench/servers.py",
         "services/serve_replicas.py",
         "services/testing/harness.py",
+        "mock_registry/compiled.py",  # SIM06_PURE_PYTHON: read at import, before any settings
     }
     for path in list((ROOT / "services").rglob("*.py")) + list(
         (ROOT / "mock_registry").rglob("*.py")
