@@ -26,6 +26,7 @@ from sim06.services.registry import examples, schemas
 from sim06.services.registry.credentials import write_token
 from sim06.services.registry.event_routes import install_event_routes
 from sim06.services.registry.events import EventService
+from sim06.services.registry.express import RegistryApp
 from sim06.services.registry.fastpath import LookupFastPath
 from sim06.services.registry.service import RegistryService
 from sim06.services.testing import install_testing_tools
@@ -96,7 +97,8 @@ def create_app(settings: Settings, store: CitizenStore | None = None) -> FastAPI
     """Build the registry service over ``store`` (default: the SQLite file of ``settings``)."""
     db: CitizenStore = store if store is not None else SQLiteCitizenStore(settings.database)
     service = RegistryService(settings, db)
-    app = FastAPI(
+    # RegistryApp: FastAPI with the express lane for lookups (express.py).
+    app = RegistryApp(
         **FASTAPI_OPTIONS,
         title="sim06 population registry",
         version="1.0.0",
