@@ -36,6 +36,33 @@ def in_process_p50_us(db: Path, pins: list[str], rounds: int = 5) -> float:
     return statistics.median(samples) / 1000
 
 
+def http_p50s(
+    envs: dict[str, dict[str, str]], pins: dict[str, list[str]], rounds: int, duration: float
+) -> dict[str, list[float]]:
+    """Per round, the p50 (ms) of lookups of ``pins[name]`` from a registry served with
+    ``envs[name]`` (one uvicorn worker on CPU 0, this process on CPU 1, 16 connections), the
+    servers alternating so that the machine's noise hits each alike."""
+    p50s: dict[str, list[float]] = {name: [] for name in envs}
+    pin_cpu(os.getpid(), 1)
+    for _ in range(rounds):
+        for name, env in envs.items():
+            reqs = [
+                encode_request("GET", f"/v1/citizens/{p}", host="127.0.0.1") for p in pins[name]
+            ]
+            with start_uvicorn(
+                "sim06.services.asgi:registry",
+                factory=True,
+                env=env,
+                cpus={0},
+                health_path="/healthz",
+            ) as server:
+                result = run_load(
+                    "127.0.0.1", server.port, reqs, connections=16, duration=duration, warmup=1.0
+                )
+            p50s[name].append(result.p50_ms)
+    return p50s
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--large-db", type=Path)
@@ -54,30 +81,10 @@ def main() -> None:
     report: dict[str, float] = {}
     for name, db in dbs.items():
         report[f"{name}_store_get_p50_us"] = round(in_process_p50_us(db, pins[name]), 2)
-    pin_cpu(os.getpid(), 1)
-    p50s: dict[str, list[float]] = {"small": [], "large": []}
-    for _ in range(args.rounds):
-        for name, db in dbs.items():
-            env = {"SIM06_DB_PATH": str(db), "SIM06_DATA_DIR": tmp.name}
-            reqs = [
-                encode_request("GET", f"/v1/citizens/{p}", host="127.0.0.1") for p in pins[name]
-            ]
-            with start_uvicorn(
-                "sim06.services.asgi:registry",
-                factory=True,
-                env=env,
-                cpus={0},
-                health_path="/healthz",
-            ) as server:
-                result = run_load(
-                    "127.0.0.1",
-                    server.port,
-                    reqs,
-                    connections=16,
-                    duration=args.duration,
-                    warmup=1.0,
-                )
-            p50s[name].append(result.p50_ms)
+    envs = {
+        name: {"SIM06_DB_PATH": str(db), "SIM06_DATA_DIR": tmp.name} for name, db in dbs.items()
+    }
+    p50s = http_p50s(envs, pins, args.rounds, args.duration)
     for name in dbs:
         report[f"{name}_http_p50_ms"] = round(statistics.median(p50s[name]), 3)
     report["store_ratio_large_small"] = round(

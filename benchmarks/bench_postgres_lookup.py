@@ -1,6 +1,6 @@
 """Lookup latency in PostgreSQL does not grow with population size: p50 of ``store.get``.
 
-``python benchmarks/bench_postgres_lookup.py --url URL --small 100000 --large 1000000 [--http]``
+``python -m benchmarks.bench_postgres_lookup --url URL --small 100000 --large 1000000 [--http]``
 
 Reads the databases ``sim06_bench_<size>`` made by bench_postgres_seed.py, samples PINs from
 each, warms both (we compare index depth and heap layout, not the disk), then times
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import tempfile
@@ -25,8 +24,8 @@ import time
 import orjson
 import psycopg
 
+from benchmarks.bench_lookup_scaling import http_p50s
 from sim06.mock_registry.store.postgres import PostgresCitizenStore
-from sim06.services.bench import encode_request, pin_cpu, run_load, start_uvicorn
 
 
 def sample_pins(url: str, n: int, seed: int = 1) -> list[str]:
@@ -51,38 +50,6 @@ def timed_round(store: PostgresCitizenStore, pins: list[str]) -> list[int]:
         samples.append(time.perf_counter_ns() - t)
         assert record is not None and orjson.loads(record)["pin"] == pin
     return samples
-
-
-def http_p50s(
-    urls: dict[str, str], pins: dict[str, list[str]], rounds: int, duration: float
-) -> dict[str, list[float]]:
-    """Per round, the p50 (ms) of registry lookups served over each database, alternating."""
-    p50s: dict[str, list[float]] = {name: [] for name in urls}
-    pin_cpu(os.getpid(), 1)
-    with tempfile.TemporaryDirectory() as data_dir:
-        for _ in range(rounds):
-            for name, url in urls.items():
-                env = {"SIM06_DATABASE_URL": url, "SIM06_DATA_DIR": data_dir}
-                reqs = [
-                    encode_request("GET", f"/v1/citizens/{p}", host="127.0.0.1") for p in pins[name]
-                ]
-                with start_uvicorn(
-                    "sim06.services.asgi:registry",
-                    factory=True,
-                    env=env,
-                    cpus={0},
-                    health_path="/healthz",
-                ) as server:
-                    result = run_load(
-                        "127.0.0.1",
-                        server.port,
-                        reqs,
-                        connections=16,
-                        duration=duration,
-                        warmup=1.0,
-                    )
-                p50s[name].append(result.p50_ms)
-    return p50s
 
 
 def main() -> None:
@@ -119,7 +86,12 @@ def main() -> None:
     for store in stores.values():
         store.close()
     if args.http:
-        p50s = http_p50s(urls, pins, args.http_rounds, args.duration)
+        with tempfile.TemporaryDirectory() as data_dir:
+            envs = {
+                name: {"SIM06_DATABASE_URL": url, "SIM06_DATA_DIR": data_dir}
+                for name, url in urls.items()
+            }
+            p50s = http_p50s(envs, pins, args.http_rounds, args.duration)
         for name, rates in p50s.items():
             report[f"{name}_http_p50_ms"] = round(statistics.median(rates), 3)
         report["http_ratio_large_small"] = round(
