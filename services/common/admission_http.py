@@ -36,7 +36,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, cast
 
 import orjson
 from starlette.types import Receive, Scope, Send
@@ -52,9 +54,11 @@ __all__ = [
     "PROTOCOL",
     "AdmissionHttpProtocol",
     "HeadWithBody",
+    "ProtocolLane",
     "admission_protocol",
     "body_prefix",
     "controller_of",
+    "lane_of",
     "refusal_bytes",
 ]
 
@@ -75,6 +79,9 @@ PROTOCOL = (
 _EXEMPT = tuple(prefix.encode("ascii") for prefix in EXEMPT)
 _LINKS = 8  # how many wrappers (proxy headers, ...) may stand between uvicorn and the app
 _JOIN_MAX = 65_536  # HeadWithBody: bodies up to this size go out in one write with their head
+# An app's answer written by the protocol: (path, request headers, write(head lines, body)) ->
+# whether it answered. Synchronous, no task: only for answers ready at once (registry lookups).
+ProtocolLane = Callable[[str, list[tuple[bytes, bytes]], Callable[[bytes, bytes], None]], bool]
 _CHARGE = "sim06.admission"  # scope key: (charge, cost, key, app) of a request charged here
 
 
@@ -85,6 +92,18 @@ def controller_of(app: Any) -> Admission | None:
         found = getattr(state, "_state", {}).get("admission") if state is not None else None
         if isinstance(found, Admission):
             return found
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
+
+
+def lane_of(app: Any) -> ProtocolLane | None:
+    """The protocol lane of ``app`` or of the app it wraps (``.app``), if it has one."""
+    for _ in range(_LINKS):
+        lane = getattr(app, "answer_in_protocol", None)
+        if lane is not None:
+            return cast(ProtocolLane, lane)
         app = getattr(app, "app", None)
         if app is None:
             return None
@@ -138,7 +157,8 @@ class AdmissionHttpProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.admission = controller_of(self.app)
-        self.refused: int = 0  # 0, or the status of the request being discarded
+        self.lane = lane_of(self.app)
+        self.refused: int = 0  # 0, or the status of the answer written here, its body discarded
         self.close_after = False
         self.active_at = 0.0  # loop time of the last bytes received
         self.idle_timer: asyncio.TimerHandle | None = None
@@ -178,8 +198,22 @@ class AdmissionHttpProtocol(HttpToolsProtocol):
             # The body, if any, still arrives: the parser reads it and on_body drops it.
             self.refused = -charge
             return
-        app = self.app  # read now: a subclass may wrap it per connection (mTLS)
         ctl.queue_mark()
+        lane = self.lane
+        if lane is not None and method == "GET" and query < 0 and not self.flow.write_paused:
+            # The app answers here, without a task, if it can (else it runs as usual, charged
+            # once): the units are taken and given back around its synchronous answer.
+            parser = self.parser
+            keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
+            started = time.monotonic()
+            if lane(path, self.headers, partial(self._answer, keep_alive)):
+                ctl.started(charge, key)
+                ctl.close(charge, cost, key, started)
+                ctl.ran()
+                self.refused = 200  # answered: the rest of the request is read and dropped
+                self.close_after = not keep_alive
+                return
+        app = self.app  # read now: a subclass may wrap it per connection (mTLS)
         scope[_CHARGE] = (charge, cost, key, app)  # type: ignore[literal-required]
         self.app = self._admitted
         try:
@@ -226,19 +260,33 @@ class AdmissionHttpProtocol(HttpToolsProtocol):
             return False
         return not (self.expect_100_continue or self.parser.should_upgrade())
 
+    def _default_lines(self) -> bytes:
+        """The server's own header lines (``date``, ...), joined once per list uvicorn makes."""
+        defaults = self.server_state.default_headers
+        if self._defaults[0] is not defaults:  # uvicorn replaces the list when the date changes
+            self._defaults = (defaults, b"".join(b"%s: %s\r\n" % pair for pair in defaults))
+        return self._defaults[1]
+
+    def _answer(self, keep_alive: bool, head: bytes, body: bytes) -> None:
+        """Write a lane's 200 answer: ``head`` holds its own header lines, as uvicorn would
+        after the server's (``Connection: close`` when the request asked for it)."""
+        self.transport.write(
+            b"".join((
+                b"HTTP/1.1 200 OK\r\n", self._default_lines(), head,
+                b"" if keep_alive else b"connection: close\r\n", b"\r\n", body,
+            ))
+        )  # fmt: skip
+
     def _refuse(
         self, ctl: Admission, status: int, path: str, method: str, keep_alive: bool
     ) -> None:
         """Write the refusal; ``keep_alive`` False: with ``Connection: close``."""
         keep_alive = keep_alive and not self.flow.write_paused  # a client that does not read
-        defaults = self.server_state.default_headers
-        if self._defaults[0] is not defaults:  # uvicorn replaces the list when the date changes
-            self._defaults = (defaults, b"".join(b"%s: %s\r\n" % pair for pair in defaults))
         prefix = self._prefixes.get(status)
         if prefix is None:
             prefix = self._prefixes[status] = body_prefix(ctl, status)
         answer = refusal_bytes(
-            ctl, status, path, defaults=self._defaults[1], keep_alive=keep_alive,
+            ctl, status, path, defaults=self._default_lines(), keep_alive=keep_alive,
             head=method == "HEAD", prefix=prefix,
         )  # fmt: skip
         self.transport.write(answer)

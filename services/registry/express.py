@@ -28,6 +28,7 @@ cancelled PIN, an error reading the store — takes the full stack, where
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -126,25 +127,55 @@ class RegistryApp(FastAPI):
                 return False
         return True
 
+    def answer_in_protocol(
+        self, path: str, headers: list[tuple[bytes, bytes]], write: Callable[[bytes, bytes], None]
+    ) -> bool:
+        """The lane, asked by the connection's HTTP protocol before any ASGI task exists
+        (:data:`~services.common.admission_http.ProtocolLane`; the protocol has admitted the
+        request): ``write`` the answer's header lines and body and say True, or False to let
+        the request run through the app. Same conditions, bytes, metrics and journal as the
+        lane in :meth:`__call__`; what is left out is uvicorn's per-request machinery."""
+        if self._lane_open is False:
+            return False
+        values: dict[str, Any] = self.state._state
+        scope = {"type": "http", "method": "GET", "path": path, "query_string": b"",
+                 "headers": headers}  # fmt: skip
+        raw = self._express(values, scope)
+        if raw is None:
+            return False
+        started = time.perf_counter()
+        lines = b"".join(b"%s: %s\r\n" % pair for pair in response_start(raw)["headers"])
+        write(lines, raw)
+        self._count(values, path, 200, time.perf_counter() - started)
+        return True
+
     async def _serve(self, values: dict[str, Any], scope: Scope, raw: bytes, send: Send) -> None:
         started = time.perf_counter()
         status = 500  # as the metrics middleware: an exception before the answer is a 500
+        answered = False
         try:
             await send(response_start(raw))
             status = 200
             await send({"type": "http.response.body", "body": raw})
+            answered = True
         finally:
-            # The metrics layer is skipped too: count the lookup as it would.
             seconds = time.perf_counter() - started
-            metrics: RequestMetrics | None = values.get("metrics")
-            if metrics is not None:
-                metrics.observe(ROUTE, "GET", status, "", seconds)
-        # ... and the fault layer's journal (it records answered requests only).
+            self._count(values, scope["path"], status, seconds, journal=answered)
+
+    @staticmethod
+    def _count(
+        values: dict[str, Any], path: str, status: int, seconds: float, *, journal: bool = True
+    ) -> None:
+        """What the skipped metrics and fault layers record of a lookup (the fault layer's
+        journal, the admin console's timeline, only of answered ones)."""
+        metrics: RequestMetrics | None = values.get("metrics")
+        if metrics is not None:
+            metrics.observe(ROUTE, "GET", status, "", seconds)
         faults: FaultController | None = values.get("faults")
-        if faults is not None:
+        if faults is not None and journal:
             faults.record(
                 Exchange(
-                    at=time.time(), service=_SERVICE, method="GET", path=scope["path"],
+                    at=time.time(), service=_SERVICE, method="GET", path=path,
                     status=status, ms=seconds * 1000, profile=faults.state.profile, fault=None,
                 )
             )  # fmt: skip

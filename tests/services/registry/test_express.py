@@ -4,6 +4,8 @@ the stack (services/registry/express.py)."""
 
 from __future__ import annotations
 
+import re
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -11,11 +13,13 @@ import httpx
 import pytest
 
 from sim06.services.common.admission import PRECHARGED, Admission
+from sim06.services.common.admission_http import AdmissionHttpProtocol
 from sim06.services.common.fault_middleware import install_faults
 from sim06.services.common.faults import FAULT_HEADER
 from sim06.services.common.settings import Settings
 from sim06.services.registry.app import create_app
 from sim06.services.registry.express import RegistryApp
+from tests.services.common.live import live_server
 from tests.services.common.test_admission_services import freeze
 from tests.services.common.test_metrics import PIN_ROUTE, requests, scrape, timed
 
@@ -193,3 +197,89 @@ async def test_the_lane_charges_and_frees_admission_units(
     assert refused.status_code == 503 and refused.json()["code"] == "SERVICE_OVERLOADED"
     assert ctl.snapshot()["shed"]["overload"] == before["shed"]["overload"] + 1
     assert served == [LOOKUP, LOOKUP]
+
+
+def raw_exchange(url: str, requests: list[bytes]) -> list[bytes]:
+    """Send ``requests`` one after another on one connection; each whole answer as read."""
+    host, port = url.removeprefix("http://").split(":")
+    answers: list[bytes] = []
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        for request in requests:
+            sock.sendall(request)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += sock.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(re.search(rb"content-length: (\d+)", head.lower()).group(1))  # type: ignore[union-attr]
+            while len(body) < length:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+            answers.append(head + b"\r\n\r\n" + body)
+    return answers
+
+
+def parts(answer: bytes) -> tuple[bytes, dict[bytes, bytes], bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    headers = dict(line.lower().split(b": ", 1) for line in lines)
+    headers.pop(b"date", None)
+    return status, headers, body
+
+
+def get(path: str, extra: bytes = b"", version: bytes = b"HTTP/1.1") -> bytes:
+    return b"GET %s %s\r\nhost: registry\r\n%s\r\n" % (path.encode(), version, extra)
+
+
+def test_the_protocol_lane_answers_like_the_stack(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(settings)
+    assert isinstance(app, RegistryApp)
+    install_faults(app, settings, "registry")
+    asked: list[str] = []
+    real = RegistryApp.answer_in_protocol
+
+    def spy(self: RegistryApp, path: str, headers: Any, write: Any) -> bool:
+        answered = real(self, path, headers, write)
+        asked.append(f"{path} {answered}")
+        return answered
+
+    monkeypatch.setattr(RegistryApp, "answer_in_protocol", spy)
+    ctl = app.state.admission
+    try:
+        with live_server(app, http=AdmissionHttpProtocol) as url:
+            before = httpx.get(f"{url}/metrics").text
+            lane, unknown, query = raw_exchange(
+                url, [get(LOOKUP), get("/v1/citizens/001090104218"), get(f"{LOOKUP}?x=1")]
+            )
+            reopen = close_lane(app)
+            (stack,) = raw_exchange(url, [get(LOOKUP)])
+            reopen()
+            (closing,) = raw_exchange(url, [get(LOOKUP, version=b"HTTP/1.0")])
+            after = httpx.get(f"{url}/metrics").text
+    finally:
+        app.state.store.close()
+    # The lane answered the live citizen twice (kept alive, then HTTP/1.0); the unknown PIN and
+    # the lookup with the lane closed went on to the app; a query string is not even offered.
+    assert asked == [
+        f"{LOOKUP} True",
+        "/v1/citizens/001090104218 False",
+        f"{LOOKUP} False",
+        f"{LOOKUP} True",
+    ]
+    assert parts(lane) == parts(stack)
+    assert parts(lane)[0] == b"HTTP/1.1 200 OK" and b"connection" not in parts(lane)[1]
+    assert parts(closing)[1][b"connection"] == b"close"
+    assert parts(closing)[2] == parts(stack)[2]
+    assert parts(unknown)[0] == b"HTTP/1.1 404 Not Found"
+    assert parts(query)[0] == b"HTTP/1.1 200 OK"  # the route, through the stack
+    series = r'sim06_http_requests_total\{[^}]*route="/v1/citizens/\{pin\}"[^}]*status="200"'
+
+    def lookups(metrics: str) -> float:
+        found = re.search(series + r"[^}]*\} (\S+)", metrics)
+        return float(found.group(1)) if found else 0.0
+
+    assert lookups(after) - lookups(before) == 4.0  # the lane's 2, the stack's 2 (query too)
+    assert ctl.in_flight == 0 and ctl.pending == 0  # every unit given back
