@@ -28,7 +28,9 @@ without keep-alive, or when the client is not reading its answers); a request pi
 one still running, one expecting ``100-continue`` and an upgrade go the ordinary way (the
 middleware decides), so answers never overtake each other. Never-shed paths
 (``/healthz``, ``/readyz``, admin, ...) always pass. Every answer's head goes out in one write
-with its body's first part (:class:`HeadWithBody`).
+with its body's first part (:class:`HeadWithBody`). An app with a :data:`ProtocolLane`
+(``answer_in_protocol``: the registry's lookups) may answer an admitted ``GET`` here too,
+synchronously, without an ASGI task; what it declines runs as usual.
 """
 
 from __future__ import annotations

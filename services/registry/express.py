@@ -23,6 +23,10 @@ and entered in the fault controller's journal (the admin console's timeline) as 
 middleware would. Anything else — another path, a query string, an unknown, malformed or
 cancelled PIN, an error reading the store — takes the full stack, where
 :class:`~services.registry.fastpath.LookupFastPath` still skips FastAPI's routing.
+
+Served by the admission protocol (``sim06 up``), the same lane runs one step earlier:
+:meth:`RegistryApp.answer_in_protocol` answers inside the connection's HTTP protocol, before
+uvicorn builds the ASGI scope, cycle and task.
 """
 
 from __future__ import annotations
