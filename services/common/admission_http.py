@@ -38,9 +38,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from starlette.types import Receive, Scope, Send
@@ -87,28 +87,31 @@ ProtocolLane = Callable[[str, list[tuple[bytes, bytes]], Callable[[bytes, bytes]
 _CHARGE = "sim06.admission"  # scope key: (charge, cost, key, app) of a request charged here
 
 
+def _wrapped(app: Any) -> Iterator[Any]:
+    """``app``, then the app it wraps (``.app``), and so on, up to :data:`_LINKS` of them."""
+    for _ in range(_LINKS):
+        if app is None:
+            return
+        yield app
+        app = getattr(app, "app", None)
+
+
 def controller_of(app: Any) -> Admission | None:
     """The admission controller of ``app`` or of the app it wraps (``.app``), if any."""
-    for _ in range(_LINKS):
-        state = getattr(app, "state", None)
+    for each in _wrapped(app):
+        state = getattr(each, "state", None)
         found = getattr(state, "_state", {}).get("admission") if state is not None else None
         if isinstance(found, Admission):
             return found
-        app = getattr(app, "app", None)
-        if app is None:
-            return None
     return None
 
 
 def lane_of(app: Any) -> ProtocolLane | None:
     """The protocol lane of ``app`` or of the app it wraps (``.app``), if it has one."""
-    for _ in range(_LINKS):
-        lane = getattr(app, "answer_in_protocol", None)
+    for each in _wrapped(app):
+        lane: ProtocolLane | None = getattr(each, "answer_in_protocol", None)
         if lane is not None:
-            return cast(ProtocolLane, lane)
-        app = getattr(app, "app", None)
-        if app is None:
-            return None
+            return lane
     return None
 
 

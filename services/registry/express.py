@@ -42,7 +42,13 @@ from sim06.services.common.admission import PRECHARGED, Admission, AdmissionMidd
 from sim06.services.common.faults import FAULT_HEADER, PROFILE_HEADER, Exchange, FaultController
 from sim06.services.common.http import BodyLimitMiddleware
 from sim06.services.common.metrics import MetricsMiddleware, RequestMetrics
-from sim06.services.registry.fastpath import ROUTE, LookupFastPath, find_record, response_start
+from sim06.services.registry.fastpath import (
+    ROUTE,
+    LookupFastPath,
+    find_record,
+    header_lines,
+    response_start,
+)
 
 __all__ = ["RegistryApp"]
 
@@ -148,8 +154,7 @@ class RegistryApp(FastAPI):
         if raw is None:
             return False
         started = time.perf_counter()
-        lines = b"".join(b"%s: %s\r\n" % pair for pair in response_start(raw)["headers"])
-        write(lines, raw)
+        write(header_lines(raw), raw)
         self._count(values, path, 200, time.perf_counter() - started)
         return True
 

@@ -54,6 +54,14 @@ def response_start(raw: bytes) -> Message:
     return {"type": "http.response.start", "status": 200, "headers": [length, _JSON]}
 
 
+_JSON_LINE = b"%s: %s\r\n" % _JSON
+
+
+def header_lines(raw: bytes) -> bytes:
+    """:func:`response_start`'s headers as HTTP/1.1 lines, for an answer written whole."""
+    return b"content-length: %d\r\n%s" % (len(raw), _JSON_LINE)
+
+
 class LookupFastPath:
     """Serve existing citizens' records straight from the store; pass the rest to ``app``."""
 
