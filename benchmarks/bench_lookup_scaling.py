@@ -3,8 +3,9 @@
 ``python -m benchmarks.bench_lookup_scaling --large-db /tmp/pop1m.db [--small 10000]``
 
 Seeds what is missing, then measures (a) in process: ``store.get`` over random PINs, and
-(b) over HTTP: one uvicorn worker per database (CPU 0), the project's load generator (CPU 1),
-16 connections, alternating rounds. Prints p50 of each and the ratio large/small.
+(b) over HTTP: one uvicorn worker per database (CPU 0) with the admission HTTP protocol, as
+``sim06 up`` serves, the project's load generator (CPU 1), 16 connections, alternating rounds.
+Prints p50 of each and the ratio large/small.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from benchmarks.bench_registry_http import ensure_db, sample_pins
 from sim06.mock_registry.store import SQLiteCitizenStore
 from sim06.services.bench import encode_request, pin_cpu, run_load, start_uvicorn
+from sim06.services.common.admission_http import PROTOCOL
 
 
 def in_process_p50_us(db: Path, pins: list[str], rounds: int = 5) -> float:
@@ -55,6 +57,7 @@ def http_p50s(
                 env=env,
                 cpus={0},
                 health_path="/healthz",
+                http_protocol=PROTOCOL,
             ) as server:
                 result = run_load(
                     "127.0.0.1", server.port, reqs, connections=16, duration=duration, warmup=1.0
