@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 # mock_registry/compiled.py (tests/mock_registry/test_native.py checks it).
 NATIVE := $(VENV)/.native
 NATIVE_MODULES := population citizen cards card_history accounts census address names lifecycle \
-	ids cmnd ethnicity admin_units
+	ids cmnd ethnicity admin_units draws
 $(NATIVE): $(STAMP) $(NATIVE_MODULES:%=mock_registry/%.py) mock_registry/compiled.py scripts/build_native.py
 	@if [ -n "$$SIM06_PURE_PYTHON" ]; then echo "sim06: SIM06_PURE_PYTHON is set: generator not compiled"; \
 	else $(BIN)/python scripts/build_native.py && touch $(NATIVE); fi

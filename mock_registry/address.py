@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from sim06.mock_registry import admin_units, census, ethnicity
+from sim06.mock_registry import admin_units, census, draws, ethnicity
 
 SOUTH_FROM = 48  # legacy province codes from Đà Nẵng southwards write alleys as "hẻm" / "Ấp"
 HOMETOWN_ELSEWHERE = 0.15  # share whose quê quán is not the province they live in [I]
@@ -58,13 +58,19 @@ def streets() -> tuple[str, ...]:
     return tuple(json.loads(text)["streets"])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Place:
     """Where a household lives: the current address and, if any, its pre-2025 form."""
 
     commune_code: str
     address: dict[str, Any]
     legacy: dict[str, Any]
+
+    def __init__(self, commune_code: str, address: dict[str, Any], legacy: dict[str, Any]) -> None:
+        # The dataclass's __init__ written out: compiled, not generated (once a household).
+        object.__setattr__(self, "commune_code", commune_code)
+        object.__setattr__(self, "address", address)
+        object.__setattr__(self, "legacy", legacy)
 
 
 class AddressBook:
@@ -119,7 +125,7 @@ class AddressBook:
         """Quê quán: usually the province the family lives in, sometimes elsewhere."""
         code = home
         if rng.random() < HOMETOWN_ELSEWHERE:
-            code = rng.choices(self._codes, cum_weights=self._cum)[0]
+            code = draws.pick(rng, self._codes, self._cum)
         found = self._hometown.get(code)
         if found is None:
             p = admin_units.legacy_province_by_pin_code("0" + code)
@@ -162,7 +168,7 @@ class AddressBook:
             new = admin_units.commune(old.new_commune_code)
         else:
             options = admin_units.new_communes_for_legacy_province(home)
-            new = options[rng.randrange(len(options))]
+            new = options[draws.below(rng, len(options))]
         detail = self.detail(rng, new.division_type, int(home))
         return Place(new.code, self.current_address(new, detail), legacy_address(old, detail))
 
@@ -183,15 +189,15 @@ class AddressBook:
         south = legacy_code >= SOUTH_FROM
         if division_type == "phường":
             street = self._streets[int(rng.random() * len(self._streets))]
-            number = rng.randint(1, 420)
+            number = draws.randint(rng, 1, 420)
             if rng.random() < 0.35:
-                alley = rng.randint(2, 250)
+                alley = draws.randint(rng, 2, 250)
                 return (
                     f"{alley}/{number} {street}" if south else f"Số {number}, ngõ {alley} {street}"
                 )
             return f"Số {number} {street}"
         hamlet = "Ấp" if south else ("Bản" if legacy_code in _MOUNTAIN else "Thôn")
-        return f"{hamlet} {rng.randint(1, 15)}"
+        return f"{hamlet} {draws.randint(rng, 1, 15)}"
 
     def current_address(self, commune: admin_units.Commune, detail: str) -> dict[str, Any]:
         """Address in post-2025 units (province + commune, no district)."""

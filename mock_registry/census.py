@@ -128,9 +128,10 @@ class AgeQuota:
     ) -> int:
         """A band by weight, then an age in the part of it within the range."""
         x = rng.random() * sum(weights)
-        for w, (_, lo, hi, _) in zip(weights, spans, strict=True):
-            x -= w
+        for i in range(len(weights)):  # by index: no zip object, no tuple an item
+            x -= weights[i]
             if x < 0:
+                _, lo, hi, _ = spans[i]
                 return lo + int(rng.random() * (hi - lo + 1))
         return spans[-1][2]
 
@@ -152,12 +153,10 @@ class AgeQuota:
     def any_age(self, rng: random.Random, low: int, high: int) -> int:
         """An age in ``low..high`` for a person whose sex is drawn later (both sexes' gaps)."""
         spans = self._spans(low, high)
-        weights = [
-            m + f
-            for m, f in zip(
-                self._weights("male", spans), self._weights("female", spans), strict=True
-            )
-        ]
+        weights = self._weights("male", spans)
+        female = self._weights("female", spans)
+        for i in range(len(weights)):  # the sum of both, in place: no zip, no second list
+            weights[i] += female[i]
         return self._draw(rng, spans, weights)
 
     def wanted(self, sex: Sex, age: int) -> bool:

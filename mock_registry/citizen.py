@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from sim06.mock_registry.cards import iso_date
 from sim06.mock_registry.names import PersonName
 from sim06.mock_registry.store.base import CitizenRow
 
@@ -132,7 +133,7 @@ def record_of(p: Person, data_as_of: str) -> dict[str, Any]:
             "given": p.name.given,
             "full": p.full_name,
         },
-        "date_of_birth": None if p.birth_year_only else p.birth.isoformat(),
+        "date_of_birth": None if p.birth_year_only else iso_date(p.birth),
         "birth_year": p.birth.year,
         "sex": p.sex,
         "place_of_birth_registration": p.birth_registration,
@@ -146,7 +147,7 @@ def record_of(p: Person, data_as_of: str) -> dict[str, Any]:
         "temporary_residence": p.temporary,
         "current_residence": current,
         "legacy_permanent_residence": p.legacy_permanent,
-        "residence_since": None if p.residence_since is None else p.residence_since.isoformat(),
+        "residence_since": None if p.residence_since is None else iso_date(p.residence_since),
         "residence_file_number": p.residence_file_number,
         "household": None
         if p.household_id is None
@@ -172,8 +173,8 @@ def record_of(p: Person, data_as_of: str) -> dict[str, Any]:
             "representative": _ref(p.eid_representative),
         },
         "status": p.status,
-        "date_of_death": None if p.death_date is None else p.death_date.isoformat(),
-        "date_missing": None if p.missing_date is None else p.missing_date.isoformat(),
+        "date_of_death": None if p.death_date is None else iso_date(p.death_date),
+        "date_missing": None if p.missing_date is None else iso_date(p.missing_date),
         "phone": p.phone,
         "email": p.email,
         "data_as_of": data_as_of,

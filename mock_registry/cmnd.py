@@ -94,11 +94,12 @@ class CmndAllocator:
         prefixes = PREFIXES_BY_PROVINCE[province_code]
         prefix = prefixes[int(pick * len(prefixes))]
         space = 10 ** (CMND_LENGTH - len(prefix))
-        width = CMND_LENGTH - len(prefix)
         while True:
             n = self.counters.get(prefix, 0)
             self.counters[prefix] = n + 1
-            number = f"{prefix}{(n * self.mult + self.offset) % space:0{width}d}"
+            # The tail zero-padded to its width, without str.format: space + tail (< 2 * space)
+            # has one digit more than the width, a leading 1.
+            number = prefix + str(space + (n * self.mult + self.offset) % space)[1:]
             # "24" (Đắk Lắk) must not make a number that reads as "245" (Đắk Nông).
             if number not in self.reserved and (len(prefix) == 3 or number[:3] not in _LONG):
                 return number

@@ -28,7 +28,7 @@ from types import ModuleType
 # goes to the worker processes by pickle, and mypyc's frozen dataclasses cannot be unpickled.
 MODULES = (
     "population", "citizen", "cards", "card_history", "accounts", "census", "address",
-    "names", "lifecycle", "ids", "cmnd", "ethnicity", "admin_units",
+    "names", "lifecycle", "ids", "cmnd", "ethnicity", "admin_units", "draws",
 )  # fmt: skip
 PACKAGE = "sim06.mock_registry"
 GROUP = f"{PACKAGE}.native"  # the group's shared library: native__mypyc.<tag>.so

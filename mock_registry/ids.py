@@ -342,12 +342,19 @@ def _feistel_tables(seed: int) -> tuple[list[int], ...]:
     return tuple([rng.randrange(1000) for _ in range(1000)] * 2 for _ in range(4))
 
 
+_Keys = tuple[int, int, int, int, str]
+
+
 # ~12,600 buckets in use (63 prefixes x 100 years x 2): a worker computes each once, not once a
-# shard.
-@lru_cache(maxsize=65536)
-def _bucket_keys(
-    seed: int, prefix: str, birth_year: int, sex: Sex
-) -> tuple[int, int, int, int, str]:
+# shard. A dict, not an lru_cache on _bucket_keys: its calls cost a key tuple and a hash each.
+@lru_cache(maxsize=16)
+def _seed_keys(seed: int) -> dict[str, dict[int, _Keys]]:  # noqa: ARG001 (the cache's key)
+    """The :func:`_bucket_keys` of one seed computed so far, by prefix and (year, sex) code:
+    filled by the allocators of the seed's shards in this process, which share it."""
+    return {}
+
+
+def _bucket_keys(seed: int, prefix: str, birth_year: int, sex: Sex) -> _Keys:
     """Round keys and the first six digits of a bucket: a function of the seed and the bucket
     only, so every shard generated in one process shares them."""
     # Validation lives here so that it runs once per bucket, not once per call.
@@ -376,7 +383,7 @@ class SerialAllocator:
     calls within each bucket. The real allocation algorithm is unknown [U].
     """
 
-    __slots__ = ("_buckets", "_first", "_limit", "_reserved", "_seed", "_tables")
+    __slots__ = ("_buckets", "_first", "_keys", "_limit", "_reserved", "_seed", "_tables")
 
     def __init__(
         self, seed: int, reserved: Iterable[str] = (), first: int = 0, limit: int = SERIAL_SPACE
@@ -387,24 +394,37 @@ class SerialAllocator:
         self._first, self._limit = first, limit
         self._seed = seed
         self._tables = _feistel_tables(seed)
+        self._keys = _seed_keys(seed)
         self._reserved = frozenset(reserved)
         bad = sorted(p for p in self._reserved if len(p) != PIN_LENGTH or not p.isdigit())
         if bad:
             raise ValueError(f"reserved PINs must be 12 digits: {bad[:5]}")
-        # (prefix, birth_year, sex) -> ([next counter], k0, k1, k2, k3, head)
-        self._buckets: dict[tuple[str, int, str], _Bucket] = {}
+        # prefix -> {_year_sex(...) -> ([next counter], k0, k1, k2, k3, head)}
+        self._buckets: dict[str, dict[int, _Bucket]] = {}
 
-    def _new_bucket(self, prefix: str, birth_year: int, sex: Sex) -> _Bucket:
-        k0, k1, k2, k3, head = _bucket_keys(self._seed, prefix, birth_year, sex)
-        bucket = ([self._first], k0, k1, k2, k3, head)
-        self._buckets[(prefix, birth_year, sex)] = bucket
+    def _bucket(self, prefix: str, birth_year: int, sex: Sex) -> _Bucket:
+        """The bucket's counter and keys, made on first use."""
+        years = self._buckets.get(prefix)
+        if years is None:
+            years = self._buckets[prefix] = {}
+        # One int for (year, sex), not a key tuple to build and hash once a person; any other
+        # sex gets a code of its own, and _bucket_keys rejects it before a bucket is made.
+        key = birth_year * 4 + (0 if sex == "male" else 1 if sex == "female" else 2)
+        bucket = years.get(key)
+        if bucket is None:
+            known = self._keys.get(prefix)
+            if known is None:
+                known = self._keys[prefix] = {}
+            keys = known.get(key)
+            if keys is None:
+                keys = known[key] = _bucket_keys(self._seed, prefix, birth_year, sex)
+            k0, k1, k2, k3, head = keys
+            bucket = years[key] = ([self._first], k0, k1, k2, k3, head)
         return bucket
 
     def allocate(self, prefix: str, birth_year: int, sex: Sex) -> str:
         """Return a new, never-issued PIN; :class:`SerialsExhausted` when the bucket is full."""
-        bucket = self._buckets.get((prefix, birth_year, sex)) or self._new_bucket(
-            prefix, birth_year, sex
-        )
+        bucket = self._bucket(prefix, birth_year, sex)
         counter, k0, k1, k2, k3, head = bucket
         t0, t1, t2, t3 = self._tables
         while True:
@@ -415,12 +435,14 @@ class SerialAllocator:
                     + ("" if self._limit == SERIAL_SPACE else " (in this shard's range)")
                 )
             counter[0] = n + 1
-            left, right = divmod(n, 1000)
+            left, right = n // 1000, n % 1000  # divmod(n, 1000), without its tuple
             left, right = right, (left + t0[right + k0]) % 1000
             left, right = right, (left + t1[right + k1]) % 1000
             left, right = right, (left + t2[right + k2]) % 1000
             left, right = right, (left + t3[right + k3]) % 1000
-            pin = f"{head}{left * 1000 + right:06d}"
+            # f"{head}{serial:06d}" without str.format: 10**6 + serial has seven digits, the
+            # last six are the serial zero-padded.
+            pin = head + str(1_000_000 + left * 1000 + right)[1:]
             if pin not in self._reserved:
                 return pin
 
@@ -429,9 +451,7 @@ class SerialAllocator:
 
         The civil-status write path keeps its counters in the store's transaction and asks for
         the serial of each; the permutation is the one :meth:`allocate` walks."""
-        bucket = self._buckets.get((prefix, birth_year, sex)) or self._new_bucket(
-            prefix, birth_year, sex
-        )
+        bucket = self._bucket(prefix, birth_year, sex)
         _, k0, k1, k2, k3, head = bucket
         t0, t1, t2, t3 = self._tables
         left, right = divmod(n, 1000)

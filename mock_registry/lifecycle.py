@@ -8,7 +8,7 @@ import random
 from datetime import date, timedelta
 from functools import lru_cache
 
-from sim06.mock_registry import admin_units, card_history, cards
+from sim06.mock_registry import admin_units, card_history, cards, draws
 from sim06.mock_registry.citizen import Person
 from sim06.mock_registry.cmnd import CmndAllocator
 from sim06.mock_registry.names import normalize_for_match
@@ -72,10 +72,14 @@ class Lifecycle:
                     p.blood_group = group
                     break
         if age >= 15 and rng.random() < 0.92:
-            p.phone = MOBILE_PREFIXES[int(rng.random() * 34)] + f"{int(rng.random() * 1e7):07d}"
+            # f"{tail:07d}" without str.format: 10**7 + tail has a leading 1 and the 7 digits
+            p.phone = (
+                MOBILE_PREFIXES[int(rng.random() * 34)]
+                + str(10_000_000 + int(rng.random() * 1e7))[1:]
+            )
         if 15 <= age <= 60 and rng.random() < 0.35:
             handle = _email_handle(p.name.given, p.name.family)
-            p.email = f"{handle}{rng.randint(1, 9999)}@{EMAIL_DOMAINS[rng.randrange(3)]}"
+            p.email = f"{handle}{draws.randint(rng, 1, 9999)}@{EMAIL_DOMAINS[draws.below(rng, 3)]}"
         if age < 14 and p.marital_status != "single":
             p.marital_status = "single"
         if died is not None:

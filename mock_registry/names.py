@@ -35,7 +35,7 @@ _SEXES = {"male": 0, "female": 1}
 _COHORTS = 3  # born < 1990, 1990–2004, >= 2005
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class PersonName:
     """Family name, middle name(s) and given name; ``middle`` may be empty.
 
@@ -48,6 +48,14 @@ class PersonName:
     middle: str
     given: str
     clan_last: bool = False
+
+    def __init__(self, family: str, middle: str, given: str, clan_last: bool = False) -> None:
+        # The dataclass's own __init__, written out: generated at run time, it stays
+        # interpreted when the module is compiled (a name is made once a citizen).
+        object.__setattr__(self, "family", family)
+        object.__setattr__(self, "middle", middle)
+        object.__setattr__(self, "given", given)
+        object.__setattr__(self, "clan_last", clan_last)
 
     @property
     def full(self) -> str:

@@ -120,3 +120,14 @@ def test_a_death_or_cancelled_pin_revokes_the_document_in_force() -> None:
     expired = card_history.entries(birth, [date(2010, 3, 1)], "p", AS_OF, ("0", "01", "X"))
     assert card_history.revoke_current(expired) == expired  # nothing in force to revoke
     assert card_history.revoke_current(None) is None
+
+
+def test_iso_date_is_isoformat() -> None:
+    # Every day of the years the generator writes, the first years (no zero padding in the
+    # table), leap days and the calendar's ends.
+    spans = [(date(1, 1, 1), date(1100, 1, 1)), (date(1890, 1, 1), date(2130, 12, 31)),
+             (date(9990, 1, 1), date(9999, 12, 31))]  # fmt: skip
+    for first, last in spans:
+        for ordinal in range(first.toordinal(), last.toordinal() + 1):
+            day = date.fromordinal(ordinal)
+            assert cards.iso_date(day) == day.isoformat()
