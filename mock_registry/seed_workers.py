@@ -10,23 +10,36 @@ copies, about 4 s of the parent's CPU in a 1M seed (mostly in the kernel), and e
 held its shard's pickles (peak 205 MB a worker, 72 MB now). Workers are spawned (not forked),
 so a script that seeds with several workers must guard its entry point with
 ``if __name__ == "__main__":`` (the multiprocessing rule).
+
+Into a SQLite file there is no hand-over at all (:func:`population_into`): each worker appends
+its shard to the store's file itself, under the ids the rows get, once the shards before it are
+in (a turn shared by the workers), and returns only the ids of the rows that may become
+organisations' representatives. The parent then neither receives, decodes nor copies a row.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
 import tempfile
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import closing
 from datetime import date
+from functools import partial
+from multiprocessing.context import SpawnContext
+from typing import Any, TypeVar
 
-from sim06.mock_registry import personas
+from sim06.mock_registry import personas, representatives
 from sim06.mock_registry.population import PopulationGenerator
 from sim06.mock_registry.shards import SHARD_SIZE, Shard, plan
 from sim06.mock_registry.store.base import CitizenRow
+from sim06.mock_registry.store.sqlite_shards import append_shard
+
+T = TypeVar("T")
 
 BATCH = 5000  # rows per store.add: one transaction or COPY each
 
@@ -49,10 +62,84 @@ def shard_file(seed: int, as_of: date, shard: Shard, directory: str) -> str:
     a worker process); returns the file's path."""
     gen = _generator(seed, as_of, shard)
     path = os.path.join(directory, f"shard-{shard.index}.pickle")
-    with open(path, "wb") as out:
-        for batch in gen.generate(shard.count, BATCH):
-            pickle.dump(batch, out, pickle.HIGHEST_PROTOCOL)
+    # No cyclic garbage to find: households are freed by reference counting (population's
+    # _release breaks their cycles), yet the collector's passes cost ~3 % of a shard's CPU.
+    gc.disable()
+    try:
+        with open(path, "wb") as out:
+            for batch in gen.generate(shard.count, BATCH):
+                pickle.dump(batch, out, pickle.HIGHEST_PROTOCOL)
+    finally:
+        gc.enable()
     return path
+
+
+class SeedStopped(RuntimeError):
+    """Another shard failed or the seed was abandoned: this one is not appended."""
+
+
+class Turns:
+    """Shard order across processes: shard ``i`` appends once shard ``i - 1`` has."""
+
+    def __init__(self, ctx: SpawnContext) -> None:
+        self.cond = ctx.Condition()
+        self.next: Any = ctx.RawValue("i", 0)  # the shard whose turn it is; -1: stopped
+
+    def wait(self, index: int) -> None:
+        """Block until it is shard ``index``'s turn."""
+        with self.cond:
+            while self.next.value != index:
+                if self.next.value < 0:
+                    raise SeedStopped(f"shard {index} not appended: the seed stopped")
+                self.cond.wait(1.0)
+
+    def done(self, index: int, *, ok: bool) -> None:
+        """Shard ``index`` is in (or failed, which stops every later one)."""
+        with self.cond:
+            if self.next.value == index:  # not stopped meanwhile
+                self.next.value = index + 1 if ok else -1
+            self.cond.notify_all()
+
+    def stop(self) -> None:
+        """No later shard appends (waiting workers raise :class:`SeedStopped`)."""
+        with self.cond:
+            self.next.value = -1
+            self.cond.notify_all()
+
+
+_turns: Turns | None = None  # a worker's, from the pool's initializer
+
+
+def _set_turns(turns: Turns | None) -> None:
+    global _turns
+    _turns = turns
+
+
+def shard_into(seed: int, as_of: date, shard: Shard, *, database: str, first_id: int) -> list[int]:
+    """Generate one shard and append it to the SQLite file ``database`` in its turn, the
+    population's first row numbered ``first_id`` (run in a worker); returns the ids of the rows
+    a representative may be picked from (:mod:`representatives`)."""
+    assert _turns is not None, "run through population_into"
+    born_by = representatives.born_by(as_of)
+    qualifying: list[int] = []
+    batches: list[list[CitizenRow]] = []  # the shard, held until its turn (~70 MB)
+    gc.disable()  # as in shard_file: no cyclic garbage to find
+    try:
+        n = first_id + shard.first
+        for batch in _generator(seed, as_of, shard).generate(shard.count, BATCH):
+            qualifying.extend(representatives.candidates(batch, born_by, n))
+            n += len(batch)
+            batches.append(batch)
+    finally:
+        gc.enable()
+    _turns.wait(shard.index)
+    ok = False
+    try:
+        append_shard(database, batches, first_id + shard.first)
+        ok = True
+    finally:
+        _turns.done(shard.index, ok=ok)
+    return qualifying
 
 
 def read_shard_file(path: str) -> Iterator[list[CitizenRow]]:
@@ -62,6 +149,11 @@ def read_shard_file(path: str) -> Iterator[list[CitizenRow]]:
             rows: list[CitizenRow] = pickle.load(f)  # noqa: S301 (our workers' file)
             yield rows
     os.unlink(path)
+
+
+def parallel(size: int, workers: int, shard_size: int = SHARD_SIZE) -> bool:
+    """True when the population is generated in worker processes (more than one shard)."""
+    return min(workers, len(plan(size, shard_size))) > 1
 
 
 def population_batches(
@@ -75,27 +167,67 @@ def population_batches(
     """The rows of ``size`` citizens in batches of at most :data:`BATCH`, in shard order
     (closing it early stops the workers and removes their files)."""
     shards = plan(size, shard_size)
-    workers = min(workers, len(shards))
-    if workers <= 1:  # in this process, batch by batch: no shard is held whole
+    if not parallel(size, workers, shard_size):  # in this process: no shard is held whole
         for shard in shards:
             yield from _generator(seed, as_of, shard).generate(shard.count, BATCH)
         return
-    # spawn, not fork: the caller may run threads (a progress bar's monitor, a COPY writer).
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     files = tempfile.TemporaryDirectory(prefix="sim06-shards-")
     try:
+        work = partial(shard_file, seed, as_of, directory=files.name)
+        with closing(_in_workers(work, shards, workers)) as paths:
+            for _, path in paths:
+                yield from read_shard_file(path)
+    finally:
+        files.cleanup()  # after the workers stopped: no file is being written
+
+
+def population_into(
+    database: str,
+    seed: int,
+    size: int,
+    as_of: date,
+    *,
+    workers: int,
+    first_id: int,
+    shard_size: int = SHARD_SIZE,
+) -> Generator[tuple[Shard, list[int]], None, None]:
+    """Append ``size`` citizens to the SQLite file ``database`` (its ``citizens`` table), the
+    first numbered ``first_id``, from ``workers`` processes in shard order; yields each shard
+    once it is in, with the ids of its rows that may be representatives (closing it early
+    stops the workers; a shard not yet in is not appended)."""
+    turns = Turns(multiprocessing.get_context("spawn"))
+    work = partial(shard_into, seed, as_of, database=database, first_id=first_id)
+    with closing(_in_workers(work, plan(size, shard_size), workers, turns)) as done:
+        yield from done
+
+
+def _in_workers(
+    task: Callable[[Shard], T], shards: list[Shard], workers: int, turns: Turns | None = None
+) -> Generator[tuple[Shard, T], None, None]:
+    """``task(shard)`` of every shard in ``workers`` spawned processes (sharing ``turns``),
+    results in shard order; at most two shards a worker in flight."""
+    # spawn, not fork: the caller may run threads (a progress bar's monitor, a COPY writer).
+    pool = ProcessPoolExecutor(
+        min(workers, len(shards)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_set_turns,
+        initargs=(turns,),
+    )
+    try:
         waiting = iter(shards)
-        pending: deque[Future[str]] = deque()
+        pending: deque[tuple[Shard, Future[T]]] = deque()
         for shard in waiting:
-            pending.append(pool.submit(shard_file, seed, as_of, shard, files.name))
+            pending.append((shard, pool.submit(task, shard)))
             if len(pending) == 2 * workers:
                 break
         while pending:
-            done = pending.popleft().result()
+            shard, future = pending.popleft()
+            result = future.result()
             following = next(waiting, None)
             if following is not None:
-                pending.append(pool.submit(shard_file, seed, as_of, following, files.name))
-            yield from read_shard_file(done)
+                pending.append((following, pool.submit(task, following)))
+            yield shard, result
     finally:
+        if turns is not None:
+            turns.stop()  # workers waiting for a turn that will not come give up
         pool.shutdown(wait=True, cancel_futures=True)
-        files.cleanup()  # after the workers stopped: no file is being written

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -13,11 +14,13 @@ import pytest
 from sim06.mock_registry import personas
 from sim06.mock_registry.ids import SERIAL_SPACE, SerialAllocator, SerialsExhausted
 from sim06.mock_registry.population import PopulationGenerator
+from sim06.mock_registry.representatives import RepresentativePicker, candidates
 from sim06.mock_registry.seed import seed_store
-from sim06.mock_registry.seed_workers import population_batches
+from sim06.mock_registry.seed_workers import SeedStopped, Turns, population_batches, population_into
 from sim06.mock_registry.shards import SHARD_SIZE, Shard, plan
 from sim06.mock_registry.store import SQLiteCitizenStore
 from sim06.mock_registry.store.base import CitizenRow
+from sim06.mock_registry.store.sqlite_shards import append_shard
 
 AS_OF = date(2026, 7, 1)
 
@@ -104,11 +107,37 @@ def digest(path: Path) -> str:
 
 
 def test_one_or_two_workers_give_the_same_export(tmp_path: Path) -> None:
+    """One worker stores batches, two append their shards to the file themselves: the same
+    rows under the same ids, the same representatives picked (the accounts)."""
+
+    def rows(path: Path) -> list[tuple[object, ...]]:
+        db = sqlite3.connect(path)
+        found = db.execute("SELECT * FROM citizens ORDER BY id").fetchall()
+        db.close()
+        return found
+
     for workers in (1, 2):
         store = SQLiteCitizenStore(tmp_path / f"w{workers}.db")
         seed_store(store, seed=9, size=2500, as_of=AS_OF, workers=workers, shard_size=600)
         store.close()
     assert digest(tmp_path / "w1.db") == digest(tmp_path / "w2.db")
+    one = rows(tmp_path / "w1.db")
+    assert one == rows(tmp_path / "w2.db")
+    assert [r[0] for r in one] == list(range(1, len(one) + 1))
+
+
+def test_the_picker_takes_the_same_rows_by_batch_or_by_shard() -> None:
+    rows = [r for b in population_batches(4, 3000, AS_OF, shard_size=1000) for r in b]
+    by_batch = RepresentativePicker(AS_OF, 40)
+    for i in range(0, len(rows), 700):
+        by_batch.scan(rows[i : i + 700])
+    by_shard = RepresentativePicker(AS_OF, 40)
+    for i in range(0, len(rows), 1000):  # ids from 1, as a worker gives them
+        shard = rows[i : i + 1000]
+        for n in by_shard.picks(candidates(shard, by_shard.born_by, i + 1)):
+            by_shard.take(rows[n - 1].record)
+    assert len(by_batch.picked()) == 40  # enough candidates: the cap is reached
+    assert by_shard.picked() == by_batch.picked()
 
 
 def test_sqlite_bulk_load_builds_the_indexes_after(tmp_path: Path) -> None:
@@ -151,3 +180,83 @@ def test_workers_shard_files_are_removed(tmp_path: Path, monkeypatch: pytest.Mon
     assert [p.name for p in tmp_path.iterdir()][0].startswith("sim06-shards-")
     batches.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_workers_append_their_shards_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each shard lands under the ids it would have had from one process, at the table's end;
+    no temporary file is made; closing early stops the workers; a failing shard stops the
+    seed (the shards after it are not appended)."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    single = [r for b in population_batches(3, 1500, AS_OF, shard_size=500) for r in b]
+    store = SQLiteCitizenStore(tmp_path / "s.db")
+    store.begin_bulk()
+    done = []
+    for shard, qualifying in population_into(
+        str(tmp_path / "s.db"), 3, 1500, AS_OF, workers=2, first_id=11, shard_size=500
+    ):
+        done.append(shard.index)
+        assert store.next_id() >= 11 + 500 * (shard.index + 1)  # this shard is in (maybe more)
+        assert qualifying == sorted(qualifying)
+        assert store.records_by_id(qualifying[:2]) == [
+            single[i - 11].record for i in qualifying[:2]
+        ]
+    assert done == [0, 1, 2]
+    rows = store._db.execute("SELECT id, pin, record FROM citizens ORDER BY rowid").fetchall()
+    assert [r[0] for r in rows] == list(range(11, 1511))
+    assert [(f"{r[1]:012d}", r[2]) for r in rows] == [(r.pin, r.record) for r in single]
+    assert list((tmp_path / "tmp").iterdir()) == []
+    store.close()
+    early = SQLiteCitizenStore(tmp_path / "early.db")
+    early.begin_bulk()
+    shards = population_into(
+        str(tmp_path / "early.db"), 3, 1500, AS_OF, workers=2, first_id=1, shard_size=500
+    )
+    next(shards)
+    shards.close()
+    assert early.count() in (500, 1000)  # the shard being written when it closed may land
+    early.close()
+    (tmp_path / "ro").mkdir()
+    with pytest.raises(sqlite3.OperationalError):  # no such table: the first shard fails
+        list(
+            population_into(
+                str(tmp_path / "ro" / "none.db"),
+                3,
+                1500,
+                AS_OF,
+                workers=2,
+                first_id=1,
+                shard_size=500,
+            )
+        )
+
+
+def test_turns_stop_the_later_shards() -> None:
+    turns = Turns(multiprocessing.get_context("spawn"))
+    turns.wait(0)
+    turns.done(0, ok=True)
+    turns.wait(1)
+    turns.done(1, ok=False)
+    with pytest.raises(SeedStopped):
+        turns.wait(2)
+    turns = Turns(multiprocessing.get_context("spawn"))
+    turns.stop()
+    turns.done(0, ok=True)  # a shard finishing after the stop does not restart the others
+    with pytest.raises(SeedStopped):
+        turns.wait(1)
+
+
+def test_a_shard_is_appended_with_its_ids(tmp_path: Path) -> None:
+    rows = [CitizenRow(f"0010900000{n:02d}", None, n, 1990, b'{"n":%d}' % n) for n in range(6)]
+    store = SQLiteCitizenStore(tmp_path / "store.db")  # indexes kept: maintained row by row
+    append_shard(str(tmp_path / "store.db"), [rows[:2], rows[2:4]], 5)
+    assert store.next_id() == 9
+    append_shard(str(tmp_path / "store.db"), [rows[4:]], 9)
+    assert store.get("001090000005") == b'{"n":5}'
+    assert store.records_by_id([9, 5]) == [b'{"n":4}', b'{"n":0}']
+    with pytest.raises(sqlite3.IntegrityError):
+        append_shard(str(tmp_path / "store.db"), [rows[4:]], 9)  # the same ids again
+    assert store.count() == 6  # the failed shard left nothing
+    store.close()
