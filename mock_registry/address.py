@@ -84,6 +84,10 @@ class AddressBook:
         self._legacy_communes: dict[str, _Communes] = {}
         # Per legacy province: urban communes, rural communes, chance of an urban household.
         self._urban_rural: dict[str, tuple[_Communes, _Communes, float]] = {}
+        # A commune's address with an empty detail, by commune code (current / pre-2025 units):
+        # a household's address is a copy with its detail filled in (see _current, _legacy).
+        self._current_heads: dict[str, dict[str, Any]] = {}
+        self._legacy_heads: dict[str, dict[str, Any]] = {}
         provinces = admin_units.legacy_provinces()
         self._codes = [p.code for p in provinces]
         total = 0.0
@@ -170,7 +174,26 @@ class AddressBook:
             options = admin_units.new_communes_for_legacy_province(home)
             new = options[draws.below(rng, len(options))]
         detail = self.detail(rng, new.division_type, int(home))
-        return Place(new.code, self.current_address(new, detail), legacy_address(old, detail))
+        return Place(new.code, self._current(new, detail), self._legacy(old, detail))
+
+    def _current(self, commune: admin_units.Commune, detail: str) -> dict[str, Any]:
+        """:func:`current_address`, from a copy of the commune's (no lookups, no key inserts)."""
+        head = self._current_heads.get(commune.code)
+        if head is None:
+            head = self._current_heads[commune.code] = current_address(commune, "")
+        found = head.copy()
+        found["detail"] = detail
+        found["full"] = detail + head["full"]  # ", commune, province" after an empty detail
+        return found
+
+    def _legacy(self, commune: admin_units.LegacyCommune, detail: str) -> dict[str, Any]:
+        """:func:`legacy_address`, from a copy of the commune's."""
+        head = self._legacy_heads.get(commune.code)
+        if head is None:
+            head = self._legacy_heads[commune.code] = legacy_address(commune, "")
+        found = head.copy()
+        found["detail"] = detail
+        return found
 
     def _census_communes(self, rng: random.Random, home: str) -> _Communes:
         split = self._urban_rural.get(home)

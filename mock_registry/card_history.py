@@ -119,13 +119,12 @@ def issue_dates(
     nxt: date | None = first
     if first < BARCODE_START:
         # The last (re)issue before 2016: a renewed CMND kept its number.
-        birthday = cards.birthday
         years, end = 0, min(BARCODE_START, until + _ONE_DAY)
-        while birthday(first, years + CMND_YEARS) < end:
+        while cards.birthday(first, years + CMND_YEARS) < end:  # a native call, not bound
             years += CMND_YEARS
-        last = birthday(first, years) if years else first
+        last = cards.birthday(first, years) if years else first
         out.append(last)
-        nxt = _after_cmnd(rng, birthday(last, CMND_YEARS))
+        nxt = _after_cmnd(rng, cards.birthday(last, CMND_YEARS))
     while nxt is not None and nxt <= until:
         out.append(nxt)
         nxt = _next_card(rng, dues, nxt)

@@ -28,10 +28,31 @@ STATUSES = ("valid", "expired", "lost", "revoked")
 
 def birthday(birth: date, years: int) -> date:
     """The date ``years`` after ``birth`` (29 February falls back to 28 February)."""
-    try:  # the constructor, not birth.replace(year=...): a quarter of the cost, same result
-        return date(birth.year + years, birth.month, birth.day)
-    except ValueError:
-        return date(birth.year + years, 2, 28)
+    year, month, day = birth.year + years, birth.month, birth.day
+    if month == 2 and day == 29 and not _leap(year):
+        day = 28
+    return _from_ordinal(_ordinal(year, month, day))
+
+
+# Days before the first of each month (index 1-12) in a common year; tuple[int, ...]: mypyc
+# boxes a fixed-length tuple type again at each index.
+_DAYS_BEFORE_MONTH: Final[tuple[int, ...]] = (
+    0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334,
+)  # fmt: skip
+# date.fromordinal, bound once: a third cheaper than the date(y, m, d) constructor, whose
+# keyword-argument parsing dominates it (several dates a citizen).
+_from_ordinal: Final = date.fromordinal
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _ordinal(year: int, month: int, day: int) -> int:
+    """``date(year, month, day).toordinal()`` of a valid date, in integer arithmetic."""
+    y = year - 1
+    days = y * 365 + y // 4 - y // 100 + y // 400 + _DAYS_BEFORE_MONTH[month] + day
+    return days + 1 if month > 2 and _leap(year) else days
 
 
 # "-MM-DD" of every (month, day) at month * 32 + day: iso_date's table
@@ -60,8 +81,10 @@ def milestone_dates(birth: date) -> tuple[date, ...]:
     if month == 2 and day == 29:  # the rare case: birthday() knows 28 February
         return tuple(birthday(birth, age) for age in MILESTONES)
     a, b, c, d = MILESTONES  # spelt out: a comprehension costs a frame per call
-    return (date(year + a, month, day), date(year + b, month, day), date(year + c, month, day),
-            date(year + d, month, day))  # fmt: skip
+    return (_from_ordinal(_ordinal(year + a, month, day)),
+            _from_ordinal(_ordinal(year + b, month, day)),
+            _from_ordinal(_ordinal(year + c, month, day)),
+            _from_ordinal(_ordinal(year + d, month, day)))  # fmt: skip
 
 
 def expiry_from(dues: tuple[date, ...], issued: date) -> date | None:

@@ -109,20 +109,64 @@ class Person:
         self.residence_file_number: str | None = None
 
 
-def _ref(person: Person | None) -> dict[str, Any] | None:
-    if person is None:
-        return None
-    return {
-        "pin": person.pin,
-        "cmnd": person.cmnd,
-        "full_name": person.full_name,
-        "nationality": NATIONALITY_VN,
-    }
+class Shared:
+    """Sub-dicts shared between the records of one household, serialised together and never
+    mutated (the generator): a parent's reference, a child's entry and the household block are
+    built once, not once per record naming them. One instance per household: the household
+    block is keyed by relationship alone (the members share the household and its head)."""
+
+    __slots__ = ("refs", "kids", "households")
+
+    def __init__(self) -> None:
+        self.refs: dict[Person, dict[str, Any]] = {}
+        self.kids: dict[Person, dict[str, Any]] = {}
+        self.households: dict[str, dict[str, Any]] = {}
+
+    def ref(self, person: Person | None) -> dict[str, Any] | None:
+        """A reference to ``person`` (pin, CMND, full name, nationality), one dict each time."""
+        if person is None:
+            return None
+        found = self.refs.get(person)
+        if found is None:
+            found = self.refs[person] = {
+                "pin": person.pin,
+                "cmnd": person.cmnd,
+                "full_name": person.full_name,
+                "nationality": NATIONALITY_VN,
+            }
+        return found
+
+    def kid(self, child: Person) -> dict[str, Any]:
+        """A child's entry in a parent's ``children``, the same dict each time."""
+        found = self.kids.get(child)
+        if found is None:
+            found = self.kids[child] = {"pin": child.pin, "full_name": child.full_name}
+        return found
+
+    def household(self, p: Person) -> dict[str, Any] | None:
+        """The ``household`` block of ``p``'s record, shared by members of one relationship."""
+        if p.household_id is None:
+            return None
+        found = self.households.get(p.relationship)
+        if found is None:
+            head = p.head
+            found = self.households[p.relationship] = {
+                "id": p.household_id,
+                "relationship": p.relationship,
+                "relationship_vi": RELATIONSHIPS[p.relationship],
+                "head_pin": head.pin if head is not None else p.pin,
+                "head_name": head.full_name if head is not None else p.full_name,
+            }
+        return found
 
 
-def record_of(p: Person, data_as_of: str) -> dict[str, Any]:
-    """The wire record of a citizen (the population database's view of them)."""
-    head = p.head
+def record_of(p: Person, data_as_of: str, shared: Shared | None = None) -> dict[str, Any]:
+    """The wire record of a citizen (the population database's view of them).
+
+    ``shared``: the :class:`Shared` of the household being serialised; None = nothing shared
+    (records that may be edited afterwards, such as the personas')."""
+    if shared is None:
+        shared = Shared()
     current = p.temporary if p.temporary is not None else p.permanent
     return {
         "pin": p.pin,
@@ -149,20 +193,12 @@ def record_of(p: Person, data_as_of: str) -> dict[str, Any]:
         "legacy_permanent_residence": p.legacy_permanent,
         "residence_since": None if p.residence_since is None else iso_date(p.residence_since),
         "residence_file_number": p.residence_file_number,
-        "household": None
-        if p.household_id is None
-        else {
-            "id": p.household_id,
-            "relationship": p.relationship,
-            "relationship_vi": RELATIONSHIPS[p.relationship],
-            "head_pin": head.pin if head is not None else p.pin,
-            "head_name": head.full_name if head is not None else p.full_name,
-        },
-        "father": _ref(p.father),
-        "mother": _ref(p.mother),
-        "spouse": _ref(p.spouse),
-        "legal_representative": _ref(p.representative),
-        "children": [{"pin": c.pin, "full_name": c.full_name} for c in p.children],
+        "household": shared.household(p),
+        "father": shared.ref(p.father),
+        "mother": shared.ref(p.mother),
+        "spouse": shared.ref(p.spouse),
+        "legal_representative": shared.ref(p.representative),
+        "children": [shared.kid(c) for c in p.children],
         "id_card": p.card,
         "card_history": p.card_history,
         "eid": {"level": p.eid_level, "status": p.eid_status}
@@ -170,7 +206,7 @@ def record_of(p: Person, data_as_of: str) -> dict[str, Any]:
         else {
             "level": p.eid_level,
             "status": p.eid_status,
-            "representative": _ref(p.eid_representative),
+            "representative": shared.ref(p.eid_representative),
         },
         "status": p.status,
         "date_of_death": None if p.death_date is None else iso_date(p.death_date),

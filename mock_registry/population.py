@@ -20,7 +20,7 @@ import orjson
 
 from sim06.mock_registry import accounts, admin_units, census, draws, ethnicity, names
 from sim06.mock_registry.address import AddressBook, pre_reform_address
-from sim06.mock_registry.citizen import Person, record_of
+from sim06.mock_registry.citizen import Person, Shared, record_of
 from sim06.mock_registry.ids import SERIAL_SPACE, SerialAllocator, Sex, post_2025_prefix
 from sim06.mock_registry.lifecycle import Lifecycle
 from sim06.mock_registry.shards import Shard
@@ -332,12 +332,13 @@ class PopulationGenerator:
         new_row = tuple.__new__
         while made < size:
             members = self.household(size - made)
+            shared = Shared()  # the household's records share their references to one another
             for p in members:
                 # A copy of exactly the record's length: orjson's own buffer left several times
                 # the record's size in heap fragments (~90 MB more per 25,000 rows held). Joined
                 # to b"" (two parts: no shortcut returning the original), half the cost of
                 # bytes(memoryview(...)).
-                record = join((dumps(record_of(p, as_of)), b""))
+                record = join((dumps(record_of(p, as_of, shared)), b""))
                 row = new_row(CitizenRow, (p.pin, p.cmnd, p.household_id, p.birth.year, record))
                 rows.append(row)
             made += len(members)

@@ -131,3 +131,27 @@ def test_iso_date_is_isoformat() -> None:
         for ordinal in range(first.toordinal(), last.toordinal() + 1):
             day = date.fromordinal(ordinal)
             assert cards.iso_date(day) == day.isoformat()
+
+
+def _birthday_by_constructor(birth: date, years: int) -> date:
+    try:
+        return date(birth.year + years, birth.month, birth.day)
+    except ValueError:
+        return date(birth.year + years, 2, 28)
+
+
+def test_birthday_and_milestones_match_the_date_constructor() -> None:
+    # Every day of the birth years the generator draws, the calendar's first years and the last
+    # years a milestone still fits in; 29 February lands on common and leap years alike.
+    spans = [(date(1, 1, 1), date(500, 12, 31)), (date(1880, 1, 1), date(2130, 12, 31)),
+             (date(9900, 1, 1), date(9939, 12, 31))]  # fmt: skip
+    for first, last in spans:
+        for ordinal in range(first.toordinal(), last.toordinal() + 1):
+            birth = date.fromordinal(ordinal)
+            expected = tuple(_birthday_by_constructor(birth, age) for age in cards.MILESTONES)
+            assert cards.milestone_dates(birth) == expected
+            for years in (1, 10, 15, 60):
+                assert cards.birthday(birth, years) == _birthday_by_constructor(birth, years)
+    for birth, years in ((date(9999, 12, 31), 1), (date(9960, 2, 29), 40)):
+        with pytest.raises(ValueError):
+            cards.birthday(birth, years)
