@@ -27,7 +27,7 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import date
 from functools import partial
 from multiprocessing.context import SpawnContext
@@ -62,16 +62,22 @@ def shard_file(seed: int, as_of: date, shard: Shard, directory: str) -> str:
     a worker process); returns the file's path."""
     gen = _generator(seed, as_of, shard)
     path = os.path.join(directory, f"shard-{shard.index}.pickle")
-    # No cyclic garbage to find: households are freed by reference counting (population's
-    # _release breaks their cycles), yet the collector's passes cost ~3 % of a shard's CPU.
+    with _no_cyclic_gc(), open(path, "wb") as out:
+        for batch in gen.generate(shard.count, BATCH):
+            pickle.dump(batch, out, pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The cyclic collector off while a shard is generated: there is no cyclic garbage to find
+    (households are freed by reference counting; population's _release breaks their cycles),
+    yet its passes cost about 3 % of a shard's CPU."""
     gc.disable()
     try:
-        with open(path, "wb") as out:
-            for batch in gen.generate(shard.count, BATCH):
-                pickle.dump(batch, out, pickle.HIGHEST_PROTOCOL)
+        yield
     finally:
         gc.enable()
-    return path
 
 
 class SeedStopped(RuntimeError):
@@ -123,15 +129,12 @@ def shard_into(seed: int, as_of: date, shard: Shard, *, database: str, first_id:
     born_by = representatives.born_by(as_of)
     qualifying: list[int] = []
     batches: list[list[CitizenRow]] = []  # the shard, held until its turn (~70 MB)
-    gc.disable()  # as in shard_file: no cyclic garbage to find
-    try:
+    with _no_cyclic_gc():
         n = first_id + shard.first
         for batch in _generator(seed, as_of, shard).generate(shard.count, BATCH):
             qualifying.extend(representatives.candidates(batch, born_by, n))
             n += len(batch)
             batches.append(batch)
-    finally:
-        gc.enable()
     _turns.wait(shard.index)
     ok = False
     try:
