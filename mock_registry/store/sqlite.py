@@ -209,7 +209,11 @@ class SQLiteCitizenStore:
 
     def finish_load(self) -> None:
         """Build the indexes dropped by begin_bulk, then refresh the planner's statistics."""
+        # A helper thread sorts while the statement scans the table: the builds run at the
+        # end of a seed, when the seeding workers have stopped (1M: 1.7-1.9 s against 2.0-2.2).
+        self._db.execute("PRAGMA threads=2")
         self._db.executescript(INDEXES)
+        self._db.execute("PRAGMA threads=0")
         self._db.execute("ANALYZE")
         self._db.execute(f"PRAGMA cache_size={CACHE_KIB}")
         self._db.execute("PRAGMA busy_timeout=5000")  # sqlite3.connect's default

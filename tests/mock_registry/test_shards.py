@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import sqlite3
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -13,10 +14,17 @@ import pytest
 
 from sim06.mock_registry import personas
 from sim06.mock_registry.ids import SERIAL_SPACE, SerialAllocator, SerialsExhausted
+from sim06.mock_registry.persona_records import persona_rows
 from sim06.mock_registry.population import PopulationGenerator
-from sim06.mock_registry.representatives import RepresentativePicker, candidates
+from sim06.mock_registry.representatives import RepresentativePicker, candidates, qualifies
 from sim06.mock_registry.seed import seed_store
-from sim06.mock_registry.seed_workers import SeedStopped, Turns, population_batches, population_into
+from sim06.mock_registry.seed_workers import (
+    SeedStopped,
+    Turns,
+    _context,
+    population_batches,
+    population_into,
+)
 from sim06.mock_registry.shards import SHARD_SIZE, Shard, plan
 from sim06.mock_registry.store import SQLiteCitizenStore
 from sim06.mock_registry.store.base import CitizenRow
@@ -138,6 +146,37 @@ def test_the_picker_takes_the_same_rows_by_batch_or_by_shard() -> None:
             by_shard.take(rows[n - 1].record)
     assert len(by_batch.picked()) == 40  # enough candidates: the cap is reached
     assert by_shard.picked() == by_batch.picked()
+
+
+def test_a_representative_qualifies_by_the_record_s_top_level_fields() -> None:
+    """The test from the record's end says what its parsed fields say, for generated citizens
+    and the personas (whose records are written by other code)."""
+    rows = [r for b in population_batches(5, 3000, AS_OF) for r in b] + persona_rows(AS_OF)
+    seen = set()
+    for row in rows:
+        r = orjson.loads(row.record)
+        expected = r["status"] == "alive" and r["eid"] == {"level": 2, "status": "active"}
+        assert qualifies(row.record) is expected, r["pin"]
+        seen.add(expected)
+    assert seen == {True, False}
+    record = persona_rows(AS_OF)[0].record
+    assert not qualifies(record.replace(b'"eid":', b'"eID":'))  # no top-level e-ID object
+    assert not qualifies(b"")
+
+
+def test_workers_fork_only_where_no_other_thread_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One thread: the workers are forked; another one running: spawned. The same rows."""
+    paths = {}
+    for threads, method in ((1, "fork"), (2, "spawn")):
+        monkeypatch.setattr(threading, "active_count", lambda n=threads: n)
+        assert _context().get_start_method() == method  # the suite runs on Linux
+        paths[method] = tmp_path / f"{method}.db"
+        store = SQLiteCitizenStore(paths[method])
+        seed_store(store, seed=9, size=1200, as_of=AS_OF, workers=2, shard_size=500)
+        store.close()
+    assert digest(paths["fork"]) == digest(paths["spawn"])
 
 
 def test_sqlite_bulk_load_builds_the_indexes_after(tmp_path: Path) -> None:
