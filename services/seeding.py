@@ -15,10 +15,17 @@ from sim06.mock_registry.store import SQLiteCitizenStore
 from sim06.services.common.settings import Settings
 
 
+class _Bar(tqdm):  # type: ignore[type-arg]
+    """tqdm without its monitor thread (it only refreshes bars updated less often than every
+    10 s): with no other thread running, the seeding workers can be forked, not spawned."""
+
+    monitor_interval = 0
+
+
 @contextmanager
 def progress_bar(total: int, *, enabled: bool = True) -> Iterator[Callable[[int], None]]:
     """A callback counting seeded citizens on a bar on stderr: done/total, rate and ETA."""
-    bar = tqdm(
+    bar = _Bar(
         total=total,
         unit=" citizens",
         unit_scale=True,
