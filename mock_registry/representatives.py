@@ -85,6 +85,10 @@ class RepresentativePicker:
                                 "full_name": r["name"]["full"],
                                 "nationality": r["nationality"]})  # fmt: skip
 
+    def full(self) -> bool:
+        """True once every representative wanted is picked (later rows change nothing)."""
+        return len(self.references) >= self.wanted
+
     def picked(self) -> list[dict[str, Any]]:
         """References (pin, cmnd, full_name, nationality) of the representatives picked."""
         return self.references

@@ -145,6 +145,8 @@ def test_the_picker_takes_the_same_rows_by_batch_or_by_shard() -> None:
         for n in by_shard.picks(candidates(shard, by_shard.born_by, i + 1)):
             by_shard.take(rows[n - 1].record)
     assert len(by_batch.picked()) == 40  # enough candidates: the cap is reached
+    assert by_batch.full() and by_batch.picks(range(100)) == []  # later rows change nothing
+    assert not RepresentativePicker(AS_OF, 1).full()
     assert by_shard.picked() == by_batch.picked()
 
 
