@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
 from sim06.mock_registry.citizen import Person
 
@@ -26,8 +26,8 @@ __all__ = [
     "settle_household",
 ]
 
-CHILD_ACCOUNT_AGE = 14  # under 14: registered by the representative (Decree 69 art. 7)
-LEVEL2_FROM_AGE = 6  # under 6: level 1 only (domain §5.1)
+CHILD_ACCOUNT_AGE: Final = 14  # under 14: registered by the representative (Decree 69 art. 7)
+LEVEL2_FROM_AGE: Final = 6  # under 6: level 1 only (domain §5.1)
 
 
 def age_on(birth: date, day: date) -> int:

@@ -14,14 +14,15 @@ import random
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
 from sim06.mock_registry import admin_units, census, draws, ethnicity
 
-SOUTH_FROM = 48  # legacy province codes from Đà Nẵng southwards write alleys as "hẻm" / "Ấp"
-HOMETOWN_ELSEWHERE = 0.15  # share whose quê quán is not the province they live in [I]
+SOUTH_FROM: Final = 48  # legacy province codes from Đà Nẵng southwards write alleys as "hẻm" / "Ấp"
+HOMETOWN_ELSEWHERE: Final = 0.15  # share whose quê quán is not the province they live in [I]
 _Communes = tuple[admin_units.LegacyCommune, ...]
-URBAN_PREFIXES = ("Phường", "Thị trấn")  # urban units of the 2019 census: wards and towns
+# Urban units of the 2019 census: wards and towns.
+URBAN_PREFIXES: Final[tuple[str, ...]] = ("Phường", "Thị trấn")
 
 
 def is_urban(commune: admin_units.LegacyCommune) -> bool:
@@ -275,4 +276,4 @@ def legacy_address(commune: admin_units.LegacyCommune, detail: str) -> dict[str,
 
 
 # Northern mountain provinces (pre-2025 codes) where villages are "bản".
-_MOUNTAIN = {2, 4, 6, 8, 10, 11, 12, 14, 15, 17, 20}
+_MOUNTAIN: Final[set[int]] = {2, 4, 6, 8, 10, 11, 12, 14, 15, 17, 20}

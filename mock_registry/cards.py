@@ -10,18 +10,18 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Final
 
-MILESTONES = (14, 25, 40, 60)
-GRACE_DAYS = 2 * 365  # "within 2 years before" a milestone
+MILESTONES: Final[tuple[int, ...]] = (14, 25, 40, 60)
+GRACE_DAYS: Final = 2 * 365  # "within 2 years before" a milestone
 _GRACE = timedelta(days=GRACE_DAYS)  # dates differ by whole days: same test as on .days
 
-CHIP_CARD_START = date(2021, 1, 1)  # chip CCCD (Circular 06/2021) production began
-NEW_CARD_START = date(2024, 7, 1)  # thẻ căn cước (Circular 16/2024)
+CHIP_CARD_START: Final[date] = date(2021, 1, 1)  # chip CCCD (Circular 06/2021) production began
+NEW_CARD_START: Final[date] = date(2024, 7, 1)  # thẻ căn cước (Circular 16/2024)
 
-KIND_CCCD = "cccd_chip"  # Căn cước công dân gắn chip, 2021 - 30 Jun 2024
-KIND_CAN_CUOC = "can_cuoc"  # Thẻ căn cước, from 1 Jul 2024
+KIND_CCCD: Final = "cccd_chip"  # Căn cước công dân gắn chip, 2021 - 30 Jun 2024
+KIND_CAN_CUOC: Final = "can_cuoc"  # Thẻ căn cước, from 1 Jul 2024
 
-AUTHORITY_CCCD = "Cục Cảnh sát quản lý hành chính về trật tự xã hội"
-AUTHORITY_CAN_CUOC = "Bộ Công an"
+AUTHORITY_CCCD: Final = "Cục Cảnh sát quản lý hành chính về trật tự xã hội"
+AUTHORITY_CAN_CUOC: Final = "Bộ Công an"
 
 STATUSES = ("valid", "expired", "lost", "revoked")
 
@@ -57,15 +57,88 @@ def _ordinal(year: int, month: int, day: int) -> int:
 
 # "-MM-DD" of every (month, day) at month * 32 + day: iso_date's table
 _MONTH_DAY: Final = tuple(f"-{m:02d}-{d:02d}" for m in range(13) for d in range(32))
+# Days in each month (index 1-12) of a common year, for ymd.
+_DAYS_IN_MONTH: Final[tuple[int, ...]] = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def ymd(ordinal: int) -> tuple[int, int, int]:
+    """``(year, month, day)`` of ``date.fromordinal(ordinal)``, in integer arithmetic (CPython's
+    ``ord_to_ymd``): no date object, no attribute reads."""
+    n = ordinal - 1
+    n400, n = n // 146_097, n % 146_097  # days in 400 years
+    n100, n = n // 36_524, n % 36_524  # in 100 years
+    n4, n = n // 1461, n % 1461  # in 4 years
+    n1, n = n // 365, n % 365
+    year = n400 * 400 + 1 + n100 * 100 + n4 * 4 + n1
+    if n1 == 4 or n100 == 4:  # the last day of a leap year
+        return year - 1, 12, 31
+    leap = n1 == 3 and (n4 != 24 or n100 == 3)
+    month = (n + 50) >> 5  # the month or the one after it
+    preceding = _DAYS_BEFORE_MONTH[month] + (1 if month > 2 and leap else 0)
+    if preceding > n:
+        month -= 1
+        preceding -= _DAYS_IN_MONTH[month] + (1 if month == 2 and leap else 0)
+    return year, month, n - preceding + 1
+
+
+def birthday_ordinal(ordinal: int, years: int) -> int:
+    """``birthday(date.fromordinal(ordinal), years).toordinal()``."""
+    year, month, day = ymd(ordinal)
+    year += years
+    if month == 2 and day == 29 and not _leap(year):
+        day = 28
+    return _ordinal(year, month, day)
+
+
+def milestone_ordinals(birth: int) -> list[int]:
+    """The ordinals of :func:`milestone_dates` of the citizen born on ordinal ``birth``."""
+    year, month, day = ymd(birth)
+    if month == 2 and day == 29:  # the rare case: birthday_ordinal knows 28 February
+        return [birthday_ordinal(birth, age) for age in MILESTONES]
+    a, b, c, d = MILESTONES
+    return [_ordinal(year + a, month, day), _ordinal(year + b, month, day),
+            _ordinal(year + c, month, day), _ordinal(year + d, month, day)]  # fmt: skip
+
+
+def expiry_ordinal(dues: list[int], issued: int) -> int:
+    """:func:`expiry_from` on ordinals (:func:`milestone_ordinals`); 0 = valid for life."""
+    for i, due in enumerate(dues):
+        if due > issued:
+            if due - issued <= GRACE_DAYS:
+                return dues[i + 1] if i + 1 < len(dues) else 0
+            return due
+    return 0
+
+
+# The ISO text of each day of 1800-2299, made on first use: a citizen's record and documents
+# name several dates, and most days recur across a shard.
+_ISO_FIRST: Final = _ordinal(1800, 1, 1)
+_ISO_SPAN: Final = _ordinal(2300, 1, 1) - _ISO_FIRST
+_ISO: Final[list[str]] = [""] * _ISO_SPAN
+
+
+def iso_ordinal(ordinal: int) -> str:
+    """``date.fromordinal(ordinal).isoformat()``."""
+    i = ordinal - _ISO_FIRST
+    if 0 <= i < _ISO_SPAN:
+        text = _ISO[i]
+        if not text:
+            text = _ISO[i] = _iso(ordinal)
+        return text
+    return _iso(ordinal)
+
+
+def _iso(ordinal: int) -> str:
+    year, month, day = ymd(ordinal)
+    if year < 1000:  # the table has no zero padding for the year
+        return _from_ordinal(ordinal).isoformat()
+    return str(year) + _MONTH_DAY[month * 32 + day]
 
 
 def iso_date(day: date) -> str:
-    """``day.isoformat()``, from a table (the method's printf-style formatting costs about
-    twice as much, and the generator writes several dates a citizen)."""
-    year = day.year
-    if year < 1000:  # the table has no zero padding for the year
-        return day.isoformat()
-    return str(year) + _MONTH_DAY[day.month * 32 + day.day]
+    """``day.isoformat()``, from :func:`iso_ordinal`'s table (the method's printf-style
+    formatting costs several times as much, and the generator writes several dates a citizen)."""
+    return iso_ordinal(day.toordinal())
 
 
 def card_expiry(birth: date, issued: date) -> date | None:

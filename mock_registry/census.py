@@ -15,11 +15,12 @@ import random
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from typing import Final
 
 from sim06.mock_registry.ids import Sex
 
-MAX_AGE = 100
-_FLOOR = 1e-4  # a band at or above its share can still be drawn, rarely
+MAX_AGE: Final = 100
+_FLOOR: Final = 1e-4  # a band at or above its share can still be drawn, rarely
 
 
 @dataclass(frozen=True, slots=True)

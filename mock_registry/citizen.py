@@ -10,15 +10,15 @@ Vietnamese element names observed in integrators' code for the real lookup servi
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
-from sim06.mock_registry.cards import iso_date
+from sim06.mock_registry.cards import iso_date, iso_ordinal
 from sim06.mock_registry.names import PersonName
 from sim06.mock_registry.store.base import CitizenRow
 
-NATIONALITY_VN = "VN"
+NATIONALITY_VN: Final = "VN"
 
-RELATIONSHIPS = {
+RELATIONSHIPS: Final[dict[str, str]] = {
     "head": "Chủ hộ",
     "spouse": "Vợ/Chồng",
     "child": "Con",
@@ -60,7 +60,8 @@ class Person:
     """A citizen being built; plain attributes for speed (1M of these are made per seed)."""
 
     __slots__ = (
-        "pin", "cmnd", "name", "full_name", "sex", "birth", "birth_year_only", "birth_registration",
+        "pin", "cmnd", "name", "full_name", "sex", "birth", "birth_ordinal", "birth_year",
+        "birth_year_only", "birth_registration",
         "hometown", "ethnicity", "religion", "blood_group", "marital_status",
         "permanent", "temporary", "legacy_permanent", "residence_since", "household_id",
         "relationship", "head", "father", "mother", "spouse", "representative", "children",
@@ -75,6 +76,9 @@ class Person:
         self.full_name = name.full  # computed once: it appears in several records
         self.sex = sex
         self.birth = birth
+        # Read several times a citizen by the generator: a date's method and attribute cost more
+        self.birth_ordinal = birth.toordinal()
+        self.birth_year = birth.year
         self.birth_year_only = False
         self.birth_registration: dict[str, str] = {}
         self.hometown: dict[str, Any] | None = None
@@ -177,8 +181,8 @@ def record_of(p: Person, data_as_of: str, shared: Shared | None = None) -> dict[
             "given": p.name.given,
             "full": p.full_name,
         },
-        "date_of_birth": None if p.birth_year_only else iso_date(p.birth),
-        "birth_year": p.birth.year,
+        "date_of_birth": None if p.birth_year_only else iso_ordinal(p.birth_ordinal),
+        "birth_year": p.birth_year,
         "sex": p.sex,
         "place_of_birth_registration": p.birth_registration,
         "hometown": p.hometown,

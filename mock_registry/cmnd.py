@@ -66,6 +66,8 @@ _LONG: Final = frozenset(p for ps in PREFIXES_BY_PROVINCE.values() for p in ps i
 assert all(
     PREFIXES_BY_PROVINCE[code] == CMND_AREA_PREFIXES[name] for name, code in AREA_NAME_CODES.items()
 )
+# 10 ** (CMND_LENGTH - len(prefix)) by the prefix's length: no power computed a number
+_SPACES: Final[tuple[int, ...]] = tuple(10 ** (CMND_LENGTH - k) for k in range(CMND_LENGTH))
 
 
 def prefix_ok(number: str, province_code: str) -> bool:
@@ -93,7 +95,7 @@ class CmndAllocator:
         prefixes (Thái Nguyên and Gia Lai had more than one)."""
         prefixes = PREFIXES_BY_PROVINCE[province_code]
         prefix = prefixes[int(pick * len(prefixes))]
-        space = 10 ** (CMND_LENGTH - len(prefix))
+        space = _SPACES[len(prefix)]
         while True:
             n = self.counters.get(prefix, 0)
             self.counters[prefix] = n + 1

@@ -15,9 +15,11 @@ from __future__ import annotations
 import random
 from bisect import bisect_right
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Final, TypeVar
 
 T = TypeVar("T")
+# A Final: compiled code reads it from a C static, an imported name from the module's dict.
+_bisect_right: Final = bisect_right
 
 
 def below(rng: random.Random, n: int) -> int:
@@ -50,4 +52,20 @@ def pick(rng: random.Random, population: Sequence[T], cum_weights: Sequence[floa
     """``rng.choices(population, cum_weights=cum_weights)[0]``; the caller ensures what the
     method checks (as many positive, finite cumulative weights as items)."""
     x = rng.random() * (cum_weights[-1] + 0.0)  # + 0.0: the method's conversion to float
-    return population[bisect_right(cum_weights, x, 0, len(population) - 1)]
+    if isinstance(cum_weights, list):
+        return population[bisect_floats(cum_weights, x, len(population) - 1)]
+    return population[_bisect_right(cum_weights, x, 0, len(population) - 1)]
+
+
+def bisect_floats(a: list[float], x: float, hi: int) -> int:
+    """``bisect.bisect_right(a, x, 0, hi)``: the same steps and comparisons, compiled to a loop
+    over C doubles (the module's function costs a call, argument parsing and a generic
+    comparison a step; a few times a citizen)."""
+    lo = 0
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if x < a[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo

@@ -19,11 +19,10 @@ from __future__ import annotations
 import json
 import random
 import unicodedata
-from bisect import bisect_right
 from dataclasses import dataclass
 from importlib import resources
 from itertools import accumulate
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
     "DEFAULT_TABLE",
@@ -40,7 +39,7 @@ __all__ = [
     "religions",
 ]
 
-DEFAULT_TABLE = "1979"
+DEFAULT_TABLE: Final = "1979"
 _CENSUS_2019_TOTAL = 96_208_984  # national total incl. foreigners, 1 April 2019
 TABLES = ("1979", "2008")
 
@@ -76,7 +75,18 @@ class _Weighted:
         return cls(tuple(weights), cum, cum[-1])
 
     def pick(self, rng: random.Random) -> str:
-        return self.values[bisect_right(self.cum, rng.random() * self.total)]
+        # bisect_right(self.cum, x), spelt out: compiled, a loop over C doubles rather than a
+        # call into the bisect module with a generic comparison a step (several draws a citizen)
+        x = rng.random() * self.total
+        cum = self.cum
+        lo, hi = 0, len(cum)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if x < cum[mid]:
+                hi = mid
+            else:
+                lo = mid + 1
+        return self.values[lo]
 
 
 def _load() -> dict[str, Any]:
@@ -100,7 +110,9 @@ for _row in _DATA["ethnic_groups"]:
 del _row, _tab, _code
 _FROM_1979 = {t: {v: k for k, v in m.items()} for t, m in _TO_1979.items()}
 
-_RELIGIONS = {r["code"]: Religion(r["code"], r["name"]) for r in _DATA["religions"]}
+_RELIGIONS: Final[dict[str, Religion]] = {
+    r["code"]: Religion(r["code"], r["name"]) for r in _DATA["religions"]
+}
 
 
 def _with_kinh_remainder(shares: dict[str, float]) -> dict[str, float]:
@@ -108,15 +120,15 @@ def _with_kinh_remainder(shares: dict[str, float]) -> dict[str, float]:
     return {"01": 1.0 - sum(shares.values()), **shares}
 
 
-_PROVINCE_PICKERS = {
+_PROVINCE_PICKERS: Final[dict[str, _Weighted]] = {
     code: _Weighted.of(_with_kinh_remainder(shares))
     for code, shares in _DATA["province_ethnicity_weights"].items()
 }
-_DEFAULT_PROVINCE = _PROVINCE_PICKERS.pop("_default")
-_RELIGION_PICKERS = {
+_DEFAULT_PROVINCE: Final = _PROVINCE_PICKERS.pop("_default")
+_RELIGION_PICKERS: Final[dict[str, _Weighted]] = {
     code: _Weighted.of(w) for code, w in _DATA["religion_weights_by_ethnicity"].items()
 }
-_DEFAULT_RELIGION = _RELIGION_PICKERS.pop("_default")
+_DEFAULT_RELIGION: Final = _RELIGION_PICKERS.pop("_default")
 
 
 def _table(table: str) -> dict[str, EthnicGroup]:

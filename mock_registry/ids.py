@@ -331,9 +331,6 @@ def parse_pin(
     )
 
 
-_Bucket = tuple[list[int], int, int, int, int, str]
-
-
 @lru_cache(maxsize=16)
 def _feistel_tables(seed: int) -> tuple[list[int], ...]:
     """Round functions of the PIN permutation: random tables, doubled so that ``table[r + key]``
@@ -345,11 +342,22 @@ def _feistel_tables(seed: int) -> tuple[list[int], ...]:
 _Keys = tuple[int, int, int, int, str]
 
 
+# A bucket's slot in its prefix's list: (year - 1900) * 2 + (sex == "female"), 1000 slots. A list
+# index, not a dict keyed by an int or a tuple (hashed and compared generically, once a person).
+_SLOTS: Final = (MAX_BIRTH_YEAR - MIN_BIRTH_YEAR + 1) * 2
+
+
+def _slot(birth_year: int, sex: Sex) -> int:
+    """The bucket's slot; -1 when the year or sex cannot be encoded (_bucket_keys says why)."""
+    slot = (birth_year - MIN_BIRTH_YEAR) * 2 + (0 if sex == "male" else 1)
+    return slot if 0 <= slot < _SLOTS and (sex == "male" or sex == "female") else -1
+
+
 # ~12,600 buckets in use (63 prefixes x 100 years x 2): a worker computes each once, not once a
-# shard. A dict, not an lru_cache on _bucket_keys: its calls cost a key tuple and a hash each.
+# shard. Lists, not an lru_cache on _bucket_keys: its calls cost a key tuple and a hash each.
 @lru_cache(maxsize=16)
-def _seed_keys(seed: int) -> dict[str, dict[int, _Keys]]:  # noqa: ARG001 (the cache's key)
-    """The :func:`_bucket_keys` of one seed computed so far, by prefix and (year, sex) code:
+def _seed_keys(seed: int) -> dict[str, list[_Keys | None]]:  # noqa: ARG001 (the cache's key)
+    """The :func:`_bucket_keys` of one seed computed so far, by prefix and :func:`_slot`:
     filled by the allocators of the seed's shards in this process, which share it."""
     return {}
 
@@ -371,6 +379,16 @@ def _mix64(x: int) -> int:
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
     return x ^ (x >> 31)
+
+
+class _Bucket:
+    """A bucket's next counter, its round keys and the first six digits of its PINs."""
+
+    __slots__ = ("counter", "head", "k0", "k1", "k2", "k3")
+
+    def __init__(self, counter: int, keys: _Keys) -> None:
+        self.counter = counter
+        self.k0, self.k1, self.k2, self.k3, self.head = keys
 
 
 class SerialAllocator:
@@ -399,42 +417,42 @@ class SerialAllocator:
         bad = sorted(p for p in self._reserved if len(p) != PIN_LENGTH or not p.isdigit())
         if bad:
             raise ValueError(f"reserved PINs must be 12 digits: {bad[:5]}")
-        # prefix -> {_year_sex(...) -> ([next counter], k0, k1, k2, k3, head)}
-        self._buckets: dict[str, dict[int, _Bucket]] = {}
+        # prefix -> buckets by _slot(year, sex), None until first used
+        self._buckets: dict[str, list[_Bucket | None]] = {}
 
     def _bucket(self, prefix: str, birth_year: int, sex: Sex) -> _Bucket:
         """The bucket's counter and keys, made on first use."""
+        slot = _slot(birth_year, sex)
+        if slot < 0:  # the year or the sex cannot be encoded: _bucket_keys raises ValueError
+            _bucket_keys(self._seed, prefix, birth_year, sex)
+            raise AssertionError(f"no bucket for {birth_year}, {sex!r}")
         years = self._buckets.get(prefix)
         if years is None:
-            years = self._buckets[prefix] = {}
-        # One int for (year, sex), not a key tuple to build and hash once a person; any other
-        # sex gets a code of its own, and _bucket_keys rejects it before a bucket is made.
-        key = birth_year * 4 + (0 if sex == "male" else 1 if sex == "female" else 2)
-        bucket = years.get(key)
+            years = self._buckets[prefix] = [None] * _SLOTS
+        bucket = years[slot]
         if bucket is None:
             known = self._keys.get(prefix)
             if known is None:
-                known = self._keys[prefix] = {}
-            keys = known.get(key)
+                known = self._keys[prefix] = [None] * _SLOTS
+            keys = known[slot]
             if keys is None:
-                keys = known[key] = _bucket_keys(self._seed, prefix, birth_year, sex)
-            k0, k1, k2, k3, head = keys
-            bucket = years[key] = ([self._first], k0, k1, k2, k3, head)
+                keys = known[slot] = _bucket_keys(self._seed, prefix, birth_year, sex)
+            bucket = years[slot] = _Bucket(self._first, keys)
         return bucket
 
     def allocate(self, prefix: str, birth_year: int, sex: Sex) -> str:
         """Return a new, never-issued PIN; :class:`SerialsExhausted` when the bucket is full."""
         bucket = self._bucket(prefix, birth_year, sex)
-        counter, k0, k1, k2, k3, head = bucket
+        k0, k1, k2, k3 = bucket.k0, bucket.k1, bucket.k2, bucket.k3
         t0, t1, t2, t3 = self._tables
         while True:
-            n = counter[0]
+            n = bucket.counter
             if n >= self._limit:
                 raise SerialsExhausted(
                     f"all serials for prefix {prefix}, birth year {birth_year}, {sex} are used"
                     + ("" if self._limit == SERIAL_SPACE else " (in this shard's range)")
                 )
-            counter[0] = n + 1
+            bucket.counter = n + 1
             left, right = n // 1000, n % 1000  # divmod(n, 1000), without its tuple
             left, right = right, (left + t0[right + k0]) % 1000
             left, right = right, (left + t1[right + k1]) % 1000
@@ -442,7 +460,7 @@ class SerialAllocator:
             left, right = right, (left + t3[right + k3]) % 1000
             # f"{head}{serial:06d}" without str.format: 10**6 + serial has seven digits, the
             # last six are the serial zero-padded.
-            pin = head + str(1_000_000 + left * 1000 + right)[1:]
+            pin = bucket.head + str(1_000_000 + left * 1000 + right)[1:]
             if pin not in self._reserved:
                 return pin
 
@@ -452,7 +470,7 @@ class SerialAllocator:
         The civil-status write path keeps its counters in the store's transaction and asks for
         the serial of each; the permutation is the one :meth:`allocate` walks."""
         bucket = self._bucket(prefix, birth_year, sex)
-        _, k0, k1, k2, k3, head = bucket
+        k0, k1, k2, k3, head = bucket.k0, bucket.k1, bucket.k2, bucket.k3, bucket.head
         t0, t1, t2, t3 = self._tables
         left, right = divmod(n, 1000)
         left, right = right, (left + t0[right + k0]) % 1000

@@ -5,8 +5,10 @@ cites a source."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import Final
 
 from sim06.mock_registry import admin_units, card_history, cards, draws
 from sim06.mock_registry.citizen import Person
@@ -15,18 +17,20 @@ from sim06.mock_registry.names import normalize_for_match
 
 # Mobile prefixes of the Vietnamese carriers (Viettel, VinaPhone, MobiFone, Vietnamobile, Gmobile).
 # Typed tuple[str, ...]: a fixed-length tuple type makes mypyc rebuild the tuple at each index.
-MOBILE_PREFIXES: tuple[str, ...] = (
+MOBILE_PREFIXES: Final[tuple[str, ...]] = (
     "032", "033", "034", "035", "036", "037", "038", "039", "086", "096", "097", "098",
     "081", "082", "083", "084", "085", "088", "091", "094", "070", "076", "077", "078",
     "079", "089", "090", "093", "052", "056", "058", "092", "059", "099",
 )  # fmt: skip
 # Reserved domains: never a real mailbox.
-EMAIL_DOMAINS: tuple[str, ...] = ("example.com", "example.net", "example.org")
+EMAIL_DOMAINS: Final[tuple[str, ...]] = ("example.com", "example.net", "example.org")
 BLOOD_GROUPS = ("O", "B", "A", "AB")
 BLOOD_CUM = (0.42, 0.72, 0.93, 1.0)
-EVENTS_FROM = date(2021, 7, 1)  # population database in service (§1)
-YEAR = 365.2425
-_BLOOD = tuple(zip(BLOOD_GROUPS, BLOOD_CUM, strict=True))
+EVENTS_FROM: Final[date] = date(2021, 7, 1)  # population database in service (§1)
+YEAR: Final = 365.2425
+_BLOOD: Final[tuple[tuple[str, float], ...]] = tuple(zip(BLOOD_GROUPS, BLOOD_CUM, strict=True))
+_BARCODE_START: Final[int] = card_history.BARCODE_START.toordinal()
+_from_ordinal: Final = date.fromordinal
 
 
 @lru_cache(maxsize=65536)  # given x family name pairs repeat across a population
@@ -46,7 +50,10 @@ class Lifecycle:
         reserved_cmnds: frozenset[str] = frozenset(),
     ) -> None:
         self.rng = rng
+        # rng.random bound once: a dozen draws a citizen, none with a method lookup
+        self.draw: Callable[[], float] = rng.random
         self.as_of = as_of
+        self.as_of_ord = as_of.toordinal()
         self.cmnds = CmndAllocator(seed, reserved_cmnds)
         self._area_names: dict[str, str] = {}  # pre-2025 province code -> name (CMND issuer)
 
@@ -56,8 +63,8 @@ class Lifecycle:
         Death or disappearance is drawn first: no document is issued after it.
         """
         rng = self.rng
-        draw = rng.random  # bound once: six draws a citizen, no method lookup each
-        age = int((self.as_of - p.birth).days / YEAR)
+        draw = self.draw
+        age = int((self.as_of_ord - p.birth_ordinal) / YEAR)
         death_chance = 0.08 if age >= 80 else 0.02 if age >= 60 else 0.001
         x = draw()
         died = missing = None
@@ -95,7 +102,7 @@ class Lifecycle:
         if start is None:
             start = self.as_of - timedelta(days=2 * 365)
         span = (self.as_of - start).days
-        return start + timedelta(days=int(self.rng.random() * span))
+        return start + timedelta(days=int(self.draw() * span))
 
     def die(self, p: Person, when: date) -> None:
         """Record a death: card revoked, eID account locked."""
@@ -119,22 +126,24 @@ class Lifecycle:
     def documents(self, p: Person, until: date) -> None:
         """CMND, CCCD and identity cards issued up to ``until``, by the law of each issue date;
         the record keeps the whole history, ``cmnd`` and the current chip card (``id_card``)."""
-        rng = self.rng
-        dues = cards.milestone_dates(p.birth)
-        dates = card_history.issue_dates(rng, p.birth, until, dues)
+        birth = p.birth_ordinal
+        dues = cards.milestone_ordinals(birth)  # all on ordinals: no date objects
+        dates = card_history.issue_ordinals(self.draw, birth, until.toordinal(), dues)
         if not dates:
             return
         cmnd = None
-        if dates[0] < card_history.BARCODE_START:
-            area = self.cmnd_area(p, dates[0])
-            p.cmnd = self.cmnds.allocate(area, rng.random())
+        if dates[0] < _BARCODE_START:
+            area = self.cmnd_area(p, _from_ordinal(dates[0]))
+            p.cmnd = self.cmnds.allocate(area, self.draw())
             name = self._area_names.get(area)
             if name is None:
                 name = self._area_names[area] = admin_units.legacy_province(area).name
             cmnd = (p.cmnd, area, name)
-        x = rng.random()
+        x = self.draw()
         flag = "lost" if x < 0.004 else "revoked" if x < 0.005 else None
-        p.card_history = card_history.entries(p.birth, dates, p.pin, self.as_of, cmnd, flag, dues)
+        p.card_history = card_history.entries_of_ordinals(
+            birth, dates, p.pin, self.as_of_ord, cmnd, flag, dues
+        )
         p.card = card_history.current_card(p.card_history)
 
     @staticmethod
@@ -149,7 +158,7 @@ class Lifecycle:
 
     def eid(self, age: int) -> tuple[int, str | None]:
         """VNeID account level (0 = none, 1, 2) and status (Decree 69/2024 art. 7)."""
-        draw = self.rng.random
+        draw = self.draw
         x = draw()
         if age >= 14:
             level = 2 if x < 0.62 else 1 if x < 0.75 else 0

@@ -16,7 +16,7 @@ import random
 import unicodedata
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
 from sim06.mock_registry.ethnicity import _Weighted
 
@@ -31,8 +31,8 @@ __all__ = [
     "to_nfd",
 ]
 
-_SEXES = {"male": 0, "female": 1}
-_COHORTS = 3  # born < 1990, 1990–2004, >= 2005
+_SEXES: Final[dict[str, int]] = {"male": 0, "female": 1}
+_COHORTS: Final = 3  # born < 1990, 1990–2004, >= 2005
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -76,7 +76,7 @@ class PersonName:
 # NFD splits every Vietnamese letter into base + combining marks (U+0300–U+036F); đ/Đ
 # have no decomposition and are mapped by hand. Typographic apostrophes fold to ASCII so
 # "H’Hen" and "H'Hen" match.
-_FOLD: dict[int, str | None] = dict.fromkeys(range(0x300, 0x370))
+_FOLD: Final[dict[int, str | None]] = dict.fromkeys(range(0x300, 0x370))
 _FOLD.update({ord("đ"): "d", ord("Đ"): "D", 0x2019: "'", 0x02BC: "'"})
 
 
@@ -180,7 +180,12 @@ def _load() -> tuple[dict[str, _Pattern], _Pattern, dict[str, tuple[str, str]]]:
     return by_ethnicity, kinh, sex_forms
 
 
-_BY_ETHNICITY, _KINH, _SEX_FORMS = _load()
+# Finals: compiled code reads them from C statics, not from the module's dict (a few times a name).
+_LOADED = _load()
+_BY_ETHNICITY: Final = _LOADED[0]
+_KINH: Final = _LOADED[1]
+_SEX_FORMS: Final = _LOADED[2]
+_normalize: Final = unicodedata.normalize
 
 
 # --- generation --------------------------------------------------------------------------
@@ -222,7 +227,7 @@ def generate_name(
         raise ValueError(f"sex must be 'male' or 'female', not {sex!r}") from None
     p = _BY_ETHNICITY.get(ethnicity_code, _KINH)
     c = 0 if birth_year < 1990 else 1 if birth_year < 2005 else 2
-    fam = p.family.pick(rng) if family is None else unicodedata.normalize("NFC", family)
+    fam = p.family.pick(rng) if family is None else _normalize("NFC", family)
     forms = _SEX_FORMS.get(fam)
     if forms is not None:
         fam = forms[s]

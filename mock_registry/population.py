@@ -15,10 +15,11 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import date, timedelta
+from typing import Final
 
 import orjson
 
-from sim06.mock_registry import accounts, admin_units, census, draws, ethnicity, names
+from sim06.mock_registry import accounts, admin_units, cards, census, draws, ethnicity, names
 from sim06.mock_registry.address import AddressBook, pre_reform_address
 from sim06.mock_registry.citizen import Person, Shared, record_of
 from sim06.mock_registry.ids import SERIAL_SPACE, SerialAllocator, Sex, post_2025_prefix
@@ -26,16 +27,22 @@ from sim06.mock_registry.lifecycle import Lifecycle
 from sim06.mock_registry.shards import Shard
 from sim06.mock_registry.store.base import CitizenRow
 
-REFORM_DATE = date(2025, 7, 1)  # two-level local government (§8)
+REFORM_DATE: Final[date] = date(2025, 7, 1)  # two-level local government (§8)
 
 # Household compositions and their shares [I], tuned so that the 2019 census shape comes out:
 # about 24% aged 0-14, 68% aged 15-64 and 8% aged 65+, average household size about 3.5.
-HOUSEHOLD_TYPES = ("single", "couple", "nuclear", "single_parent", "three_generation", "elderly")
-HOUSEHOLD_WEIGHTS = (0.10, 0.11, 0.44, 0.07, 0.21, 0.07)
-CHILDREN_COUNTS = (1, 2, 3, 4)
-CHILDREN_WEIGHTS = (0.30, 0.45, 0.18, 0.07)
-MALE_AT_BIRTH = 0.527  # sex ratio at birth about 111.5 boys per 100 girls (2019 census)
-MIGRANT_SHARE = 0.18  # adults whose birth was registered in another province [I]
+# Final (variable-length tuple types): compiled code reads constants from C statics, not from the
+# module's dict, and a fixed-length tuple type would be rebuilt as a tuple at each use.
+HOUSEHOLD_TYPES: Final[tuple[str, ...]] = (
+    "single", "couple", "nuclear", "single_parent", "three_generation", "elderly",
+)  # fmt: skip
+HOUSEHOLD_WEIGHTS: Final[tuple[float, ...]] = (0.10, 0.11, 0.44, 0.07, 0.21, 0.07)
+CHILDREN_COUNTS: Final[tuple[int, ...]] = (1, 2, 3, 4)
+CHILDREN_WEIGHTS: Final[tuple[float, ...]] = (0.30, 0.45, 0.18, 0.07)
+MALE_AT_BIRTH: Final = 0.527  # sex ratio at birth about 111.5 boys per 100 girls (2019 census)
+MIGRANT_SHARE: Final = 0.18  # adults whose birth was registered in another province [I]
+_from_ordinal: Final = date.fromordinal  # a C static, not a lookup of `date` in the module dict
+_REFORM_ORDINAL: Final[int] = REFORM_DATE.toordinal()
 
 
 def cumulative(weights: tuple[float, ...] | list[float]) -> list[float]:
@@ -73,6 +80,7 @@ class PopulationGenerator:
         self.pins = SerialAllocator(seed, reserved_pins, first, limit)
         self.addresses = AddressBook()
         self.life = Lifecycle(self.rng, as_of, seed, reserved_cmnds)
+        self.draw = self.life.draw  # rng.random, bound once (no method lookup a draw)
         if shard is not None:
             self.life.cmnds.counters = shard.cmnd_counters()
         self.quota = census.AgeQuota()  # steers free age choices to the 2019 census pyramid
@@ -96,19 +104,20 @@ class PopulationGenerator:
     ) -> Person:
         rng = self.rng
         self.quota.add(sex, age)
-        birth = date.fromordinal(self.as_of_ord - int(age * 365.2425) - int(rng.random() * 365))
-        if birth >= REFORM_DATE:
+        day = self.as_of_ord - int(age * 365.2425) - int(self.draw() * 365)
+        year = cards.ymd(day)[0]
+        if day >= _REFORM_ORDINAL:
             new_code = admin_units.new_province_for_legacy(home).code
             prefix = post_2025_prefix(new_code)
             registration = self.addresses.registration_after_reform(new_code, prefix)
         else:
             where = home
-            if not born_here and rng.random() < MIGRANT_SHARE:
+            if not born_here and self.draw() < MIGRANT_SHARE:
                 where = draws.pick(rng, self.province_codes, self.province_cum)
             prefix = "0" + where
             registration = self.addresses.registration(where)
-        name = names.generate_name(rng, sex, eth, birth.year, family)
-        person = Person(self.pins.allocate(prefix, birth.year, sex), name, sex, birth)
+        name = names.generate_name(rng, sex, eth, year, family)
+        person = Person(self.pins.allocate(prefix, year, sex), name, sex, _from_ordinal(day))
         person.birth_registration = registration
         person.ethnicity = self.addresses.ethnicity(eth)
         return person
@@ -121,7 +130,7 @@ class PopulationGenerator:
         low = max(husband_min_age, wife_age - 2)
         husband_age = self.quota.age(rng, "male", min(low, 100), min(100, max(low, wife_age + 8)))
         husband = self._person("male", husband_age, eth, home, born_here=False)
-        wife_eth = eth if rng.random() < 0.95 else ethnicity.pick_ethnicity(rng, home)
+        wife_eth = eth if self.draw() < 0.95 else ethnicity.pick_ethnicity(rng, home)
         wife = self._person("female", wife_age, wife_eth, home, born_here=False)
         husband.spouse, wife.spouse = wife, husband
         husband.marital_status = wife.marital_status = "married"
@@ -160,13 +169,12 @@ class PopulationGenerator:
     def _children(
         self, father: Person | None, mother: Person, ages: list[int], eth: str, home: str
     ) -> list[Person]:
-        rng = self.rng
         kids: list[Person] = []
         family = mother.name.family
         if father is not None:
             family = names.inherited_family(eth, father.name, mother.name)
         for age in ages:
-            sex: Sex = "male" if rng.random() < MALE_AT_BIRTH else "female"
+            sex: Sex = "male" if self.draw() < MALE_AT_BIRTH else "female"
             kid = self._person(sex, age, eth, home, family)
             kid.father, kid.mother = father, mother
             kids.append(kid)
@@ -197,10 +205,10 @@ class PopulationGenerator:
             members = [head]
         elif kind == "couple":
             husband, wife = self._couple(quota.age(rng, "female", 20, 85), eth, home)
-            head = husband if rng.random() < 0.8 else wife
+            head = husband if self.draw() < 0.8 else wife
             members = [husband, wife]
         elif kind == "single_parent":
-            sex = "female" if rng.random() < 0.8 else "male"
+            sex = "female" if self.draw() < 0.8 else "male"
             age = quota.age(rng, sex, 25, 60)
             parent = self._person(sex, age, eth, home, born_here=False)
             parent.marital_status = draws.choice(rng, ("divorced", "widowed", "single"))
@@ -224,7 +232,7 @@ class PopulationGenerator:
             # The father is at least 18 years older than the eldest child.
             husband, wife = self._couple(wife_age, eth, home, max(ages, default=0) + 18)
             kids = self._children(husband, wife, ages, eth, home)
-            head = husband if rng.random() < 0.8 else wife
+            head = husband if self.draw() < 0.8 else wife
             members = [husband, wife, *kids]
             if three:
                 members += self._elderly_parents(head, eth, home)
@@ -237,7 +245,7 @@ class PopulationGenerator:
     ) -> list[Person]:
         kids: list[Person] = []
         for kid_age in self._child_ages(age, count, (21, 35)):
-            sex: Sex = "male" if self.rng.random() < MALE_AT_BIRTH else "female"
+            sex: Sex = "male" if self.draw() < MALE_AT_BIRTH else "female"
             kid = self._person(sex, kid_age, eth, home, father.name.family)
             kid.father = father
             kids.append(kid)
@@ -256,7 +264,7 @@ class PopulationGenerator:
             mother.children = [head]
             head.mother = mother
             out.append(mother)
-        if father_age <= 97 and rng.random() < 0.6 and quota.wanted("male", father_age):
+        if father_age <= 97 and self.draw() < 0.6 and quota.wanted("male", father_age):
             father = self._person("male", father_age, eth, home, head.name.family, born_here=False)
             father.children = [head]
             head.father = father
@@ -281,7 +289,7 @@ class PopulationGenerator:
             else head.birth
         )
         earliest = adult_from.toordinal() + 18 * 365
-        since = date.fromordinal(max(earliest, self.as_of_ord - draws.randrange(rng, 1, 30 * 365)))
+        since = _from_ordinal(max(earliest, self.as_of_ord - draws.randrange(rng, 1, 30 * 365)))
         since = min(since, self.day_before)
         current = place.address
         if self.as_of < REFORM_DATE:  # the registry then knew only the pre-2025 units
@@ -303,7 +311,7 @@ class PopulationGenerator:
                 else self.addresses.hometown(rng, home)
             )
             # A household mostly shares one religion; some members differ [I].
-            if m is head or rng.random() < 0.9:
+            if m is head or self.draw() < 0.9:
                 m.religion = religion
             else:
                 m.religion = self.addresses.religion(
@@ -339,7 +347,7 @@ class PopulationGenerator:
                 # to b"" (two parts: no shortcut returning the original), half the cost of
                 # bytes(memoryview(...)).
                 record = join((dumps(record_of(p, as_of, shared)), b""))
-                row = new_row(CitizenRow, (p.pin, p.cmnd, p.household_id, p.birth.year, record))
+                row = new_row(CitizenRow, (p.pin, p.cmnd, p.household_id, p.birth_year, record))
                 rows.append(row)
             made += len(members)
             _release(members)

@@ -155,3 +155,28 @@ def test_birthday_and_milestones_match_the_date_constructor() -> None:
     for birth, years in ((date(9999, 12, 31), 1), (date(9960, 2, 29), 40)):
         with pytest.raises(ValueError):
             cards.birthday(birth, years)
+
+
+def test_ordinal_helpers_match_the_date_functions() -> None:
+    # The generator's documents work on ordinals: the same days as the date functions, over the
+    # birth years it draws, the calendar's first years and its last.
+    spans = [(date(1, 1, 1), date(400, 12, 31)), (date(1880, 1, 1), date(2130, 12, 31)),
+             (date(9930, 1, 1), date(9939, 12, 31))]  # fmt: skip
+    rng = random.Random(5)
+    for first, last in spans:
+        for ordinal in range(first.toordinal(), last.toordinal() + 1):
+            day = date.fromordinal(ordinal)
+            assert cards.ymd(ordinal) == (day.year, day.month, day.day)
+            dues = cards.milestone_dates(day)
+            assert cards.milestone_ordinals(ordinal) == [due.toordinal() for due in dues]
+            for years in (6, 15):
+                assert (
+                    cards.birthday_ordinal(ordinal, years) == cards.birthday(day, years).toordinal()
+                )
+            issued = day + timedelta(days=rng.randrange(8000, 60 * 365))
+            expiry = cards.expiry_from(dues, issued)
+            due_days = cards.milestone_ordinals(ordinal)
+            assert cards.expiry_ordinal(due_days, issued.toordinal()) == (
+                0 if expiry is None else expiry.toordinal()
+            )
+    assert cards.ymd(date.max.toordinal()) == (9999, 12, 31)

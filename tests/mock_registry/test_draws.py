@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 
 import pytest
@@ -64,3 +66,13 @@ def test_below_rejects_an_empty_range() -> None:
         draws.below(random.Random(1), 0)
     with pytest.raises(ValueError, match="empty range"):
         draws.randrange(random.Random(1), 5, 5)
+
+
+def test_bisect_floats_is_bisect_right() -> None:
+    rng = random.Random(3)
+    for _ in range(2000):
+        n = rng.randrange(1, 40)
+        cum = list(itertools.accumulate(rng.choice((0.0, 0.5, 1.0, 2.25)) for _ in range(n)))
+        x = rng.choice((rng.random() * cum[-1], *cum))  # ties with every step too
+        hi = rng.randrange(0, n + 1)
+        assert draws.bisect_floats(cum, x, hi) == bisect.bisect_right(cum, x, 0, hi)
