@@ -211,8 +211,8 @@ def population_into(
 def _context() -> BaseContext:
     """How worker processes start: forked where that is safe, else spawned.
 
-    A fork copies this process as it is: no interpreter to start, nothing to import, about
-    0.3 s sooner at the first shard (a 1M seed's critical path). It is safe only where no other
+    A fork copies this process as it is: no interpreter to start, nothing to import, 0.2-0.3 s
+    sooner at the first shard (a 1M seed's critical path). It is safe only where no other
     thread could hold a lock at that instant (a progress bar's monitor, a COPY writer), and
     on Linux (macOS's system libraries are not fork-safe)."""
     if sys.platform == "linux" and threading.active_count() == 1:

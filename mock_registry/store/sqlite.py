@@ -212,7 +212,7 @@ class SQLiteCitizenStore:
     def finish_load(self) -> None:
         """Build the indexes dropped by begin_bulk, then refresh the planner's statistics."""
         # A helper thread sorts while the statement scans the table: the builds run at the
-        # end of a seed, when the seeding workers have stopped (1M: 1.7-1.9 s against 2.0-2.2).
+        # end of a seed, when the seeding workers have stopped (1M: 1.7-1.9 s against 2.0-2.3).
         self._db.execute("PRAGMA threads=2")
         self._db.executescript(INDEXES)
         self._db.execute("PRAGMA threads=0")
