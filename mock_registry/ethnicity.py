@@ -24,6 +24,8 @@ from importlib import resources
 from itertools import accumulate
 from typing import Any, Final
 
+from sim06.mock_registry.draws import bisect_floats
+
 __all__ = [
     "DEFAULT_TABLE",
     "TABLES",
@@ -66,27 +68,17 @@ class _Weighted:
     """Precomputed cumulative weights: one ``rng.random()`` and one bisect per draw."""
 
     values: tuple[str, ...]
-    cum: tuple[float, ...]
+    cum: list[float]  # a list: draws.bisect_floats walks it as C doubles
     total: float
 
     @classmethod
     def of(cls, weights: dict[str, float]) -> _Weighted:
-        cum = tuple(accumulate(weights.values()))
+        cum = list(accumulate(weights.values()))
         return cls(tuple(weights), cum, cum[-1])
 
     def pick(self, rng: random.Random) -> str:
-        # bisect_right(self.cum, x), spelt out: compiled, a loop over C doubles rather than a
-        # call into the bisect module with a generic comparison a step (several draws a citizen)
-        x = rng.random() * self.total
         cum = self.cum
-        lo, hi = 0, len(cum)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if x < cum[mid]:
-                hi = mid
-            else:
-                lo = mid + 1
-        return self.values[lo]
+        return self.values[bisect_floats(cum, rng.random() * self.total, len(cum))]
 
 
 def _load() -> dict[str, Any]:
