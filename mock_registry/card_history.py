@@ -89,19 +89,12 @@ def _between(draw: Callable[[], float], low: int, high: int) -> int:
     return low + int(draw() * (high - low + 1))
 
 
-def issue_dates(
-    rng: random.Random, birth: date, until: date, dues: tuple[date, ...] | None = None
-) -> list[date]:
+def issue_dates(rng: random.Random, birth: date, until: date) -> list[date]:
     """Issue dates of a citizen's documents, oldest first, none after ``until``.
 
-    ``until`` is the as-of date, or the date of death or disappearance; ``dues`` the holder's
-    :func:`cards.milestone_dates` when the caller has them already.
+    ``until`` is the as-of date, or the date of death or disappearance.
     """
-    due_days = (
-        cards.milestone_ordinals(birth.toordinal())
-        if not dues
-        else [due.toordinal() for due in dues]
-    )
+    due_days = cards.milestone_ordinals(birth.toordinal())
     days = issue_ordinals(rng.random, birth.toordinal(), until.toordinal(), due_days)
     return [_from_ordinal(day) for day in days]
 

@@ -7,12 +7,11 @@ next one; after 60 the card is valid for life (domain §4.2, the algorithm there
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Final
 
 MILESTONES: Final[tuple[int, ...]] = (14, 25, 40, 60)
 GRACE_DAYS: Final = 2 * 365  # "within 2 years before" a milestone
-_GRACE = timedelta(days=GRACE_DAYS)  # dates differ by whole days: same test as on .days
 
 CHIP_CARD_START: Final[date] = date(2021, 1, 1)  # chip CCCD (Circular 06/2021) production began
 NEW_CARD_START: Final[date] = date(2024, 7, 1)  # thẻ căn cước (Circular 16/2024)
@@ -91,7 +90,8 @@ def birthday_ordinal(ordinal: int, years: int) -> int:
 
 
 def milestone_ordinals(birth: int) -> list[int]:
-    """The ordinals of :func:`milestone_dates` of the citizen born on ordinal ``birth``."""
+    """The birthdays of the exchange milestones (14, 25, 40, 60) of the citizen born on
+    ``birth``, as day numbers (``date.toordinal``)."""
     year, month, day = ymd(birth)
     if month == 2 and day == 29:  # the rare case: birthday_ordinal knows 28 February
         return [birthday_ordinal(birth, age) for age in MILESTONES]
@@ -101,7 +101,9 @@ def milestone_ordinals(birth: int) -> list[int]:
 
 
 def expiry_ordinal(dues: list[int], issued: int) -> int:
-    """:func:`expiry_from` on ordinals (:func:`milestone_ordinals`); 0 = valid for life."""
+    """The expiry of a card issued on day ``issued`` to the holder of the milestones ``dues``
+    (:func:`milestone_ordinals`): the next milestone, or the one after it when the next is
+    within two years; 0 = valid for life."""
     for i, due in enumerate(dues):
         if due > issued:
             if due - issued <= GRACE_DAYS:
@@ -143,31 +145,8 @@ def iso_date(day: date) -> str:
 
 def card_expiry(birth: date, issued: date) -> date | None:
     """Expiry of a card issued on ``issued`` to a citizen born on ``birth``; None = for life."""
-    return expiry_from(milestone_dates(birth), issued)
-
-
-# Not cached: four date constructions cost less than an lru_cache miss, and a shard mostly
-# misses (its 25,000 citizens have about as many distinct birth dates).
-def milestone_dates(birth: date) -> tuple[date, ...]:
-    """The birthdays of the exchange milestones (14, 25, 40, 60)."""
-    year, month, day = birth.year, birth.month, birth.day
-    if month == 2 and day == 29:  # the rare case: birthday() knows 28 February
-        return tuple(birthday(birth, age) for age in MILESTONES)
-    a, b, c, d = MILESTONES  # spelt out: a comprehension costs a frame per call
-    return (_from_ordinal(_ordinal(year + a, month, day)),
-            _from_ordinal(_ordinal(year + b, month, day)),
-            _from_ordinal(_ordinal(year + c, month, day)),
-            _from_ordinal(_ordinal(year + d, month, day)))  # fmt: skip
-
-
-def expiry_from(dues: tuple[date, ...], issued: date) -> date | None:
-    """:func:`card_expiry` from the holder's :func:`milestone_dates` (computed once a person)."""
-    for i, due in enumerate(dues):
-        if due > issued:
-            if due - issued <= _GRACE:
-                return dues[i + 1] if i + 1 < len(dues) else None
-            return due
-    return None
+    expiry = expiry_ordinal(milestone_ordinals(birth.toordinal()), issued.toordinal())
+    return _from_ordinal(expiry) if expiry else None
 
 
 def card_kind(issued: date) -> str:

@@ -133,6 +133,17 @@ def test_iso_date_is_isoformat() -> None:
             assert cards.iso_date(day) == day.isoformat()
 
 
+def _expiry_by_dates(dues: list[date], issued: date) -> date | None:
+    """The rule on dates: the next milestone, or the one after it when the next is within two
+    years of the issue (Law on Identification 2023, art. 21); None = for life."""
+    later = [due for due in dues if due > issued]
+    if not later:
+        return None
+    if later[0] - issued <= timedelta(days=cards.GRACE_DAYS):
+        return later[1] if len(later) > 1 else None
+    return later[0]
+
+
 def _birthday_by_constructor(birth: date, years: int) -> date:
     try:
         return date(birth.year + years, birth.month, birth.day)
@@ -148,8 +159,8 @@ def test_birthday_and_milestones_match_the_date_constructor() -> None:
     for first, last in spans:
         for ordinal in range(first.toordinal(), last.toordinal() + 1):
             birth = date.fromordinal(ordinal)
-            expected = tuple(_birthday_by_constructor(birth, age) for age in cards.MILESTONES)
-            assert cards.milestone_dates(birth) == expected
+            expected = [_birthday_by_constructor(birth, age) for age in cards.MILESTONES]
+            assert cards.milestone_ordinals(ordinal) == [due.toordinal() for due in expected]
             for years in (1, 10, 15, 60):
                 assert cards.birthday(birth, years) == _birthday_by_constructor(birth, years)
     for birth, years in ((date(9999, 12, 31), 1), (date(9960, 2, 29), 40)):
@@ -167,16 +178,16 @@ def test_ordinal_helpers_match_the_date_functions() -> None:
         for ordinal in range(first.toordinal(), last.toordinal() + 1):
             day = date.fromordinal(ordinal)
             assert cards.ymd(ordinal) == (day.year, day.month, day.day)
-            dues = cards.milestone_dates(day)
-            assert cards.milestone_ordinals(ordinal) == [due.toordinal() for due in dues]
+            dues = [_birthday_by_constructor(day, age) for age in cards.MILESTONES]
             for years in (6, 15):
                 assert (
                     cards.birthday_ordinal(ordinal, years) == cards.birthday(day, years).toordinal()
                 )
             issued = day + timedelta(days=rng.randrange(8000, 60 * 365))
-            expiry = cards.expiry_from(dues, issued)
+            expiry = _expiry_by_dates(dues, issued)
             due_days = cards.milestone_ordinals(ordinal)
             assert cards.expiry_ordinal(due_days, issued.toordinal()) == (
                 0 if expiry is None else expiry.toordinal()
             )
+            assert cards.card_expiry(day, issued) == expiry
     assert cards.ymd(date.max.toordinal()) == (9999, 12, 31)
