@@ -136,7 +136,7 @@ def activate(directory: Path = HERE) -> bool:
             missing = [m for m in MODULES if m not in build.compiled]
             log.warning(
                 "sim06: the compiled generator is stale (%s): running the pure-Python sources, "
-                "about 1.3x slower; run `make` to rebuild",
+                "about 2.7x slower; run `make` to rebuild",
                 f"changed since the build: {_listed(build.stale)}" if build.stale
                 else f"not compiled: {_listed(missing)}" if missing
                 else f"compiled by an older build: {_listed(build.strays)}",

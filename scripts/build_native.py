@@ -77,7 +77,7 @@ def build() -> str:
         reason = reason if len(reason) <= 80 else reason[:79] + "…"  # the log has it all
         return (
             f"sim06: the generator was not compiled ({reason}; see {LOG.relative_to(ROOT)}): "
-            "running the Python sources, about 1.3x slower"
+            "running the Python sources, about 2.7x slower"
         )
     finally:
         for fd, copy in zip((1, 2), saved, strict=True):
