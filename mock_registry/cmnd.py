@@ -80,24 +80,32 @@ def prefix_ok(number: str, province_code: str) -> bool:
 
 
 class CmndAllocator:
-    """Unique CMND numbers per prefix: an affine bijection of a counter, so no retries."""
+    """Unique CMND numbers per prefix: an affine bijection of a counter, so no retries.
+
+    ``counters`` (next counter of each prefix, from 0) and ``limits`` (the counter a prefix
+    stops at; by default its whole space) bound the block a shard owns (:mod:`.shards`)."""
 
     def __init__(self, seed: int, reserved: Iterable[str] = ()) -> None:
         self.reserved = frozenset(reserved)
         self.counters: dict[str, int] = {}
+        self.limits: dict[str, int] = {}
         # Odd and not a multiple of 5: coprime with every power of ten, so the map below is a
         # bijection on 0..10**k - 1 for the 6- and 7-digit tails alike.
         self.mult = 7_654_321 + 10 * (seed % 1000)
         self.offset = seed * 2_654_435_761
 
-    def allocate(self, province_code: str, pick: float) -> str:
+    def allocate(self, province_code: str, pick: float) -> str | None:
         """A new number issued in ``province_code``; ``pick`` in [0, 1) chooses among shared
-        prefixes (Thái Nguyên and Gia Lai had more than one)."""
+        prefixes (Thái Nguyên and Gia Lai had more than one). None once the chosen prefix's
+        numbers (its block, in a shard) are used up: a 3-digit prefix has a million."""
         prefixes = PREFIXES_BY_PROVINCE[province_code]
         prefix = prefixes[int(pick * len(prefixes))]
         space = _SPACES[len(prefix)]
+        limit = self.limits.get(prefix, space)
         while True:
             n = self.counters.get(prefix, 0)
+            if n >= limit:
+                return None
             self.counters[prefix] = n + 1
             # The tail zero-padded to its width, without str.format: space + tail (< 2 * space)
             # has one digit more than the width, a leading 1.

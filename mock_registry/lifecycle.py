@@ -135,11 +135,19 @@ class Lifecycle:
         if dates[0] < _BARCODE_START:
             area = self.cmnd_area(p, _from_ordinal(dates[0]))
             p.cmnd = self.cmnds.allocate(area, self.draw())
-            name = self._area_names.get(area)
-            if name is None:
-                name = self._area_names[area] = admin_units.legacy_province(area).name
-            cmnd = (p.cmnd, area, name)
+            if p.cmnd is None:
+                # The issuing prefix's numbers are used up (a shard's block of a 3-digit prefix;
+                # at national scale Bình Dương's 280, a million numbers, has ~1.3M holders): no
+                # 9-digit CMND, the cards start with the first issued from 2016 (the PIN's).
+                dates = [d for d in dates if d >= _BARCODE_START]
+            else:
+                name = self._area_names.get(area)
+                if name is None:
+                    name = self._area_names[area] = admin_units.legacy_province(area).name
+                cmnd = (p.cmnd, area, name)
         x = self.draw()
+        if not dates:
+            return
         flag = "lost" if x < 0.004 else "revoked" if x < 0.005 else None
         p.card_history = card_history.entries_of_ordinals(
             birth, dates, p.pin, self.as_of_ord, cmnd, flag, dues

@@ -83,6 +83,7 @@ class PopulationGenerator:
         self.draw = self.life.draw  # rng.random, bound once (no method lookup a draw)
         if shard is not None:
             self.life.cmnds.counters = shard.cmnd_counters()
+            self.life.cmnds.limits = shard.cmnd_limits()
         self.quota = census.AgeQuota()  # steers free age choices to the 2019 census pyramid
         provinces = admin_units.legacy_provinces()
         self.province_codes = [p.code for p in provinces]
@@ -356,8 +357,6 @@ class PopulationGenerator:
                 rows = []
         if rows:
             yield rows
-        if self.shard is not None:
-            self.shard.check_cmnd_counters(self.life.cmnds.counters)
 
 
 def _release(members: list[Person]) -> None:

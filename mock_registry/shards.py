@@ -7,7 +7,9 @@ and their rows, concatenated in shard order, are the same population whoever gen
 
 - PIN serials: counters ``i*K .. (i+1)*K - 1`` of every (prefix, year, sex) bucket, ``K`` =
   1,000,000 / number of shards;
-- old CMND numbers: the same split of each prefix's counter space;
+- old CMND numbers: the same split of each prefix's counter space (once a shard's block of a
+  prefix is used up, its later holders get no 9-digit CMND:
+  :meth:`Lifecycle.documents <mock_registry.lifecycle.Lifecycle.documents>`);
 - household ids: from ``first + 1`` (a shard has at most as many households as citizens).
 
 Shard 0 keeps the generator's original stream (``random.Random(seed)``, counters from 0), so a
@@ -21,7 +23,7 @@ import random
 from dataclasses import dataclass
 
 from sim06.mock_registry.cmnd import PREFIXES_BY_PROVINCE
-from sim06.mock_registry.ids import CMND_LENGTH, SERIAL_SPACE, SerialsExhausted
+from sim06.mock_registry.ids import CMND_LENGTH, SERIAL_SPACE
 
 SHARD_SIZE = 25_000  # citizens; also bounds a worker's message (about 60 MB of records)
 
@@ -53,14 +55,10 @@ class Shard:
         """First CMND counter of every prefix for this shard."""
         return {p: self.index * (_cmnd_space(p) // self.of) for p in CMND_PREFIXES}
 
-    def check_cmnd_counters(self, counters: dict[str, int]) -> None:
-        """Raise SerialsExhausted when the shard used counters of the next shard's block."""
-        for prefix, used in counters.items():
-            if used > (self.index + 1) * (_cmnd_space(prefix) // self.of):
-                raise SerialsExhausted(
-                    f"CMND prefix {prefix}: shard {self.index} of {self.of} used more than its "
-                    f"{_cmnd_space(prefix) // self.of} numbers"
-                )
+    def cmnd_limits(self) -> dict[str, int]:
+        """The CMND counter of every prefix where this shard's block ends (the next shard's
+        first)."""
+        return {p: (self.index + 1) * (_cmnd_space(p) // self.of) for p in CMND_PREFIXES}
 
     @property
     def first_household_id(self) -> int:

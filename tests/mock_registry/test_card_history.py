@@ -100,7 +100,7 @@ def test_cmnd_numbers_are_unique_and_carry_their_area_prefix() -> None:
     for code in cmnd.PREFIXES_BY_PROVINCE:
         for i in range(300):
             number = allocator.allocate(code, i / 300)
-            assert len(number) == 9 and number.isdigit()
+            assert number is not None and len(number) == 9 and number.isdigit()
             assert cmnd.prefix_ok(number, code), (code, number)
             numbers.append(number)
     assert len(set(numbers)) == len(numbers)
@@ -108,6 +108,21 @@ def test_cmnd_numbers_are_unique_and_carry_their_area_prefix() -> None:
     assert not cmnd.prefix_ok("245123456", "66")  # reads as Đắk Nông's 245, not Đắk Lắk's 24
     assert cmnd.prefix_ok("245123456", "67")
     assert not cmnd.prefix_ok("790000001", "79")
+
+
+def test_a_prefix_stops_at_its_limit() -> None:
+    """A block's end (a shard's share of a prefix) is kept: None, and no counter spent."""
+    allocator = cmnd.CmndAllocator(6)
+    allocator.counters = {"280": 10}
+    allocator.limits = {"280": 12}
+    whole = cmnd.CmndAllocator(6)
+    whole.counters = {"280": 10}
+    expected = [whole.allocate("74", 0.0), whole.allocate("74", 0.0)]
+    assert [allocator.allocate("74", 0.0), allocator.allocate("74", 0.0)] == expected
+    assert allocator.allocate("74", 0.0) is None
+    assert allocator.allocate("74", 0.5) is None
+    assert allocator.counters["280"] == 12
+    assert allocator.allocate("79", 0.0) == whole.allocate("79", 0.0)  # other prefixes go on
 
 
 def test_a_death_or_cancelled_pin_revokes_the_document_in_force() -> None:

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from sim06.mock_registry import personas
+from sim06.mock_registry.cmnd import CmndAllocator
 from sim06.mock_registry.ids import SERIAL_SPACE, SerialAllocator, SerialsExhausted
 from sim06.mock_registry.persona_records import persona_rows
 from sim06.mock_registry.population import PopulationGenerator
@@ -52,13 +53,44 @@ def test_numbering_blocks_are_disjoint() -> None:
     assert all(a[1] <= b[0] for a, b in zip(ranges, ranges[1:], strict=False))
     firsts = [s.cmnd_counters()["01"] for s in shards]
     assert firsts == sorted(set(firsts))
-    # A shard that uses more than its block of CMND numbers is refused, not silently reused.
-    last = shards[3]
-    used = dict(last.cmnd_counters())
-    used["01"] = shards[4].cmnd_counters()["01"] + 1
-    with pytest.raises(SerialsExhausted):
-        last.check_cmnd_counters(used)
-    last.check_cmnd_counters(shards[4].cmnd_counters())  # exactly its block: fine
+    # A shard's CMND block ends where the next one's begins.
+    for shard, after in zip(shards, shards[1:], strict=False):
+        assert shard.cmnd_limits() == after.cmnd_counters()
+    assert shards[-1].cmnd_limits()["01"] <= 10**7 and shards[-1].cmnd_limits()["280"] <= 10**6
+
+
+def test_a_shard_of_a_national_population_uses_up_a_prefix_without_repeating_it() -> None:
+    """At 100M citizens (4,000 shards) a shard's block of Bình Dương's 3-digit CMND prefix
+    (250 of its million numbers) is smaller than the shard's holders: the block is used to its
+    end, no number repeats or leaves it, and the holders after it have no 9-digit CMND and no
+    card issued before 2016 (the first one they hold is numbered by the PIN)."""
+    shards = plan(100_000_000)
+    shard = shards[1234]
+    gen = PopulationGenerator(
+        6, AS_OF, personas.reserved_pins(), personas.reserved_cmnds(), shard=shard
+    )
+    records = [orjson.loads(row.record) for batch in gen.generate(shard.count) for row in batch]
+    assert len(records) == SHARD_SIZE
+    first, limit = shard.cmnd_counters()["280"], shard.cmnd_limits()["280"]
+    assert gen.life.cmnds.counters["280"] == limit  # used to its end, not beyond
+    whole = CmndAllocator(6)
+    block = set()
+    for n in range(first, limit):
+        whole.counters = {"280": n}
+        number = whole.allocate("74", 0.0)
+        assert number is not None
+        block.add(number)
+    numbers = [r["cmnd"] for r in records if r["cmnd"]]
+    assert len(numbers) == len(set(numbers))
+    ours = {n for n in numbers if n.startswith("280")}
+    assert ours <= block and len(ours) == limit - first - len(block & personas.reserved_cmnds())
+    # Holders of a CMND-era card with no number: none; citizens of Bình Dương whose first card
+    # came from 2016 are many (the young, and those past the block).
+    for r in records:
+        history = r["card_history"] or []
+        kinds = [e["kind"] for e in history]
+        assert ("cmnd" in kinds) == (r["cmnd"] is not None)
+        assert all(e["number"] for e in history)
 
 
 def test_a_serial_range_is_kept() -> None:
