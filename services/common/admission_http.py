@@ -30,15 +30,20 @@ middleware decides), so answers never overtake each other. Never-shed paths
 (``/healthz``, ``/readyz``, admin, ...) always pass. Every answer's head goes out in one write
 with its body's first part (:class:`HeadWithBody`). An app with a :data:`ProtocolLane`
 (``answer_in_protocol``: the registry's lookups) may answer an admitted ``GET`` here too,
-synchronously, without an ASGI task; what it declines runs as usual.
+synchronously, without an ASGI task; what it declines runs as usual. An app with a
+:data:`LaterLane` (``answer_in_protocol_later``: the gateway's lookups, which wait for their audit
+commit) takes an admitted plain-HTTP ``GET`` as a coroutine of its own that answers through the
+protocol when ready: no scope, cycle or ASGI messages; requests pipelined behind it wait for it
+as behind any unfinished answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from functools import partial
 from typing import Any
 
@@ -50,12 +55,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from sim06.services.common.admission import EXEMPT, PRECHARGED, Admission
+from sim06.services.common.problems import PROBLEM_MEDIA_TYPE, problem_body
 
 __all__ = [
     "COMPATIBLE",
     "PROTOCOL",
     "AdmissionHttpProtocol",
     "HeadWithBody",
+    "LaterLane",
     "ProtocolLane",
     "admission_protocol",
     "body_prefix",
@@ -84,7 +91,14 @@ _JOIN_MAX = 65_536  # HeadWithBody: bodies up to this size go out in one write w
 # An app's answer written by the protocol: (path, request headers, write(head lines, body)) ->
 # whether it answered. Synchronous, no task: only for answers ready at once (registry lookups).
 ProtocolLane = Callable[[str, list[tuple[bytes, bytes]], Callable[[bytes, bytes], None]], bool]
+# An answer written when ready: (status, its header lines, body).
+Respond = Callable[[int, bytes, bytes], None]
+# An app's answer made by a coroutine of its own: (path, request headers, respond) -> the
+# coroutine, which calls respond exactly once, or None to decline (the request runs as usual).
+LaterLane = Callable[[str, list[tuple[bytes, bytes]], Respond], Coroutine[Any, Any, None] | None]
 _CHARGE = "sim06.admission"  # scope key: (charge, cost, key, app) of a request charged here
+log = logging.getLogger("sim06.admission")
+_LATER = -1  # ``refused`` while a later lane's answer is being made
 
 
 def _wrapped(app: Any) -> Iterator[Any]:
@@ -113,6 +127,36 @@ def lane_of(app: Any) -> ProtocolLane | None:
         if lane is not None:
             return lane
     return None
+
+
+def later_lane_of(app: Any) -> LaterLane | None:
+    """The later lane of ``app`` or of the app it wraps (``.app``), if it has one."""
+    for each in _wrapped(app):
+        lane: LaterLane | None = getattr(each, "answer_in_protocol_later", None)
+        if lane is not None:
+            return lane
+    return None
+
+
+class _Pending:
+    """What stands in uvicorn's ``cycle`` while a later lane makes its answer: a request
+    pipelined behind it is queued as behind any unfinished answer (uvicorn's own rule), and
+    a shutdown or a lost connection finds what they look for."""
+
+    __slots__ = ("disconnected", "keep_alive", "message_event", "response_complete", "scope")
+
+    def __init__(self, keep_alive: bool) -> None:
+        self.response_complete = False
+        self.disconnected = False
+        self.keep_alive = keep_alive
+        self.scope: dict[str, Any] = _IN_PROGRESS
+        self.message_event = self  # connection_lost sets it: nothing waits on it
+
+    def set(self) -> None:
+        """As ``asyncio.Event.set``: nobody waits for a request body here."""
+
+
+_IN_PROGRESS: dict[str, Any] = {"type": "http"}
 
 
 def refusal_bytes(
@@ -163,6 +207,7 @@ class AdmissionHttpProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.admission = controller_of(self.app)
         self.lane = lane_of(self.app)
+        self.later = later_lane_of(self.app)
         self.refused: int = 0  # 0, or the status of the answer written here, its body discarded
         self.close_after = False
         self.active_at = 0.0  # loop time of the last bytes received
@@ -218,6 +263,23 @@ class AdmissionHttpProtocol(HttpToolsProtocol):
                 self.refused = 200  # answered: the rest of the request is read and dropped
                 self.close_after = not keep_alive
                 return
+        later = self.later
+        if (
+            later is not None and method == "GET" and query < 0 and not self.flow.write_paused
+            and self.scheme == "http" and not self.root_path
+        ):  # fmt: skip
+            parser = self.parser
+            pending = _Pending(parser.get_http_version() != "1.0" and parser.should_keep_alive())
+            respond = partial(self._respond, pending, charge, cost, key, time.monotonic())
+            job = later(path, self.headers, respond)
+            if job is not None:
+                ctl.started(charge, key)
+                self.cycle = pending  # type: ignore[assignment]
+                self.refused = _LATER  # the rest of the request (none for a GET) is dropped
+                task = self.loop.create_task(job)
+                self.tasks.add(task)
+                task.add_done_callback(partial(self._later_done, pending, respond))
+                return
         app = self.app  # read now: a subclass may wrap it per connection (mTLS)
         scope[_CHARGE] = (charge, cost, key, app)  # type: ignore[literal-required]
         self.app = self._admitted
@@ -233,6 +295,9 @@ class AdmissionHttpProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         if not self.refused:
             super().on_message_complete()
+            return
+        if self.refused == _LATER:  # its answer ends it (_respond)
+            self.refused = 0
             return
         self.refused = 0
         if self.close_after:
@@ -281,6 +346,59 @@ class AdmissionHttpProtocol(HttpToolsProtocol):
                 b"" if keep_alive else b"connection: close\r\n", b"\r\n", body,
             ))
         )  # fmt: skip
+
+    def _respond(
+        self,
+        pending: _Pending,
+        charge: int,
+        cost: int,
+        key: str | None,
+        started: float,
+        status: int,
+        head: bytes,
+        body: bytes,
+    ) -> None:
+        """Write a later lane's answer (``head``: its own header lines) and end its request as
+        uvicorn ends one: the next pipelined request starts, or the keep-alive timer runs."""
+        if pending.response_complete:
+            return
+        pending.response_complete = True
+        ctl = self.admission
+        assert ctl is not None
+        ctl.close(charge, cost, key, started)
+        ctl.ran()
+        transport = self.transport
+        if transport.is_closing():  # the client left meanwhile
+            return
+        keep_alive = pending.keep_alive  # a shutdown may have cleared it
+        transport.write(
+            b"".join((
+                STATUS_LINE[status], self._default_lines(), head,
+                b"" if keep_alive else b"connection: close\r\n", b"\r\n", body,
+            ))
+        )  # fmt: skip
+        if keep_alive:
+            self.on_response_complete()
+        else:
+            self.server_state.total_requests += 1
+            transport.close()
+
+    def _later_done(self, pending: _Pending, respond: Respond, task: asyncio.Task[None]) -> None:
+        """A later lane's task ended: forgotten; one that failed to answer (a bug) leaves its
+        client a 500, not a hung request."""
+        self.tasks.discard(task)
+        if pending.response_complete:
+            return
+        if not task.cancelled() and task.exception() is not None:
+            log.error("later lane failed: %s", type(task.exception()).__name__)
+        pending.keep_alive = False
+        body = orjson.dumps(
+            problem_body("INTERNAL_ERROR", "Unexpected error; this is a sim06 bug.")
+        )
+        head = b"content-type: %s\r\ncontent-length: %d\r\n" % (
+            PROBLEM_MEDIA_TYPE.encode("ascii"), len(body)
+        )  # fmt: skip
+        respond(500, head, body)
 
     def _refuse(
         self, ctl: Admission, status: int, path: str, method: str, keep_alive: bool

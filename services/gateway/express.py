@@ -22,6 +22,11 @@ Admission control (:mod:`services.common.admission`) applies to the lane as its 
 would, a lookup being one unit keyed by its ``X-Road-Client``; a lookup it would refuse takes
 the full stack, whose layers refuse and count it.
 
+Served by the admission protocol (``sim06 up``), the same lane runs one step earlier:
+:meth:`GatewayApp.answer_in_protocol_later` takes a plain-HTTP lookup inside the connection's
+HTTP protocol, before uvicorn builds the ASGI scope, cycle and messages, and the protocol writes
+the answer once the exchange (its audit commit included) is done.
+
 Otherwise the request takes the full stack, where :class:`~services.gateway.fastpath.
 LookupFastPath` still skips FastAPI's routing. Lookups served here are still entered in the
 fault controller's journal (the admin console's timeline), as the fault middleware would, and
@@ -32,12 +37,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from sim06.services.common.admission import Admission, AdmissionMiddleware
+from sim06.services.common.admission_http import Respond
 from sim06.services.common.faults import FAULT_HEADER, PROFILE_HEADER, Exchange, FaultController
 from sim06.services.common.http import BodyLimitMiddleware, unexpected_problem
 from sim06.services.common.metrics import (
@@ -55,6 +62,7 @@ log = logging.getLogger("sim06.gateway")
 
 _OVERRIDES = frozenset({PROFILE_HEADER.encode("ascii"), FAULT_HEADER.encode("ascii")})
 _SERVICE = "gateway"
+_PLAIN: Scope = {"type": "http"}  # a connection without TLS (the protocol lane's only kind)
 
 
 def _known_middlewares() -> frozenset[type]:
@@ -101,6 +109,44 @@ class GatewayApp(FastAPI):
                             admission.finish(charge, 1, key, started)
                         return
         await super().__call__(scope, receive, send)
+
+    def answer_in_protocol_later(
+        self, path: str, headers: list[tuple[bytes, bytes]], respond: Respond
+    ) -> Coroutine[Any, Any, None] | None:
+        """The lane, asked by the connection's HTTP protocol (plain HTTP, admitted) before any
+        ASGI task exists (:data:`~services.common.admission_http.LaterLane`): the coroutine
+        that makes the answer and hands it to ``respond``, or None to let the request run
+        through the app. Same conditions, bytes, audit record, metrics and journal as the lane
+        in :meth:`__call__`."""
+        profile = self.express_profile
+        if profile is None or not fastpath.is_lookup_path(path):
+            return None
+        wanted = exchange_headers(headers, _OVERRIDES)
+        if wanted is None or not self._idle(_PLAIN):
+            return None
+        return self._serve_later(profile, path, wanted, respond)
+
+    async def _serve_later(
+        self, profile: JsonProfile, path: str, headers: dict[str, str], respond: Respond
+    ) -> None:
+        started = time.perf_counter()
+        status = 500
+        metrics: RequestMetrics | None = self.state._state.get("metrics")
+        slot, token = agency_slot() if metrics is not None else (None, None)
+        try:
+            pin = path[len(fastpath.PREFIX) :]
+            try:
+                reply = await profile.exchange(Incoming("GET", path, "", headers), "lookup", pin)
+            except Exception as exc:  # as ServerErrorMiddleware and the problem handler would
+                problem = unexpected_problem(exc, "GET", path)
+                status = problem.status_code
+                lines = b"".join(b"%s: %s\r\n" % pair for pair in problem.raw_headers)
+                respond(status, lines, bytes(problem.body))
+            else:
+                status = reply.status
+                respond(status, fastpath.reply_lines(reply), reply.payload)
+        finally:
+            self._count(metrics, slot, token, path, status, started)
 
     def _idle(self, scope: Scope) -> bool:
         """Whether every layer of the stack would pass this request through unchanged."""
@@ -153,20 +199,32 @@ class GatewayApp(FastAPI):
             if status == 500:
                 raise
         finally:
-            if metrics is not None:
-                assert slot is not None
-                release_agency_slot(token)
-                seconds = time.perf_counter() - started
-                metrics.observe(fastpath.ROUTE, "GET", status, slot[0], seconds)
-            faults: FaultController | None = self.state._state.get("faults")
-            if faults is not None:
-                faults.record(
-                    Exchange(
-                        at=time.time(), service=_SERVICE, method="GET", path=path, status=status,
-                        ms=(time.perf_counter() - started) * 1000, profile=faults.state.profile,
-                        fault=None,
-                    )
-                )  # fmt: skip
+            self._count(metrics, slot, token, path, status, started)
+
+    def _count(
+        self,
+        metrics: RequestMetrics | None,
+        slot: Any,
+        token: Any,
+        path: str,
+        status: int,
+        started: float,
+    ) -> None:
+        """What the skipped metrics and fault layers record of a lookup."""
+        if metrics is not None:
+            assert slot is not None
+            release_agency_slot(token)
+            seconds = time.perf_counter() - started
+            metrics.observe(fastpath.ROUTE, "GET", status, slot[0], seconds)
+        faults: FaultController | None = self.state._state.get("faults")
+        if faults is not None:
+            faults.record(
+                Exchange(
+                    at=time.time(), service=_SERVICE, method="GET", path=path, status=status,
+                    ms=(time.perf_counter() - started) * 1000, profile=faults.state.profile,
+                    fault=None,
+                )
+            )  # fmt: skip
 
 
 __all__ = ["GatewayApp"]

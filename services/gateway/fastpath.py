@@ -52,6 +52,14 @@ def exchange_headers(
     return out
 
 
+def is_lookup_path(path: str) -> bool:
+    """Whether ``path`` (no query string) is a lookup the fast path serves."""
+    if len(path) != _PIN_END or not path.startswith(PREFIX):
+        return False
+    pin = path[len(PREFIX) :]
+    return pin.isascii() and pin.isdigit()
+
+
 def lookup_pin(scope: Scope) -> str | None:
     """The PIN if ``scope`` is a lookup the fast path serves, else None."""
     if scope["type"] != "http" or scope["method"] != "GET":
@@ -83,6 +91,20 @@ class LookupFastPath:
         request = Incoming("GET", scope["path"], "", headers)
         reply = await self.profile.exchange(request, "lookup", pin)
         await send_reply(reply, send)
+
+
+def reply_lines(reply: Reply) -> bytes:
+    """The header lines :func:`send_reply` sends, as uvicorn writes them (for an answer
+    written by the connection's protocol: :mod:`services.common.admission_http`)."""
+    names = _ENCODED
+    lines = [
+        b"%s: %s\r\n"
+        % (names.get(k) or names.setdefault(k, k.lower().encode("latin-1")), v.encode("latin-1"))
+        for k, v in reply.headers.items()
+    ]
+    lines.append(b"content-length: %d\r\ncontent-type: %s\r\n"
+                 % (len(reply.payload), reply.media.encode("ascii")))  # fmt: skip
+    return b"".join(lines)
 
 
 async def send_reply(reply: Reply, send: Send) -> None:

@@ -3,18 +3,23 @@ the stack has something to do: a fault, an override header, an expectation, stri
 
 from __future__ import annotations
 
+import re
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
 
+from sim06.services.common.admission_http import AdmissionHttpProtocol
 from sim06.services.common.fault_middleware import install_faults
 from sim06.services.common.settings import Settings
 from sim06.services.gateway import express
 from sim06.services.gateway.app import create_app
 from sim06.services.gateway.express import GatewayApp
+from tests.services.common.live import live_server
 from tests.services.gateway.helpers import ADMIN, ADULT, POLICE, exchange_headers, get_token
 
 pytestmark = pytest.mark.anyio
@@ -168,3 +173,125 @@ async def test_an_unexpected_error_is_a_problem(
     assert r.json()["code"] == "INTERNAL_ERROR"
     assert served == [LOOKUP]
     assert express.log.name == "sim06.gateway"
+
+
+# --- the lane inside the connection's HTTP protocol (sim06 up) ----------------------------------
+
+
+def _raw(url: str, payload: bytes, answers: int) -> list[bytes]:
+    """Send ``payload`` (one request or several pipelined) on one connection; the answers."""
+    host, port = url.removeprefix("http://").split(":")
+    out: list[bytes] = []
+    data = b""
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(payload)
+        while len(out) < answers:
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(65536)
+                assert chunk, out
+                data += chunk
+            head, _, rest = data.partition(b"\r\n\r\n")
+            found = re.search(rb"content-length: (\d+)", head.lower())
+            assert found is not None
+            length = int(found.group(1))
+            while len(rest) < length:
+                chunk = sock.recv(65536)
+                assert chunk
+                rest += chunk
+            out.append(head + b"\r\n\r\n" + rest[:length])
+            data = rest[length:]
+    return out
+
+
+def _parts(answer: bytes) -> tuple[bytes, dict[bytes, bytes], bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    return status, dict(line.lower().split(b": ", 1) for line in lines), body
+
+
+def _request(headers: dict[str, str], path: str = LOOKUP, version: bytes = b"HTTP/1.1") -> bytes:
+    lines = b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in headers.items())
+    return b"GET %s %s\r\nhost: gateway\r\n%s\r\n" % (path.encode(), version, lines)
+
+
+# Per request: the date, the request's own id and hash, and the signature over them.
+_PER_REQUEST = {b"date", b"x-mayeucau", b"x-request-hash", b"x-jws-signature"}
+
+
+def test_the_protocol_lane_answers_like_the_stack(
+    gw_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(gw_settings)
+    assert isinstance(app, GatewayApp)
+    install_faults(app, gw_settings, "gateway")
+    taken: list[str] = []
+    real = GatewayApp.answer_in_protocol_later
+
+    def spy(self: GatewayApp, path: str, headers: Any, respond: Any) -> Any:
+        job = real(self, path, headers, respond)
+        taken.append(f"{path} {job is not None}")
+        return job
+
+    monkeypatch.setattr(GatewayApp, "answer_in_protocol_later", spy)
+    ctl = app.state.admission
+    try:
+        with live_server(app, http=AdmissionHttpProtocol) as url:
+            r = httpx.post(f"{url}/oauth/token", data={"grant_type": "client_credentials"},
+                           auth=(POLICE["client_id"], POLICE["secret"]))  # fmt: skip
+            token = r.json()["access_token"]
+            before = app.state.audit.count()
+            (lane,) = _raw(url, _request(exchange_headers(token, POLICE)), 1)
+            app._lane_open = False  # the whole stack
+            (stack,) = _raw(url, _request(exchange_headers(token, POLICE)), 1)
+            app._lane_open = None
+            (closing,) = _raw(
+                url, _request(exchange_headers(token, POLICE), version=b"HTTP/1.0"), 1
+            )
+            (refused,) = _raw(url, _request(exchange_headers("not-a-token", POLICE)), 1)
+            # Pipelined behind a lane answer: answered after it, in order, on the same connection.
+            pipelined = _request(exchange_headers(token, POLICE)) + _request({}, "/healthz")
+            first, health = _raw(url, pipelined, 2)
+            audited = app.state.audit.count() - before
+    finally:
+        app.state.audit.close()
+    lane_status, lane_headers, lane_body = _parts(lane)
+    stack_status, stack_headers, stack_body = _parts(stack)
+    assert lane_status == stack_status == b"HTTP/1.1 200 OK"
+    assert list(lane_headers) == list(stack_headers)  # same names, same order
+    assert {k: v for k, v in lane_headers.items() if k not in _PER_REQUEST} == {
+        k: v for k, v in stack_headers.items() if k not in _PER_REQUEST
+    }
+    assert lane_body == stack_body and orjson.loads(lane_body)["pin"] == ADULT
+    assert b"connection" not in lane_headers
+    assert _parts(closing)[1][b"connection"] == b"close" and _parts(closing)[2] == stack_body
+    status, headers, body = _parts(refused)
+    assert status == b"HTTP/1.1 401 Unauthorized" and b"www-authenticate" in headers
+    assert orjson.loads(body)["code"] == "GATEWAY_UNAUTHENTICATED" and b"x-jws-signature" in headers
+    assert _parts(first)[2] == stack_body and _parts(health)[0] == b"HTTP/1.1 200 OK"
+    # Asked for every lookup; it declined the one with the lane closed (the stack answered).
+    assert taken == [f"{LOOKUP} {answered}" for answered in (True, False, True, True, True)]
+    assert audited == 5  # every lookup, the refused one and the stack's too
+    assert ctl.in_flight == 0 and ctl.pending == 0  # every unit given back
+
+
+def test_a_protocol_lane_that_fails_answers_500_and_closes(
+    gw_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(gw_settings)
+
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(GatewayApp, "answer_in_protocol_later", lambda *_: broken())
+    ctl = app.state.admission
+    try:
+        with live_server(app, http=AdmissionHttpProtocol) as url:
+            (answer,) = _raw(url, _request({}), 1)
+    finally:
+        app.state.audit.close()
+    status, headers, body = _parts(answer)
+    assert status == b"HTTP/1.1 500 Internal Server Error"
+    assert headers[b"connection"] == b"close"
+    assert headers[b"content-type"] == b"application/problem+json"
+    assert orjson.loads(body)["code"] == "INTERNAL_ERROR"
+    assert ctl.in_flight == 0 and ctl.pending == 0
