@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -294,4 +295,29 @@ def test_a_protocol_lane_that_fails_answers_500_and_closes(
     assert headers[b"connection"] == b"close"
     assert headers[b"content-type"] == b"application/problem+json"
     assert orjson.loads(body)["code"] == "INTERNAL_ERROR"
+    assert ctl.in_flight == 0 and ctl.pending == 0
+
+
+def test_a_client_that_leaves_before_its_lane_answer_loses_nothing(gw_settings: Settings) -> None:
+    """The exchange still runs to its audit record; the answer is not written to a closed
+    connection, and its admission units come back."""
+    app = create_app(gw_settings)
+    ctl = app.state.admission
+    try:
+        with live_server(app, http=AdmissionHttpProtocol) as url:
+            r = httpx.post(f"{url}/oauth/token", data={"grant_type": "client_credentials"},
+                           auth=(POLICE["client_id"], POLICE["secret"]))  # fmt: skip
+            token = r.json()["access_token"]
+            before = app.state.audit.count()
+            host, port = url.removeprefix("http://").split(":")
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(_request(exchange_headers(token, POLICE)))
+            deadline = time.monotonic() + 10
+            while app.state.audit.count() == before and time.monotonic() < deadline:
+                time.sleep(0.01)
+            (after,) = _raw(url, _request(exchange_headers(token, POLICE)), 1)
+            audited = app.state.audit.count() - before
+    finally:
+        app.state.audit.close()
+    assert audited == 2 and _parts(after)[0] == b"HTTP/1.1 200 OK"
     assert ctl.in_flight == 0 and ctl.pending == 0
