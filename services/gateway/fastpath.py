@@ -65,12 +65,9 @@ def lookup_pin(scope: Scope) -> str | None:
     if scope["type"] != "http" or scope["method"] != "GET":
         return None
     path: str = scope["path"]
-    if len(path) != _PIN_END or not path.startswith(PREFIX):
+    if scope.get("query_string") or scope.get("root_path") or not is_lookup_path(path):
         return None
-    if scope.get("query_string") or scope.get("root_path"):
-        return None
-    pin = path[len(PREFIX) :]
-    return pin if pin.isascii() and pin.isdigit() else None
+    return path[len(PREFIX) :]
 
 
 class LookupFastPath:
