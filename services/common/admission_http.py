@@ -122,19 +122,21 @@ def controller_of(app: Any) -> Admission | None:
 
 def lane_of(app: Any) -> ProtocolLane | None:
     """The protocol lane of ``app`` or of the app it wraps (``.app``), if it has one."""
-    for each in _wrapped(app):
-        lane: ProtocolLane | None = getattr(each, "answer_in_protocol", None)
-        if lane is not None:
-            return lane
-    return None
+    lane: ProtocolLane | None = _method_of(app, "answer_in_protocol")
+    return lane
 
 
 def later_lane_of(app: Any) -> LaterLane | None:
     """The later lane of ``app`` or of the app it wraps (``.app``), if it has one."""
+    lane: LaterLane | None = _method_of(app, "answer_in_protocol_later")
+    return lane
+
+
+def _method_of(app: Any, name: str) -> Any:
     for each in _wrapped(app):
-        lane: LaterLane | None = getattr(each, "answer_in_protocol_later", None)
-        if lane is not None:
-            return lane
+        found = getattr(each, name, None)
+        if found is not None:
+            return found
     return None
 
 

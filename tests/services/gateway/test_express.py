@@ -204,6 +204,13 @@ def _raw(url: str, payload: bytes, answers: int) -> list[bytes]:
     return out
 
 
+def _live_token(url: str) -> str:
+    r = httpx.post(f"{url}/oauth/token", data={"grant_type": "client_credentials"},
+                   auth=(POLICE["client_id"], POLICE["secret"]))  # fmt: skip
+    token: str = r.json()["access_token"]
+    return token
+
+
 def _parts(answer: bytes) -> tuple[bytes, dict[bytes, bytes], bytes]:
     head, _, body = answer.partition(b"\r\n\r\n")
     status, *lines = head.split(b"\r\n")
@@ -237,9 +244,7 @@ def test_the_protocol_lane_answers_like_the_stack(
     ctl = app.state.admission
     try:
         with live_server(app, http=AdmissionHttpProtocol) as url:
-            r = httpx.post(f"{url}/oauth/token", data={"grant_type": "client_credentials"},
-                           auth=(POLICE["client_id"], POLICE["secret"]))  # fmt: skip
-            token = r.json()["access_token"]
+            token = _live_token(url)
             before = app.state.audit.count()
             (lane,) = _raw(url, _request(exchange_headers(token, POLICE)), 1)
             app._lane_open = False  # the whole stack
@@ -305,9 +310,7 @@ def test_a_client_that_leaves_before_its_lane_answer_loses_nothing(gw_settings: 
     ctl = app.state.admission
     try:
         with live_server(app, http=AdmissionHttpProtocol) as url:
-            r = httpx.post(f"{url}/oauth/token", data={"grant_type": "client_credentials"},
-                           auth=(POLICE["client_id"], POLICE["secret"]))  # fmt: skip
-            token = r.json()["access_token"]
+            token = _live_token(url)
             before = app.state.audit.count()
             host, port = url.removeprefix("http://").split(":")
             with socket.create_connection((host, int(port)), timeout=10) as sock:
