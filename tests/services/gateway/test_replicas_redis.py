@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sim06.services.audit.commands import audit_verify
 from sim06.services.audit.postgres import verify_postgres
 from sim06.services.bench.servers import ServerProcess, start_uvicorn
+from sim06.services.common.admission_http import PROTOCOL
 from sim06.services.common.settings import Settings
 from tests.backends import POSTGRES_URL, REDIS_URL, needs_postgres, needs_redis
 from tests.mock_registry.store.conftest import throwaway_database
@@ -74,13 +75,16 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
             "SIM06_GATEWAY_ADMIN_TOKEN": ADMIN,
         }
         # One after the other: the first creates the keys the second then reads.
+        # The admission protocol, as `sim06 replicas` serves them: lookups take its lane.
         a = start_uvicorn(
-            "sim06.services.asgi:gateway", factory=True, env=env, health_path="/healthz"
-        )
+            "sim06.services.asgi:gateway", factory=True, env=env, health_path="/healthz",
+            http_protocol=PROTOCOL,
+        )  # fmt: skip
         try:
             b = start_uvicorn(
-                "sim06.services.asgi:gateway", factory=True, env=env, health_path="/healthz"
-            )
+                "sim06.services.asgi:gateway", factory=True, env=env, health_path="/healthz",
+                http_protocol=PROTOCOL,
+            )  # fmt: skip
             try:
                 yield Replicas(a, b, url, key, tmp / "data")
             finally:
