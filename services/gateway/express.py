@@ -140,11 +140,12 @@ class GatewayApp(FastAPI):
             except Exception as exc:  # as ServerErrorMiddleware and the problem handler would
                 problem = unexpected_problem(exc, "GET", path)
                 status = problem.status_code
-                lines = b"".join(b"%s: %s\r\n" % pair for pair in problem.raw_headers)
+                lines = fastpath.header_lines(problem.raw_headers)
                 respond(status, lines, bytes(problem.body))
             else:
                 status = reply.status
-                respond(status, fastpath.reply_lines(reply), reply.payload)
+                lines = fastpath.header_lines(fastpath.reply_headers(reply))
+                respond(status, lines, reply.payload)
         finally:
             self._count(metrics, slot, token, path, status, started)
 

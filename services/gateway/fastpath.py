@@ -90,31 +90,29 @@ class LookupFastPath:
         await send_reply(reply, send)
 
 
-def reply_lines(reply: Reply) -> bytes:
-    """The header lines :func:`send_reply` sends, as uvicorn writes them (for an answer
-    written by the connection's protocol: :mod:`services.common.admission_http`)."""
-    names = _ENCODED
-    lines = [
-        b"%s: %s\r\n"
-        % (names.get(k) or names.setdefault(k, k.lower().encode("latin-1")), v.encode("latin-1"))
-        for k, v in reply.headers.items()
-    ]
-    lines.append(b"content-length: %d\r\ncontent-type: %s\r\n"
-                 % (len(reply.payload), reply.media.encode("ascii")))  # fmt: skip
-    return b"".join(lines)
-
-
-async def send_reply(reply: Reply, send: Send) -> None:
-    """Send ``reply`` as :meth:`Reply.response` would, without building a Starlette response
-    (its header normalisation is a measurable share of a lookup)."""
-    payload = reply.payload
-    # Starlette's order: the reply's headers, then content-length and content-type.
+def reply_headers(reply: Reply) -> list[tuple[bytes, bytes]]:
+    """The answer's headers as :meth:`Reply.response` would send them, in Starlette's order:
+    the reply's own, then content-length and content-type."""
     names = _ENCODED
     headers = [
         (names.get(k) or names.setdefault(k, k.lower().encode("latin-1")), v.encode("latin-1"))
         for k, v in reply.headers.items()
     ]
-    headers.append((b"content-length", str(len(payload)).encode("ascii")))
+    headers.append((b"content-length", str(len(reply.payload)).encode("ascii")))
     headers.append((b"content-type", reply.media.encode("ascii")))
-    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    return headers
+
+
+def header_lines(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """``headers`` as HTTP/1.1 header lines (for an answer written by the connection's
+    protocol: :mod:`services.common.admission_http`)."""
+    return b"".join([b"%s: %s\r\n" % pair for pair in headers])
+
+
+async def send_reply(reply: Reply, send: Send) -> None:
+    """Send ``reply`` as :meth:`Reply.response` would, without building a Starlette response
+    (its header normalisation is a measurable share of a lookup)."""
+    await send(
+        {"type": "http.response.start", "status": reply.status, "headers": reply_headers(reply)}
+    )
+    await send({"type": "http.response.body", "body": reply.payload})
