@@ -48,8 +48,16 @@ def fix(ctl: Admission, limit: int) -> None:
     g.limit, g.minimum, g.maximum, ctl.limit = limit, limit, limit, limit
 
 
+def spin(seconds: float) -> None:
+    """Synchronous work for ``seconds`` (the loop cannot run meanwhile)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 def mini_app(settings: Settings, *, keyed: bool = False, name: str = "mini") -> FastAPI:
-    """A service with a slow awaiting route, a CPU-bound route and a batch route."""
+    """A service with a slow awaiting route, CPU-bound routes (20 ms, a tenth of a tick) and a
+    batch route."""
     app = FastAPI()
     release = asyncio.Event()
     app.state.release = release
@@ -61,16 +69,12 @@ def mini_app(settings: Settings, *, keyed: bool = False, name: str = "mini") -> 
 
     @app.get("/burn")
     async def burn() -> Response:
-        end = time.perf_counter() + 0.02  # synchronous work, as a large batch is
-        while time.perf_counter() < end:
-            pass
+        spin(0.02)  # synchronous work, as a large batch is
         return Response(b"{}", media_type="application/json")
 
     @app.get("/step")
     async def step() -> Response:
-        end = time.perf_counter() + TICK_S / 10  # a tenth of a tick of synchronous work
-        while time.perf_counter() < end:
-            pass
+        spin(TICK_S / 10)
         return Response(b"{}", media_type="application/json")
 
     @app.post("/batch")
