@@ -131,7 +131,8 @@ def report(costs: FloorCosts, registry_rps: float, gateway_rps: float, floor: fl
         f"ES256 signature over the answer takes {costs.sign_us:.1f} µs and one durable audit "
         f"record {costs.audit_us:.1f} µs ({costs.total_us:.1f} µs together), so a signed, "
         f"durably audited answer reaches at most {best:.0%} of the registry's rate, before the "
-        f"exchange's own steps (token, policy, request hash, its larger request)."
+        f"exchange's own steps (token, policy, request hash, its larger request), which take "
+        f"the other {gateway - registry - costs.total_us:.1f} µs."
     )
 
 
