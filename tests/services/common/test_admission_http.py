@@ -528,3 +528,83 @@ async def test_the_wait_counts_from_the_mark_of_the_batch() -> None:
     ctl.started(1, None)
     ctl.started(1, None)
     assert ctl.pending == 0
+
+
+class Clocks:
+    """The clock and the loop thread's CPU time, moved by hand; counts the CPU-time reads
+    (each a system call in production)."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu, self.cpu_reads = 100.0, 5.0, 0
+
+    def perf_counter(self) -> float:
+        return self.wall
+
+    def thread_time(self) -> float:
+        self.cpu_reads += 1
+        return self.cpu
+
+    def work(self, ms: float) -> None:
+        self.wall += ms / 1000
+        self.cpu += ms / 1000
+
+    def elsewhere(self, ms: float) -> None:
+        """The OS runs another process: the clock moves, the thread's CPU time does not."""
+        self.wall += ms / 1000
+
+
+@pytest.fixture
+def clocks(monkeypatch: pytest.MonkeyPatch) -> Clocks:
+    fake = Clocks()  # the admission module reads them as time.perf_counter, time.thread_time
+    monkeypatch.setattr(time, "perf_counter", fake.perf_counter)
+    monkeypatch.setattr(time, "thread_time", fake.thread_time)
+    return fake
+
+
+def test_waits_within_the_target_read_no_cpu_time(clocks: Clocks) -> None:
+    ctl = queue_controller(cap=10)  # target 2 ms
+    ctl.pending = 4
+    ctl._mark()
+    reads = clocks.cpu_reads
+    for _ in range(3):  # waits of 0.5, 1 and 1.5 ms: the cap would not change
+        clocks.work(0.5)
+        ctl.started(1, None)
+    assert clocks.cpu_reads == reads and ctl.waited_ms == 0.0
+    clocks.work(1.0)
+    ctl.started(1, None)  # 2.5 ms of admitted work ran ahead of it: that counts
+    assert clocks.cpu_reads == reads + 1
+    assert ctl.waited_ms == pytest.approx(2.5)
+    ctl.pending = 1
+    clocks.elsewhere(10.0)  # 12.5 ms on the clock, but 2.5 of them the loop's
+    ctl.started(1, None)
+    assert ctl.waited_ms == pytest.approx(2.5)
+    untargeted = Admission("u", GradientLimit(limit=10, minimum=1, maximum=10))
+    untargeted.pending = 1
+    untargeted._mark()
+    reads = clocks.cpu_reads
+    clocks.work(50.0)
+    untargeted.started(1, None)  # no target: no wait matters
+    assert clocks.cpu_reads == reads
+
+
+def test_the_reading_before_a_batch_counts_in_cpu_time(clocks: Clocks) -> None:
+    ctl = queue_controller(cap=10)
+    ctl._mark()
+    ctl._adjust_queue()  # a new tick (the first mark counted the thread's CPU time so far)
+    clocks.work(1.0)
+    ctl.ran()  # the batch ran for 1 ms
+    clocks.work(3.0)  # then the loop read and refused for 3 ms
+    ctl._mark()
+    assert ctl.read_ms == pytest.approx(3.0)
+    clocks.work(1.0)
+    ctl.ran()
+    clocks.elsewhere(10.0)  # another process ran: 10.5 ms on the clock, 0.5 of them ours
+    clocks.work(0.5)
+    ctl._mark()
+    assert ctl.read_ms == pytest.approx(3.0)
+    ctl._adjust_queue()
+    clocks.work(1.0)
+    ctl.ran()
+    clocks.work(1.5)  # within the target: counts for nothing, whatever the clocks say
+    ctl._mark()
+    assert ctl.read_ms == 0.0
