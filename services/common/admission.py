@@ -227,7 +227,13 @@ class Admission:
         return None
 
     def admit(
-        self, cost: int, key: str | None, *, record: bool = True, queued: bool = False
+        self,
+        cost: int,
+        key: str | None,
+        *,
+        record: bool = True,
+        queued: bool = False,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> int:
         """Units charged (> 0) if the request may run, else the refusal status (-503, -429).
 
@@ -240,10 +246,13 @@ class Admission:
         until :meth:`started`), at most ``queue_cap`` (:meth:`_adjust_queue`: the work ahead of
         an admitted request is bounded in time; requests awaiting I/O have started and do not
         count), and the units in flight at most the limit.
+
+        ``loop``: the running loop, from a caller that holds it (on Python 3.11 asking asyncio
+        for it makes a ``getpid`` system call).
         """
         if PRECHARGED.get() is self:
             return cost
-        if self.loop is not asyncio.get_running_loop():
+        if self.loop is not (loop or asyncio.get_running_loop()):
             self._arm()
         limit = self.limit
         if queued:
@@ -292,13 +301,13 @@ class Admission:
         self.admitted += 1
         return charge
 
-    def queue_mark(self) -> None:
+    def queue_mark(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Called as the protocol admits a request: the first one of a turn of the loop
         schedules a mark, which runs once the loop has read every connection and before the
         tasks of the requests admitted meanwhile (they were scheduled after it)."""
         if not self.marking:
             self.marking = True
-            asyncio.get_running_loop().call_soon(self._mark)
+            (loop or asyncio.get_running_loop()).call_soon(self._mark)
 
     def _mark(self) -> None:
         now, wall = time.thread_time(), time.perf_counter()

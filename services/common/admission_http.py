@@ -242,7 +242,7 @@ class AdmissionHttpProtocol(HttpToolsProtocol):
         cost = ctl.cost(scope)  # type: ignore[arg-type]
         key = ctl.key(scope)  # type: ignore[arg-type]
         ctl.arrivals += 1
-        charge = ctl.admit(cost, key, queued=True)
+        charge = ctl.admit(cost, key, queued=True, loop=self.loop)
         if charge < 0:
             parser = self.parser
             keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
@@ -250,7 +250,7 @@ class AdmissionHttpProtocol(HttpToolsProtocol):
             # The body, if any, still arrives: the parser reads it and on_body drops it.
             self.refused = -charge
             return
-        ctl.queue_mark()
+        ctl.queue_mark(self.loop)
         lane = self.lane
         if lane is not None and method == "GET" and query < 0 and not self.flow.write_paused:
             # The app answers here, without a task, if it can (else it runs as usual, charged
