@@ -168,6 +168,15 @@ class Bench:
             encode_request("GET", f"/v1/citizens/{pin}", host="127.0.0.1") for pin in self.pins
         ]
         self.lookup: Callable[[int], bytes] = lambda k: self.lookups[k % n]
+        # The same lookups with a query string, which the connection's lanes leave to the app:
+        # admitted, each waits in the loop as a task, so a one-unit limit refuses the rest of
+        # its turn's requests. A bare lookup is answered inside the protocol as soon as it is
+        # admitted and never holds its unit long enough for another to be refused.
+        self.queued = [
+            encode_request("GET", f"/v1/citizens/{pin}?via=app", host="127.0.0.1")
+            for pin in self.pins
+        ]
+        self.queued_lookup: Callable[[int], bytes] = lambda k: self.queued[k % n]
 
     def env(self, service: str, mode: str, **more: str) -> dict[str, str]:
         """The server's environment: its own data directory, admission per ``mode``."""
@@ -219,9 +228,10 @@ def refusal_cost(bench: Bench) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for label, mode, more in (("lookup", "off", {}), ("refusal_asgi", "asgi", one),
                               ("refusal_protocol", "on", one)):  # fmt: skip
+        requests = bench.lookup if mode == "off" else bench.queued_lookup
         with bench.start("registry", mode, **more) as server:
             cpu = server.cpu_seconds()
-            load = run_load("127.0.0.1", server.port, bench.lookup, connections=32, duration=5,
+            load = run_load("127.0.0.1", server.port, requests, connections=32, duration=5,
                             warmup=0)  # fmt: skip
             used = server.cpu_seconds() - cpu
         answers = sum(load.status_counts.values())
