@@ -180,13 +180,16 @@ class Admission:
         self.queue_cap = self.limit
         self.pending = 0
         self.pending_by_key: dict[str, int] = {}
-        self.waited_ms = 0.0  # the longest wait of a queued request since the last tick
+        # The longest wait of a queued request since the last tick (kept once above the
+        # target only: a shorter one changes nothing, and is not read: see started).
+        self.waited_ms = 0.0
         self.capped = False  # whether the cap refused a request since the last tick
         self.mark_cpu = 0.0  # the loop thread's CPU time when the last batch began to run
         self.mark_wall = 0.0  # ... and the clock's (time.perf_counter)
         self.marking = False
         self.ran_wall = 0.0  # the clock when the last request of a batch ended
-        self.read_ms = 0.0  # the most CPU time a turn of the loop spent before its batch ran
+        # The most CPU time a turn of the loop spent before its batch ran (likewise).
+        self.read_ms = 0.0
         self.admitted = 0
         self.arrivals = 0  # requests that reached the controller (see AdmissionMiddleware)
         self.refused = {OVERLOAD: 0, AGENCY: 0}
