@@ -11,7 +11,8 @@ generator hands them out in no PIN order (serials are a keyed permutation).
 (a) Layouts: for every size, two synthetic files with 2,000-byte records on 16 KiB pages, as the
 store writes them: ``idx`` (appended in random PIN order, then the unique index) and ``pin``
 (the PIN as rowid, appended in PIN order: the best case of that layout). Then, alternating,
-the p50 of the store's lookup statement (overlay first) over 5,000 random PINs, warm, on CPU 0.
+the p50 of ``store.get`` (the read-only store, as bench_lookup_scaling times it: overlay first)
+over 5,000 random PINs, warm, on CPU 0.
 (b) ``--rebuild-from``: the time to copy a seeded file's citizens into a PIN-keyed table in
 PIN order (SQLite's sorter, as a seed's last step would), the cost that layout adds to a seed.
 
@@ -30,7 +31,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from sim06.mock_registry.store.sqlite import CACHE_KIB, GET_SQL
+from benchmarks.bench_lookup_scaling import in_process_p50_us
 from sim06.services.bench import pin_cpu
 
 LAYOUTS = ("idx", "pin")
@@ -81,29 +82,12 @@ def build(path: Path, n: int, layout: str) -> None:
     db.close()
 
 
-def sample(path: Path, k: int = 5000) -> list[int]:
-    """``k`` random PINs of the file."""
+def sample(path: Path, k: int = 5000) -> list[str]:
+    """``k`` random PINs of the file, as the store is asked for them."""
     db = sqlite3.connect(path)
-    pins = [r[0] for r in db.execute("SELECT pin FROM citizens ORDER BY random() LIMIT ?", (k,))]
+    rows = db.execute("SELECT pin FROM citizens ORDER BY random() LIMIT ?", (k,)).fetchall()
     db.close()
-    return pins
-
-
-def lookup_p50_us(path: Path, pins: list[int], rounds: int = 5) -> float:
-    """p50 µs of the store's lookup statement over ``pins``, warm (the store's pragmas)."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    db.execute(f"PRAGMA cache_size={CACHE_KIB}")
-    db.execute("PRAGMA mmap_size=8589934592")
-    for pin in pins:
-        db.execute(GET_SQL, (pin,)).fetchone()
-    samples = []
-    for _ in range(rounds):
-        for pin in pins:
-            started = time.perf_counter_ns()
-            db.execute(GET_SQL, (pin,)).fetchone()
-            samples.append(time.perf_counter_ns() - started)
-    db.close()
-    return statistics.median(samples) / 1000
+    return [f"{pin:012d}" for (pin,) in rows]
 
 
 def rebuild_s(source: Path, target: Path) -> float:
@@ -155,7 +139,7 @@ def main() -> None:
     p50s: dict[tuple[int, str], list[float]] = {key: [] for key in files}
     for _ in range(args.repeats):  # alternating, so that the machine's noise hits each alike
         for key, path in files.items():
-            p50s[key].append(lookup_p50_us(path, pins[key]))
+            p50s[key].append(in_process_p50_us(path, pins[key]))
     for (n, name), values in p50s.items():
         report[f"{name}_{n}_p50_us"] = round(statistics.median(values), 2)
     small, large = min(sizes), max(sizes)
