@@ -111,7 +111,15 @@ def main() -> None:
     )
     for key, value in report.items():
         print(f"{key:>28}: {value}")
-    print(json.dumps(report))
+    # Each round's pair too: a run's ratio moves by several percent with the machine's noise,
+    # and the rounds show how far.
+    rounds = [
+        {"small_ms": round(small, 3), "large_ms": round(large, 3), "ratio": round(large / small, 3)}
+        for small, large in zip(p50s["small"], p50s["large"], strict=True)
+    ]
+    for i, pair in enumerate(rounds, 1):
+        print(f"round {i}: {pair['small_ms']} vs {pair['large_ms']} ms, {pair['ratio']}x")
+    print(json.dumps(report | {"rounds": rounds}))
     tmp.cleanup()
 
 
