@@ -46,8 +46,8 @@ def sample_pins(path: Path, n: int = 5000, seed: int = 1) -> list[str]:
     try:
         top = int(db.execute("SELECT coalesce(max(id), 0) FROM citizens").fetchone()[0])
         rng = random.Random(seed)
-        # Oversample: cancelled PINs answer 410 (the citizen's new PIN), and a lookup benchmark
-        # wants live ones; a second, whole draw covers a table that is mostly short of them.
+        # Oversample: cancelled PINs answer 410 (the citizen's new PIN) and a lookup benchmark
+        # wants live ones. Should the first draw find fewer than n, the second takes every row.
         for want in (min(top, 2 * n + 100), top):
             ids = rng.sample(range(1, top + 1), want)
             live: dict[int, int] = {}
